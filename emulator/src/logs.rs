@@ -1,0 +1,112 @@
+//! The function's stdout and stderr, captured line by line and searchable by tests.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::watch;
+
+/// Which output stream a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// The function's stdout.
+    Stdout,
+    /// The function's stderr.
+    Stderr,
+}
+
+/// One line the function printed.
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    /// When the emulator read it.
+    pub at: SystemTime,
+    /// Which environment start ("generation") of the environment printed it, from 1.
+    pub generation: u64,
+    /// stdout or stderr.
+    pub stream: Stream,
+    /// The text, without the line break.
+    pub text: String,
+}
+
+/// Every line an environment's processes printed, across restarts.
+#[derive(Clone)]
+pub struct Logs {
+    lines: Arc<Mutex<Vec<LogLine>>>,
+    changed: Arc<watch::Sender<usize>>,
+    echo: Option<String>,
+}
+
+impl Logs {
+    pub(crate) fn new(echo: Option<String>) -> Self {
+        Self {
+            lines: Arc::default(),
+            changed: Arc::new(watch::Sender::new(0)),
+            echo,
+        }
+    }
+
+    /// A copy of every line so far.
+    pub fn lines(&self) -> Vec<LogLine> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Every line so far, joined with newlines (for assertion messages).
+    pub fn text(&self) -> String {
+        self.lines()
+            .iter()
+            .map(|l| l.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Lines containing `needle`.
+    pub fn matching(&self, needle: &str) -> Vec<LogLine> {
+        self.lines()
+            .into_iter()
+            .filter(|l| l.text.contains(needle))
+            .collect()
+    }
+
+    /// Waits until a line containing `needle` has been printed, at most `timeout`.
+    pub async fn wait_for(&self, needle: &str, timeout: Duration) -> Option<LogLine> {
+        let mut rx = self.changed.subscribe();
+        let search = async {
+            loop {
+                if let Some(line) = self.matching(needle).into_iter().next() {
+                    return line;
+                }
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, search).await.ok()
+    }
+
+    pub(crate) fn capture(
+        &self,
+        reader: impl AsyncRead + Unpin + Send + 'static,
+        stream: Stream,
+        generation: u64,
+    ) {
+        let logs = self.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(reader).lines();
+            while let Ok(Some(text)) = lines.next_line().await {
+                if let Some(prefix) = &logs.echo {
+                    eprintln!("{prefix}{text}");
+                }
+                let mut all = logs.lines.lock().unwrap();
+                all.push(LogLine {
+                    at: SystemTime::now(),
+                    generation,
+                    stream,
+                    text,
+                });
+                let count = all.len();
+                drop(all);
+                logs.changed.send_replace(count);
+            }
+        });
+    }
+}

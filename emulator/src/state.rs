@@ -1,0 +1,274 @@
+//! The shared state of one running environment: what the Runtime and Extensions APIs see.
+//!
+//! Every change bumps a `watch` counter; waiters re-check their condition under the lock,
+//! so no wake-up is ever missed and no test needs a fixed sleep.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use tokio::sync::{oneshot, watch};
+
+use crate::outcome::{FunctionError, Outcome, to_epoch_ms};
+
+/// An invocation waiting to be handed to the runtime.
+#[derive(Debug, Clone)]
+pub(crate) struct Dispatch {
+    pub(crate) request_id: String,
+    pub(crate) deadline: SystemTime,
+    pub(crate) body: Bytes,
+    pub(crate) function_arn: String,
+}
+
+/// What the emulator knows about one invocation of this environment.
+#[derive(Debug, Default)]
+pub(crate) struct Track {
+    pub(crate) handed_out_at: Option<SystemTime>,
+    pub(crate) responded_at: Option<SystemTime>,
+    pub(crate) outcome: Option<Outcome>,
+    pub(crate) runtime_returned: bool,
+    /// Extensions that got this INVOKE and have not yet come back to `event/next`.
+    pub(crate) extensions_busy: Vec<String>,
+    pub(crate) completed_at: Option<SystemTime>,
+}
+
+impl Track {
+    fn check_complete(&mut self) {
+        if self.completed_at.is_none()
+            && self.responded_at.is_some()
+            && self.runtime_returned
+            && self.extensions_busy.is_empty()
+        {
+            self.completed_at = Some(SystemTime::now());
+        }
+    }
+}
+
+pub(crate) struct Extension {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) wants_invoke: bool,
+    pub(crate) wants_shutdown: bool,
+    pub(crate) called_next: bool,
+    waiter: Option<oneshot::Sender<serde_json::Value>>,
+    queued: VecDeque<serde_json::Value>,
+    /// Invocations delivered to this extension since its last `event/next`.
+    delivered: Vec<String>,
+}
+
+#[derive(Default)]
+pub(crate) struct Inner {
+    runtime_waiters: VecDeque<oneshot::Sender<Dispatch>>,
+    pending: VecDeque<Dispatch>,
+    pub(crate) tracks: HashMap<String, Track>,
+    /// Responded invocations whose runtime loop has not yet asked for the next event.
+    awaiting_return: VecDeque<String>,
+    pub(crate) extensions: Vec<Extension>,
+    pub(crate) first_next_at: Option<SystemTime>,
+    pub(crate) init_error: Option<FunctionError>,
+    pub(crate) next_calls: u64,
+}
+
+impl Inner {
+    /// Lambda's init is over when the runtime and every registered extension wait in `next`.
+    pub(crate) fn init_done(&self) -> bool {
+        self.first_next_at.is_some() && self.extensions.iter().all(|e| e.called_next)
+    }
+}
+
+/// State shared between the HTTP server and the [`crate::Environment`] driving it.
+pub(crate) struct Shared {
+    inner: Mutex<Inner>,
+    version: watch::Sender<u64>,
+    pub(crate) function_name: String,
+    pub(crate) function_version: String,
+}
+
+impl Shared {
+    pub(crate) fn new(function_name: String) -> Self {
+        Self {
+            inner: Mutex::default(),
+            version: watch::Sender::new(0),
+            function_name,
+            function_version: "$LATEST".into(),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Subscribe *before* checking a condition, then await `changed()`.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    pub(crate) fn bump(&self) {
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    /// Hands an invocation to a waiting runtime poller, or queues it for the next one.
+    /// Extensions subscribed to INVOKE get their event now (or on their first `next`:
+    /// an event is never lost because an extension was not yet waiting).
+    pub(crate) fn dispatch(&self, mut dispatch: Dispatch) {
+        let mut inner = self.lock();
+        let mut track = Track::default();
+        let invoke_event = serde_json::json!({
+            "eventType": "INVOKE",
+            "deadlineMs": to_epoch_ms(dispatch.deadline),
+            "requestId": dispatch.request_id,
+            "invokedFunctionArn": dispatch.function_arn,
+            "tracing": {"type": "X-Amzn-Trace-Id", "value": format!("Root=1-{}", dispatch.request_id)},
+        });
+        for ext in inner.extensions.iter_mut().filter(|e| e.wants_invoke) {
+            ext.delivered.push(dispatch.request_id.clone());
+            track.extensions_busy.push(ext.id.clone());
+            ext.send(invoke_event.clone());
+        }
+        inner.tracks.insert(dispatch.request_id.clone(), track);
+        // A poller whose connection went away has dropped its receiver: try the next one.
+        while let Some(waiter) = inner.runtime_waiters.pop_front() {
+            match waiter.send(dispatch) {
+                Ok(()) => {
+                    drop(inner);
+                    self.bump();
+                    return;
+                }
+                Err(back) => dispatch = back,
+            }
+        }
+        inner.pending.push_back(dispatch);
+        drop(inner);
+        self.bump();
+    }
+
+    /// `GET /runtime/invocation/next`: the runtime is back (its previous invocation, if
+    /// any, is done on its side) and wants work.
+    pub(crate) fn runtime_next(&self) -> oneshot::Receiver<Dispatch> {
+        let (tx, rx) = oneshot::channel();
+        let mut inner = self.lock();
+        inner.next_calls += 1;
+        inner.first_next_at.get_or_insert_with(SystemTime::now);
+        if let Some(id) = inner.awaiting_return.pop_front()
+            && let Some(track) = inner.tracks.get_mut(&id)
+        {
+            track.runtime_returned = true;
+            track.check_complete();
+        }
+        match inner.pending.pop_front() {
+            Some(dispatch) => {
+                let _ = tx.send(dispatch);
+            }
+            None => inner.runtime_waiters.push_back(tx),
+        }
+        drop(inner);
+        self.bump();
+        rx
+    }
+
+    pub(crate) fn handed_out(&self, request_id: &str) {
+        if let Some(track) = self.lock().tracks.get_mut(request_id) {
+            track.handed_out_at = Some(SystemTime::now());
+        }
+        self.bump();
+    }
+
+    /// `POST /invocation/{id}/response|error`. False if the id is unknown or already answered.
+    pub(crate) fn respond(&self, request_id: &str, outcome: Outcome) -> bool {
+        let mut inner = self.lock();
+        let Some(track) = inner.tracks.get_mut(request_id) else {
+            return false;
+        };
+        if track.outcome.is_some() {
+            return false;
+        }
+        track.outcome = Some(outcome);
+        track.responded_at = Some(SystemTime::now());
+        inner.awaiting_return.push_back(request_id.to_string());
+        drop(inner);
+        self.bump();
+        true
+    }
+
+    pub(crate) fn init_error(&self, error: FunctionError) {
+        self.lock().init_error = Some(error);
+        self.bump();
+    }
+
+    /// `POST /extension/register`. Refused once init is over, as Lambda does.
+    pub(crate) fn register_extension(&self, name: &str, events: &[String]) -> Option<String> {
+        let mut inner = self.lock();
+        if inner.init_done() {
+            return None;
+        }
+        let id = format!("ext-{}-{}", inner.extensions.len() + 1, name);
+        inner.extensions.push(Extension {
+            id: id.clone(),
+            name: name.to_string(),
+            wants_invoke: events.iter().any(|e| e == "INVOKE"),
+            wants_shutdown: events.iter().any(|e| e == "SHUTDOWN"),
+            called_next: false,
+            waiter: None,
+            queued: VecDeque::new(),
+            delivered: Vec::new(),
+        });
+        drop(inner);
+        self.bump();
+        Some(id)
+    }
+
+    /// `GET /extension/event/next`: the extension is done with what it was given.
+    pub(crate) fn extension_next(&self, id: &str) -> Option<oneshot::Receiver<serde_json::Value>> {
+        let (tx, rx) = oneshot::channel();
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        let ext = inner.extensions.iter_mut().find(|e| e.id == id)?;
+        ext.called_next = true;
+        for request_id in ext.delivered.drain(..) {
+            if let Some(track) = inner.tracks.get_mut(&request_id) {
+                track.extensions_busy.retain(|e| e != id);
+                track.check_complete();
+            }
+        }
+        match ext.queued.pop_front() {
+            Some(event) => {
+                let _ = tx.send(event);
+            }
+            None => ext.waiter = Some(tx),
+        }
+        self.bump();
+        Some(rx)
+    }
+
+    /// Sends SHUTDOWN to every extension that asked for it; returns how many.
+    pub(crate) fn shutdown_extensions(&self, reason: &str, deadline: SystemTime) -> usize {
+        let event = serde_json::json!({
+            "eventType": "SHUTDOWN",
+            "shutdownReason": reason,
+            "deadlineMs": to_epoch_ms(deadline),
+        });
+        let mut inner = self.lock();
+        let mut sent = 0;
+        for ext in inner.extensions.iter_mut().filter(|e| e.wants_shutdown) {
+            ext.send(event.clone());
+            sent += 1;
+        }
+        drop(inner);
+        self.bump();
+        sent
+    }
+}
+
+impl Extension {
+    fn send(&mut self, event: serde_json::Value) {
+        let event = match self.waiter.take() {
+            Some(waiter) => match waiter.send(event) {
+                Ok(()) => return,
+                Err(back) => back,
+            },
+            None => event,
+        };
+        self.queued.push_back(event);
+    }
+}
