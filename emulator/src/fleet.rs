@@ -44,28 +44,26 @@ impl Fleet {
         &self,
         events: Vec<Bytes>,
         gap: Duration,
-        on_record: impl Fn(usize, &InvocationRecord) + Send + Sync + 'static,
+        mut on_record: impl FnMut(usize, &InvocationRecord),
     ) -> Vec<InvocationRecord> {
         let total = events.len();
         let queue: Arc<Mutex<VecDeque<(usize, Bytes)>>> =
             Arc::new(Mutex::new(events.into_iter().enumerate().collect()));
-        let results: Arc<Mutex<Vec<Option<InvocationRecord>>>> =
-            Arc::new(Mutex::new(vec![None; total]));
-        let on_record = Arc::new(on_record);
+        let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
         let mut workers = tokio::task::JoinSet::new();
         for environment in &self.environments {
             for _ in 0..self.per_environment {
                 let environment = environment.clone();
                 let queue = queue.clone();
-                let results = results.clone();
-                let on_record = on_record.clone();
+                let done = done.clone();
                 workers.spawn(async move {
                     loop {
                         let next = queue.lock().unwrap().pop_front();
                         let Some((index, event)) = next else { break };
                         let record = environment.invoke(event).await;
-                        on_record(index, &record);
-                        results.lock().unwrap()[index] = Some(record);
+                        if done.send((index, record)).is_err() {
+                            break;
+                        }
                         if !gap.is_zero() {
                             tokio::time::sleep(gap).await;
                         }
@@ -73,8 +71,13 @@ impl Fleet {
                 });
             }
         }
+        drop(done);
+        let mut results: Vec<Option<InvocationRecord>> = vec![None; total];
+        while let Some((index, record)) = finished.recv().await {
+            on_record(index, &record);
+            results[index] = Some(record);
+        }
         while workers.join_next().await.is_some() {}
-        let results = std::mem::take(&mut *results.lock().unwrap());
         results.into_iter().flatten().collect()
     }
 

@@ -1,0 +1,189 @@
+//! The command-line program: run a function binary under a local Lambda for a stream of
+//! events and print what happened to each invocation. A library module so tests can run
+//! it in-process and read its output.
+
+use std::io::{BufReader, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use std::io::Write;
+use std::sync::Mutex;
+
+use crate::{
+    Fleet, FunctionConfig, Summary, read_json_lines, repeat_event, summary_text, table_header,
+    table_row,
+};
+
+/// Run a Lambda function binary locally, the way Lambda runs it: init once, invocations
+/// with a deadline, the process frozen between them, SHUTDOWN at the end.
+#[derive(Parser, Debug)]
+#[command(name = "lambda-thaw-emulator", version)]
+pub struct Args {
+    /// The function's executable. Omit it when using --cargo-bin.
+    binary: Option<PathBuf>,
+    /// Build this binary of the current cargo workspace (`cargo build --bin NAME`) and run it.
+    #[arg(long, value_name = "NAME", conflicts_with = "binary")]
+    cargo_bin: Option<String>,
+    /// With --cargo-bin: build in release mode.
+    #[arg(long, requires = "cargo_bin")]
+    release: bool,
+    /// Events as JSON lines, one per line; `-` reads stdin.
+    #[arg(long, value_name = "FILE", conflicts_with = "event")]
+    events: Option<PathBuf>,
+    /// One event as JSON, sent --count times.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    event: String,
+    /// How many times to send --event.
+    #[arg(long, default_value_t = 1)]
+    count: usize,
+    /// Environments (processes) serving the events in parallel.
+    #[arg(long, default_value_t = 1)]
+    environments: usize,
+    /// AWS_LAMBDA_MAX_CONCURRENCY: invocations in flight at once per environment.
+    #[arg(long, default_value_t = 1)]
+    concurrency: u32,
+    /// Invocation timeout in milliseconds (the deadline sent to the function).
+    #[arg(long, default_value_t = 3000)]
+    timeout_ms: u64,
+    /// Idle time between an environment's invocations, in milliseconds (spent frozen).
+    #[arg(long, default_value_t = 0)]
+    gap_ms: u64,
+    /// Do not freeze the process between invocations.
+    #[arg(long)]
+    no_freeze: bool,
+    /// Extra environment variable for the function, KEY=VALUE; repeatable.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    envs: Vec<String>,
+    /// Print the function's own output (stdout and stderr) to stderr.
+    #[arg(long)]
+    logs: bool,
+    /// Print one JSON document (records and summary) instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Parses `argv` (program name first) and runs; the table or JSON goes to `out`, errors
+/// come back as text. Exit code 0 when every invocation got a response, 1 otherwise.
+pub fn main(argv: impl IntoIterator<Item = String>, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
+    let args = Args::try_parse_from(argv).map_err(|e| e.to_string())?;
+    run(args, out)
+}
+
+fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
+    let binary = match (&args.binary, &args.cargo_bin) {
+        (Some(path), _) => {
+            if !path.is_file() {
+                return Err(format!(
+                    "function binary `{}` does not exist (build it first, or use --cargo-bin NAME)",
+                    path.display()
+                ));
+            }
+            path.clone()
+        }
+        (None, Some(name)) => cargo_build(name, args.release)?,
+        (None, None) => return Err("name the function: a path to its binary, or --cargo-bin NAME".into()),
+    };
+    let events = match &args.events {
+        Some(path) if path.as_os_str() == "-" => {
+            read_json_lines(std::io::stdin().lock(), "<stdin>").map_err(|e| e.to_string())?
+        }
+        Some(path) => {
+            let file = std::fs::File::open(path)
+                .map_err(|e| format!("cannot open event file `{}`: {e}", path.display()))?;
+            read_json_lines(BufReader::new(file), &path.display().to_string()).map_err(|e| e.to_string())?
+        }
+        None => repeat_event(&args.event, args.count).map_err(|e| e.to_string())?,
+    };
+    let mut config = FunctionConfig::new(&binary)
+        .timeout(Duration::from_millis(args.timeout_ms))
+        .freeze(!args.no_freeze)
+        .max_concurrency(args.concurrency);
+    for pair in &args.envs {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--env `{pair}`: expected KEY=VALUE"))?;
+        config = config.env(key, value);
+    }
+    if args.logs {
+        config = config.echo_output("  | ");
+    }
+
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let total = events.len();
+    let json = args.json;
+    let out = Mutex::new(out);
+    let print = |line: String| {
+        let _ = writeln!(out.lock().unwrap(), "{line}");
+    };
+    let records = runtime.block_on(async {
+        let fleet = Fleet::new(config, args.environments);
+        if !json {
+            print(format!("{} — {} invocation(s), {} environment(s)", binary.display(), total, args.environments));
+            print(table_header());
+        }
+        let mut done = 0;
+        let progress = std::io::stderr().is_terminal() && json;
+        let records = fleet
+            .run(events, Duration::from_millis(args.gap_ms), |index, record| {
+                done += 1;
+                let finished = done;
+                if !json {
+                    print(table_row(index + 1, record));
+                } else if progress && (finished % 10 == 0 || finished == total) {
+                    eprint!("\r{finished}/{total} invocations");
+                }
+            })
+            .await;
+        let shutdowns = fleet.shutdown().await;
+        (records, shutdowns)
+    });
+    let (records, shutdowns) = records;
+    let summary = Summary::of(&records);
+    if json {
+        let document = serde_json::json!({
+            "records": records.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
+            "summary": summary,
+            "shutdown": shutdowns,
+        });
+        print(format!("{document:#}"));
+    } else {
+        print(String::new());
+        print(summary_text(&summary));
+        for (i, report) in shutdowns.iter().enumerate() {
+            print(format!(
+                "shutdown {}: {:?}{}{} in {:.0} ms",
+                i,
+                report.ended,
+                if report.sigterm_sent { ", SIGTERM sent" } else { "" },
+                if report.killed_after_grace { ", killed after grace" } else { "" },
+                report.duration.as_secs_f64() * 1000.0
+            ));
+        }
+    }
+    Ok(if summary.errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Builds `name` with cargo and returns the executable cargo reports.
+fn cargo_build(name: &str, release: bool) -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command.args(["build", "--bin", name, "--message-format=json-render-diagnostics"]);
+    if release {
+        command.arg("--release");
+    }
+    let output = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("`cargo build --bin {name}` failed"));
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == name)
+        .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| format!("cargo built no executable named `{name}`"))
+}

@@ -1,0 +1,153 @@
+//! Writes the generated code: the user's function unchanged, the per-environment state
+//! cell, and `main`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::ItemFn;
+
+use crate::model::Handler;
+use crate::{check, parse};
+
+/// The whole expansion: parse → model → check → expand. On any error, the user's item
+/// is still emitted (so the IDE keeps working) with every error next to it.
+pub(crate) fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Vec::new();
+    let args = parse::args(args, &mut errors);
+    let function: ItemFn = match syn::parse2(item.clone()) {
+        Ok(function) => function,
+        Err(_) => {
+            errors.push(syn::Error::new(
+                Span::call_site(),
+                "`#[handler]` goes on an `async fn`, e.g. `async fn handle(event: LambdaEvent<T>) -> Result<R, Error>`",
+            ));
+            return with_errors(item, errors);
+        }
+    };
+    check::handler(&function, &args, &mut errors);
+    if !errors.is_empty() {
+        return with_errors(quote!(#function), errors);
+    }
+    let model = Handler::new(&function, &args);
+    let generated = generate(&model);
+    quote! {
+        #function
+        #generated
+    }
+}
+
+fn with_errors(item: TokenStream, errors: Vec<syn::Error>) -> TokenStream {
+    let errors = errors.into_iter().map(|e| e.to_compile_error());
+    // A stand-in `main`, so the only errors are ours, not "`main` function not found".
+    quote! {
+        #item
+        #(#errors)*
+        fn main() {}
+    }
+}
+
+fn generate(handler: &Handler) -> TokenStream {
+    let krate = &handler.krate;
+    let private = quote!(#krate::__private);
+    let name = &handler.name;
+    let handler_name = name.to_string();
+    let init_name = handler.init_name();
+    let lazy = handler.lazy;
+    let early_return = handler.early_return;
+
+    let event_check = handler.event.as_ref().map(|event| {
+        let ty = &event.ty;
+        quote_spanned! {event.span=> #private::assert_event::<#ty>(); }
+    });
+
+    let (state_ty, state_check, init, call) = match (&handler.init, &handler.state) {
+        (Some((path, init_span)), Some(state)) => {
+            let ty = &state.ty;
+            let state_check = quote_spanned! {state.span=> #private::assert_state::<#ty>(); };
+            let into_state = quote_spanned! {*init_span=>
+                #private::IntoInitResult::<#ty>::into_init_result(__lambda_thaw_output, #init_name)
+            };
+            let init = quote! {
+                || async {
+                    #[allow(unused_imports)]
+                    use #private::{ViaFuture as _, ViaValue as _};
+                    let __lambda_thaw_call = #private::InitCall(#path());
+                    let __lambda_thaw_output = (&&__lambda_thaw_call)
+                        .__lambda_thaw_init_kind()
+                        .resolve(__lambda_thaw_call)
+                        .await;
+                    #into_state
+                }
+            };
+            let call = quote! {
+                |__lambda_thaw_event, __lambda_thaw_state| #name(__lambda_thaw_event, __lambda_thaw_state)
+            };
+            (quote!(#ty), state_check, init, call)
+        }
+        _ => (
+            quote!(()),
+            quote!(),
+            quote!(|| async { ::core::result::Result::Ok(()) }),
+            quote!(|__lambda_thaw_event, _: &'static ()| #name(__lambda_thaw_event)),
+        ),
+    };
+
+    quote! {
+        #[doc(hidden)]
+        static __LAMBDA_THAW_STATE: #private::StateCell<#state_ty> = #private::StateCell::new();
+
+        #[doc(hidden)]
+        fn main() -> #private::ExitCode {
+            #event_check
+            #state_check
+            #private::main(
+                #private::Options {
+                    handler_name: #handler_name,
+                    init_name: #init_name,
+                    lazy: #lazy,
+                    early_return: #early_return,
+                },
+                &__LAMBDA_THAW_STATE,
+                #init,
+                #call,
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand(args: &str, item: &str) -> String {
+        handler(args.parse().unwrap(), item.parse().unwrap()).to_string()
+    }
+
+    #[test]
+    fn keeps_the_function_and_generates_main_and_state() {
+        let out = expand(
+            "init = setup",
+            "async fn handle(e: LambdaEvent<V>, db: &Pool) -> Result<R, E> { todo!() }",
+        );
+        assert!(out.contains("async fn handle"), "{out}");
+        assert!(out.contains("StateCell < Pool >"), "{out}");
+        assert!(out.contains("fn main"), "{out}");
+        assert!(out.contains("init_name : \"setup\""), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn errors_keep_the_item_and_collect_every_problem() {
+        let out = expand("bogus, lazy", "fn handle(e: V) -> Result<R, E> { todo!() }");
+        assert!(out.contains("fn handle"), "{out}");
+        assert!(out.contains("unknown option `bogus`"), "{out}");
+        assert!(out.contains("`async` keyword is missing"), "{out}");
+        assert!(out.contains("`lazy` defers `init`"), "{out}");
+    }
+
+    #[test]
+    fn a_custom_crate_path_is_used() {
+        let out = expand("crate = \"my::thaw\"", "async fn h(e: E) -> Result<R, X> { todo!() }");
+        assert!(out.contains("my :: thaw :: __private"), "{out}");
+        assert!(!out.contains(":: lambda_thaw ::"), "{out}");
+    }
+}

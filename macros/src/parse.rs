@@ -1,0 +1,167 @@
+//! Parses the attribute's options, keeping each one's span for errors.
+
+use proc_macro2::{Span, TokenStream};
+use syn::parse::Parser;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, Lit, LitBool, LitStr, Path};
+
+/// The options in the list `accepted`, for "expected one of" messages.
+pub(crate) const ACCEPTED: &str = "`init`, `lazy`, `early_return`, `crate`";
+
+/// A value and where the user wrote it.
+#[derive(Clone)]
+pub(crate) struct Located<T> {
+    pub(crate) value: T,
+    pub(crate) span: Span,
+}
+
+/// The options as written, before cross-checks.
+#[derive(Default)]
+pub(crate) struct Args {
+    pub(crate) init: Option<Located<Path>>,
+    pub(crate) lazy: Option<Located<bool>>,
+    pub(crate) early_return: Option<Located<bool>>,
+    pub(crate) krate: Option<Located<Path>>,
+}
+
+/// Parses every option, collecting every error (not only the first).
+pub(crate) fn args(tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Args {
+    let mut args = Args::default();
+    let parser = syn::meta::parser(|meta| {
+        let key = meta.path.clone();
+        let name = key
+            .get_ident()
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| quote::quote!(#key).to_string().replace(' ', ""));
+        let span = key.span();
+        let result = match name.as_str() {
+            // #[handler(init = path::to::setup)]
+            "init" => parse_init(&meta).and_then(|path| set(&mut args.init, "init", path, span)),
+            // #[handler(init = setup, lazy)] or lazy = true|false
+            "lazy" => parse_flag(&meta).and_then(|v| set(&mut args.lazy, "lazy", v, span)),
+            // #[handler(early_return = false)]
+            "early_return" => parse_bool(&meta, "early_return")
+                .and_then(|v| set(&mut args.early_return, "early_return", v, span)),
+            // #[handler(crate = "my_crate::lambda_thaw")]
+            "crate" => parse_crate(&meta).and_then(|p| set(&mut args.krate, "crate", p, span)),
+            _ => {
+                skip_value(&meta);
+                Err(syn::Error::new(
+                    span,
+                    format!("unknown option `{name}`; expected one of: {ACCEPTED}"),
+                ))
+            }
+        };
+        if let Err(error) = result {
+            errors.push(error);
+        }
+        Ok(())
+    });
+    if let Err(error) = parser.parse2(tokens) {
+        errors.push(syn::Error::new(
+            error.span(),
+            format!("{error}; options are written `#[handler(init = setup, lazy)]`, one of: {ACCEPTED}"),
+        ));
+    }
+    args
+}
+
+fn set<T>(slot: &mut Option<Located<T>>, name: &str, value: T, span: Span) -> syn::Result<()> {
+    if slot.is_some() {
+        return Err(syn::Error::new(
+            span,
+            format!("duplicate option `{name}`; give it once"),
+        ));
+    }
+    *slot = Some(Located { value, span });
+    Ok(())
+}
+
+fn parse_init(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Path> {
+    if !meta.input.peek(syn::Token![=]) {
+        return Err(meta.error("`init` needs a function: write `init = setup_db`"));
+    }
+    let value: Expr = meta.value()?.parse()?;
+    match value {
+        Expr::Path(path) if path.qself.is_none() => Ok(path.path),
+        Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => Err(syn::Error::new(
+            text.span(),
+            format!(
+                "`init` takes a path to a function, not a string: write `init = {}`",
+                text.value()
+            ),
+        )),
+        Expr::Call(call) => Err(syn::Error::new(
+            call.paren_token.span.join(),
+            "`init` takes the function itself, not a call: remove the parentheses",
+        )),
+        Expr::Closure(closure) => Err(syn::Error::new(
+            closure.or1_token.span(),
+            "`init` takes a path to a named function, not a closure: move the code into `fn setup() -> State` and write `init = setup`",
+        )),
+        other => Err(syn::Error::new(
+            other.span(),
+            "`init` takes a path to a function, like `init = setup_db` or `init = db::setup`",
+        )),
+    }
+}
+
+fn parse_flag(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<bool> {
+    if meta.input.peek(syn::Token![=]) {
+        parse_bool(meta, "lazy")
+    } else {
+        Ok(true)
+    }
+}
+
+fn parse_bool(meta: &syn::meta::ParseNestedMeta<'_>, name: &str) -> syn::Result<bool> {
+    if !meta.input.peek(syn::Token![=]) {
+        return Err(meta.error(format!("`{name}` needs a value: write `{name} = true` or `{name} = false`")));
+    }
+    let value: Expr = meta.value()?.parse()?;
+    match value {
+        Expr::Lit(ExprLit { lit: Lit::Bool(LitBool { value, .. }), .. }) => Ok(value),
+        Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) if matches!(text.value().as_str(), "true" | "false") => {
+            Err(syn::Error::new(
+                text.span(),
+                format!("`{name}` takes a bool, not a string: remove the quotes"),
+            ))
+        }
+        other => Err(syn::Error::new(
+            other.span(),
+            format!("`{name}` takes `true` or `false`"),
+        )),
+    }
+}
+
+fn parse_crate(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Path> {
+    if !meta.input.peek(syn::Token![=]) {
+        return Err(meta.error("`crate` needs a path in quotes: write `crate = \"my_crate::lambda_thaw\"`"));
+    }
+    let value: Expr = meta.value()?.parse()?;
+    match value {
+        Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => parse_path_literal(&text),
+        other => Err(syn::Error::new(
+            other.span(),
+            "`crate` takes a path in quotes, like `crate = \"my_crate::lambda_thaw\"`",
+        )),
+    }
+}
+
+fn parse_path_literal(text: &LitStr) -> syn::Result<Path> {
+    text.parse::<Path>().map_err(|_| {
+        syn::Error::new(
+            text.span(),
+            format!("`{}` is not a path; write it like `crate = \"my_crate::lambda_thaw\"`", text.value()),
+        )
+    })
+}
+
+/// After an unknown key, consume `= value` so the next option still parses.
+fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) {
+    if meta.input.peek(syn::Token![=]) {
+        let _ = meta.value().and_then(|v| v.parse::<Expr>());
+    } else if meta.input.peek(syn::token::Paren) {
+        let _ = meta.parse_nested_meta(|_| Ok(()));
+    }
+}

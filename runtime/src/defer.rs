@@ -1,0 +1,183 @@
+//! `defer`: work that runs after the response is posted and before the runtime asks for
+//! the next event, so the caller does not wait for it and Lambda cannot freeze it half-way.
+//!
+//! Each invocation gets a queue in a task-local. [`DeferLayer`] wraps `lambda_runtime`'s
+//! whole invocation (`GET next` → handler → `POST response`) and runs the queue after the
+//! POST; the runtime only polls `next` again once that is done. See `runtime-api.md`:
+//! a layer's code after `inner.call(..)` runs after the caller has its answer.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use futures_util::FutureExt;
+use lambda_runtime::LambdaInvocation;
+use lambda_runtime::tower::{Layer, Service};
+use tracing::Instrument;
+
+type Work = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The deferred work of one invocation.
+#[derive(Clone, Default)]
+pub(crate) struct DeferQueue {
+    work: Arc<Mutex<Vec<Work>>>,
+}
+
+tokio::task_local! {
+    static CURRENT: DeferQueue;
+}
+
+impl DeferQueue {
+    /// Runs `future` with this queue as the current invocation's.
+    pub(crate) async fn scope<F: Future>(&self, future: F) -> F::Output {
+        CURRENT.scope(self.clone(), future).await
+    }
+
+    /// Runs everything queued so far (and whatever that work defers in turn), together.
+    /// Errors and panics are logged, never propagated.
+    pub(crate) async fn run_all(&self) {
+        loop {
+            let batch = std::mem::take(&mut *self.work.lock().unwrap_or_else(|p| p.into_inner()));
+            if batch.is_empty() {
+                return;
+            }
+            let span = tracing::info_span!("deferred", tasks = batch.len());
+            let guarded = batch.into_iter().map(|work| async move {
+                if let Err(payload) = AssertUnwindSafe(work).catch_unwind().await {
+                    let text = payload
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    tracing::error!(panic = %text, "deferred work panicked");
+                }
+            });
+            self.scope(futures_util::future::join_all(guarded))
+                .instrument(span)
+                .await;
+        }
+    }
+
+    /// The current invocation's queue, if called inside one.
+    pub(crate) fn current() -> Option<DeferQueue> {
+        CURRENT.try_with(Clone::clone).ok()
+    }
+}
+
+/// What deferred work may return: `()` or a `Result` whose error is logged.
+pub trait DeferredOutput: Send + 'static {
+    /// Logs the outcome if it is an error.
+    fn log(self);
+}
+
+impl DeferredOutput for () {
+    fn log(self) {}
+}
+
+impl<E: fmt::Display + Send + 'static> DeferredOutput for Result<(), E> {
+    fn log(self) {
+        if let Err(error) = self {
+            tracing::error!(error = %error, "deferred work failed");
+        }
+    }
+}
+
+/// `defer` was called where there is no invocation to attach the work to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeferError;
+
+impl fmt::Display for DeferError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "`lambda_thaw::defer` was called outside an invocation: call it from the handler's \
+             own task (not from `init`, a `tokio::spawn`ed task or a thread), where the work \
+             can be run after the response and before the environment is frozen",
+        )
+    }
+}
+
+impl std::error::Error for DeferError {}
+
+/// Queues `work` to run after this invocation's response is posted and before the
+/// runtime asks for the next event: the caller does not wait for it, and Lambda cannot
+/// freeze it half-way (it would, had you used `tokio::spawn`: a spawned task is frozen
+/// with the environment as soon as the runtime is back in `next`).
+///
+/// With `#[handler(early_return = false)]` the response waits for the work instead.
+///
+/// The work's error (if it returns a `Result`) and any panic are logged and never reach
+/// the runtime. Calling `defer` outside an invocation's task returns [`DeferError`].
+///
+/// ```no_run
+/// use lambda_thaw::{handler, Error, LambdaEvent};
+///
+/// #[handler]
+/// async fn handle(event: LambdaEvent<serde_json::Value>) -> Result<&'static str, Error> {
+///     lambda_thaw::defer(async move {
+///         // e.g. flush metrics, write an audit row, call a webhook
+///         tracing::info!(request = %event.context.request_id, "audited");
+///     })?;
+///     Ok("accepted")
+/// }
+/// ```
+pub fn defer<F>(work: F) -> Result<(), DeferError>
+where
+    F: Future + Send + 'static,
+    F::Output: DeferredOutput,
+{
+    let queue = DeferQueue::current().ok_or(DeferError)?;
+    queue
+        .work
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(Box::pin(work.map(DeferredOutput::log)));
+    Ok(())
+}
+
+/// Gives each invocation a defer queue and runs it after the response is posted.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeferLayer;
+
+impl<S> Layer<S> for DeferLayer {
+    type Service = DeferService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        DeferService { inner }
+    }
+}
+
+/// The service made by [`DeferLayer`].
+#[derive(Clone)]
+pub struct DeferService<S> {
+    inner: S,
+}
+
+impl<S> Service<LambdaInvocation> for DeferService<S>
+where
+    S: Service<LambdaInvocation, Response = ()>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = ();
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<(), S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
+        let queue = DeferQueue::default();
+        let posted = self.inner.call(invocation);
+        Box::pin(async move {
+            let result = queue.scope(posted).await;
+            // The response (or error) is posted: the caller has its answer. The runtime
+            // polls `next` only after this returns, so Lambda cannot freeze this work.
+            queue.run_all().await;
+            result
+        })
+    }
+}

@@ -1,0 +1,59 @@
+//! # lambda-thaw
+//!
+//! AWS Lambda handlers whose per-environment resources are built once, outside the
+//! handler, and whose responses never wait for what need not delay them.
+//!
+//! ```no_run
+//! use lambda_thaw::{handler, Error, LambdaEvent};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Deserialize)]
+//! struct Order { item: String }
+//! #[derive(Serialize)]
+//! struct Receipt { item: String, greeting: &'static str }
+//!
+//! struct Config { greeting: &'static str }
+//!
+//! // Runs once per execution environment, before the first event (Lambda's INIT phase).
+//! async fn load_config() -> Result<Config, Error> {
+//!     Ok(Config { greeting: "thanks" })
+//! }
+//!
+//! #[handler(init = load_config)]
+//! async fn handle(event: LambdaEvent<Order>, config: &Config) -> Result<Receipt, Error> {
+//!     Ok(Receipt { item: event.payload.item, greeting: config.greeting })
+//! }
+//! ```
+//!
+//! `#[handler]` generates `main`: tracing set-up compatible with `lambda_runtime`'s, the
+//! static [`StateCell`] holding the state, the init (eager by default, `lazy` on the first
+//! invocation, single flight, failures reported to Lambda's `init/error` and never cached),
+//! and the runtime loop with [`defer`]red work run after the response is posted and before
+//! the environment can be frozen. The handler itself stays a plain `async fn` that tests
+//! can call directly.
+//!
+//! ## Options
+//!
+//! | option | meaning |
+//! |---|---|
+//! | `init = path` | builds the state; sync or async; returns `S` or `Result<S, E>` with `E: Into<lambda_thaw::Error>` |
+//! | `lazy` | run init on the first invocation instead of in Lambda's INIT phase |
+//! | `early_return = false` | the response waits for deferred work (Node's default) |
+//! | `crate = "path"` | where `lambda-thaw` is, for crates that re-export it |
+#![warn(missing_docs, unreachable_pub)]
+
+mod defer;
+mod init;
+mod init_report;
+mod run;
+mod state;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use defer::{DeferError, DeferLayer, DeferService, DeferredOutput, defer};
+pub use init::InitError;
+pub use lambda_runtime::{self, Context, Diagnostic, Error, LambdaEvent};
+pub use lambda_thaw_macros::handler;
+pub use state::StateCell;

@@ -1,0 +1,170 @@
+//! The generated `main`: tracing, the tokio runtime, eager init (reported on failure),
+//! and `lambda_runtime`'s loop with our invocation adapter and defer layer around it.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use lambda_runtime::layers::TracingLayer;
+use lambda_runtime::{Diagnostic, IntoFunctionResponse, LambdaEvent, Runtime};
+use serde::{Deserialize, Serialize};
+use futures_util::Stream;
+
+use crate::defer::{DeferLayer, DeferQueue};
+use crate::init::InitError;
+use crate::init_report::report_init_error;
+use crate::state::StateCell;
+
+/// What `#[handler(...)]` was given, as the generated `main` passes it on.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// The handler function's name, for logs.
+    pub handler_name: &'static str,
+    /// The init function's path as written, for logs and errors; `""` without init.
+    pub init_name: &'static str,
+    /// `lazy`: init on the first invocation instead of before the first `next`.
+    pub lazy: bool,
+    /// `early_return` (default true): post the response before running deferred work.
+    pub early_return: bool,
+}
+
+/// Runs a function until the runtime loop ends. This is the whole generated `main`.
+///
+/// `init` builds the state (the macro wraps the user's init so it yields
+/// `Result<S, InitError>`); `handler` is the user's handler with the state reference.
+#[allow(clippy::too_many_arguments)]
+pub fn main<S, I, IFut, H, HFut, A, R, E, B, St, D, SE>(
+    options: Options,
+    cell: &'static StateCell<S>,
+    init: I,
+    handler: H,
+) -> ExitCode
+where
+    S: Send + Sync + 'static,
+    I: Fn() -> IFut + Clone + Send + Sync + 'static,
+    IFut: Future<Output = Result<S, InitError>> + Send + 'static,
+    H: Fn(LambdaEvent<A>, &'static S) -> HFut + Clone + Send + Sync + 'static,
+    HFut: Future<Output = Result<R, E>> + Send + 'static,
+    E: Into<Diagnostic> + Send + 'static,
+    A: for<'de> Deserialize<'de> + Send + 'static,
+    R: IntoFunctionResponse<B, St> + Send + 'static,
+    B: Serialize + Send + 'static,
+    St: Stream<Item = Result<D, SE>> + Unpin + Send + 'static,
+    D: Into<bytes::Bytes> + Send + 'static,
+    SE: Into<crate::Error> + Send + Debug + 'static,
+{
+    lambda_runtime::tracing::init_default_subscriber();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("lambda-thaw: cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(options, cell, init, handler))
+}
+
+async fn run<S, I, IFut, H, HFut, A, R, E, B, St, D, SE>(
+    options: Options,
+    cell: &'static StateCell<S>,
+    init: I,
+    handler: H,
+) -> ExitCode
+where
+    S: Send + Sync + 'static,
+    I: Fn() -> IFut + Clone + Send + Sync + 'static,
+    IFut: Future<Output = Result<S, InitError>> + Send + 'static,
+    H: Fn(LambdaEvent<A>, &'static S) -> HFut + Clone + Send + Sync + 'static,
+    HFut: Future<Output = Result<R, E>> + Send + 'static,
+    E: Into<Diagnostic> + Send + 'static,
+    A: for<'de> Deserialize<'de> + Send + 'static,
+    R: IntoFunctionResponse<B, St> + Send + 'static,
+    B: Serialize + Send + 'static,
+    St: Stream<Item = Result<D, SE>> + Unpin + Send + 'static,
+    D: Into<bytes::Bytes> + Send + 'static,
+    SE: Into<crate::Error> + Send + Debug + 'static,
+{
+    if !options.lazy {
+        // Lambda's INIT phase: before the first `next`, with the init CPU burst, and not
+        // billed to (or delaying) the first invocation.
+        let started = Instant::now();
+        match cell.get_or_init(options.init_name, init.clone()).await {
+            Ok(_) => {
+                if !options.init_name.is_empty() {
+                    tracing::info!(
+                        init = options.init_name,
+                        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                        "init finished"
+                    );
+                }
+            }
+            Err(error) => {
+                tracing::error!(error_type = %error.error_type, "{}", error.message);
+                report_init_error(&error).await;
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+
+    let adapter = lambda_runtime::service_fn(move |event: LambdaEvent<A>| {
+        let handler = handler.clone();
+        let init = init.clone();
+        async move {
+            let state = match cell.get() {
+                Some(state) => state,
+                None => lazy_init(options, cell, init).await?,
+            };
+            let result = handler(event, state).await.map_err(Into::into);
+            if !options.early_return
+                && let Some(queue) = DeferQueue::current()
+            {
+                // Node's default: the response waits for the deferred work.
+                queue.run_all().await;
+            }
+            result
+        }
+    });
+
+    // Layers run outermost-last-added: tracing's request span wraps the defer layer, so
+    // deferred work logs under the invocation's request id.
+    let runtime = Runtime::new(adapter)
+        .layer(DeferLayer)
+        .layer(TracingLayer::new());
+    // `run_concurrent` starts AWS_LAMBDA_MAX_CONCURRENCY loops when it is above 1 and
+    // falls back to the sequential loop otherwise.
+    match runtime.run_concurrent().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %error, handler = options.handler_name, "the Lambda runtime loop ended");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn lazy_init<S, I, IFut>(
+    options: Options,
+    cell: &'static StateCell<S>,
+    init: I,
+) -> Result<&'static S, Diagnostic>
+where
+    I: FnOnce() -> IFut,
+    IFut: Future<Output = Result<S, InitError>>,
+{
+    let started = Instant::now();
+    match cell.get_or_init(options.init_name, init).await {
+        Ok(state) => {
+            tracing::info!(
+                init = options.init_name,
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "lazy init finished"
+            );
+            Ok(state)
+        }
+        Err(error) => {
+            // Not cached: the next invocation tries again.
+            tracing::error!(error_type = %error.error_type, "{}", error.message);
+            Err(error.into())
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The per-environment global cell that holds what `init` built.
+
+use std::future::Future;
+
+use crate::init::{InitError, catch_init};
+
+/// Holds the state of one execution environment, created once by `init` and shared by
+/// every invocation (and every concurrent invocation) of that environment.
+///
+/// * Single flight: concurrent first callers share one init; the others wait for it.
+/// * A failed init is not cached: the cell stays empty and the next caller tries again.
+/// * A panic in init is an error like any other; the cell is never poisoned.
+///
+/// The `#[handler]` macro declares one as a `static`; hand-written code can too:
+///
+/// ```
+/// use lambda_thaw::StateCell;
+///
+/// static CONFIG: StateCell<String> = StateCell::new();
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let value = CONFIG
+///     .get_or_init("load_config", || async { Ok(String::from("ready")) })
+///     .await?;
+/// assert_eq!(value, "ready");
+/// # Ok::<(), lambda_thaw::InitError>(())
+/// # }).unwrap();
+/// ```
+pub struct StateCell<S> {
+    cell: tokio::sync::OnceCell<S>,
+}
+
+impl<S> StateCell<S> {
+    /// An empty cell, usable in a `static`.
+    pub const fn new() -> Self {
+        Self {
+            cell: tokio::sync::OnceCell::const_new(),
+        }
+    }
+
+    /// The state, if init has succeeded.
+    pub fn get(&self) -> Option<&S> {
+        self.cell.get()
+    }
+
+    /// The state, running `init` first if the cell is empty. `init_name` names the init
+    /// in errors.
+    pub async fn get_or_init<F, Fut>(&self, init_name: &str, init: F) -> Result<&S, InitError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<S, InitError>>,
+    {
+        if let Some(state) = self.cell.get() {
+            return Ok(state);
+        }
+        self.cell
+            .get_or_try_init(|| catch_init(init_name, init()))
+            .await
+    }
+}
+
+impl<S> Default for StateCell<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn concurrent_first_callers_share_one_init() {
+        static CELL: StateCell<usize> = StateCell::new();
+        let runs = Arc::new(AtomicUsize::new(0));
+        runtime().block_on(async {
+            let mut tasks = Vec::new();
+            for _ in 0..64 {
+                let runs = runs.clone();
+                tasks.push(tokio::spawn(async move {
+                    *CELL
+                        .get_or_init("init", || async move {
+                            runs.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            Ok(7)
+                        })
+                        .await
+                        .unwrap()
+                }));
+            }
+            for task in tasks {
+                assert_eq!(task.await.unwrap(), 7);
+            }
+        });
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_failed_init_is_retried_by_the_next_caller() {
+        let cell: StateCell<u32> = StateCell::new();
+        runtime().block_on(async {
+            let err = cell
+                .get_or_init("setup", || async {
+                    Err(InitError {
+                        error_type: "x".into(),
+                        message: "database down".into(),
+                    })
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(err.message, "database down");
+            assert!(cell.get().is_none());
+            assert_eq!(*cell.get_or_init("setup", || async { Ok(1) }).await.unwrap(), 1);
+        });
+    }
+
+    #[test]
+    fn a_panicking_init_is_an_error_and_does_not_poison() {
+        let cell: StateCell<u32> = StateCell::new();
+        runtime().block_on(async {
+            let err = cell
+                .get_or_init("setup", || async { panic!("no config") })
+                .await
+                .unwrap_err();
+            assert_eq!(err.error_type, "Runtime.InitPanic");
+            assert!(err.message.contains("`setup` panicked: no config"), "{}", err.message);
+            assert_eq!(*cell.get_or_init("setup", || async { Ok(2) }).await.unwrap(), 2);
+        });
+    }
+}

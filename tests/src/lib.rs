@@ -1,0 +1,95 @@
+//! Shared code of the `#[handler]` fixtures: one init and one handler body, used by the
+//! binaries that differ only in their `#[handler(...)]` options.
+//!
+//! Environment switches: `FIXTURE_INIT_SLEEP_MS` slows init down, `FIXTURE_INIT_FAIL_FILE`
+//! makes init fail while that file exists, `FIXTURE_INIT_PANIC` makes it panic.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_thaw::{Error, LambdaEvent};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+static INITS: AtomicU64 = AtomicU64::new(0);
+
+/// The state the fixtures' init builds.
+pub struct Fixture {
+    invocations: AtomicU64,
+}
+
+/// The fixtures' init: counts itself, and fails, panics or sleeps on request.
+pub async fn setup() -> Result<Fixture, Error> {
+    let n = INITS.fetch_add(1, Ordering::SeqCst) + 1;
+    println!("init ran {n} at {}", epoch_ms());
+    if let Ok(ms) = std::env::var("FIXTURE_INIT_SLEEP_MS") {
+        tokio::time::sleep(Duration::from_millis(ms.parse()?)).await;
+    }
+    if let Ok(path) = std::env::var("FIXTURE_INIT_FAIL_FILE")
+        && std::path::Path::new(&path).exists()
+    {
+        return Err(format!("database unreachable: marker file {path} exists").into());
+    }
+    if std::env::var_os("FIXTURE_INIT_PANIC").is_some() {
+        panic!("init panicked on purpose");
+    }
+    Ok(Fixture {
+        invocations: AtomicU64::new(0),
+    })
+}
+
+/// What the fixtures' events ask for.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Command {
+    message: Option<String>,
+    fail: Option<String>,
+    panic: Option<String>,
+    sleep_ms: Option<u64>,
+    defer_ms: Option<u64>,
+    defer_fail: Option<String>,
+}
+
+/// The fixtures' handler body.
+pub async fn respond(event: LambdaEvent<Command>, state: &Fixture) -> Result<Value, Error> {
+    let invocation = state.invocations.fetch_add(1, Ordering::SeqCst) + 1;
+    let command = event.payload;
+    let request_id = event.context.request_id;
+    if let Some(reason) = command.defer_fail {
+        lambda_thaw::defer(async move { Err::<(), _>(reason) })?;
+        lambda_thaw::defer(async {
+            if std::process::id() > 0 {
+                panic!("deferred work panicked on purpose");
+            }
+        })?;
+    }
+    if let Some(ms) = command.defer_ms {
+        lambda_thaw::defer(async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            println!("deferred done {request_id} at {}", epoch_ms());
+        })?;
+    }
+    if let Some(reason) = command.fail {
+        return Err(reason.into());
+    }
+    if let Some(reason) = command.panic {
+        panic!("{reason}");
+    }
+    if let Some(ms) = command.sleep_ms {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    Ok(json!({
+        "message": command.message,
+        "pid": std::process::id(),
+        "inits": INITS.load(Ordering::SeqCst),
+        "invocation": invocation,
+    }))
+}
+
+/// Milliseconds since the epoch, to compare with the emulator's timestamps.
+pub fn epoch_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+}
