@@ -1,0 +1,232 @@
+//! `#[handler]` end to end: the fixtures in `src/bin/thaw_*.rs`, run by the real
+//! `lambda_runtime` client against the emulator.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use lambda_thaw_emulator::{Environment, FunctionConfig, InvocationRecord, Outcome};
+
+fn eager() -> FunctionConfig {
+    FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-eager"))
+}
+
+fn lazy() -> FunctionConfig {
+    FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-lazy"))
+}
+
+fn body(record: &InvocationRecord) -> serde_json::Value {
+    record
+        .outcome
+        .json()
+        .unwrap_or_else(|| panic!("expected a JSON response, got {:?}", record.outcome))
+}
+
+fn epoch_ms(t: std::time::SystemTime) -> u128 {
+    t.duration_since(UNIX_EPOCH).unwrap().as_millis()
+}
+
+/// The epoch-ms timestamp a fixture printed after `needle`.
+async fn logged_ms(env: &Environment, needle: &str) -> u128 {
+    let line = env
+        .logs()
+        .wait_for(needle, Duration::from_secs(5))
+        .await
+        .unwrap_or_else(|| panic!("no `{needle}` in:\n{}", env.logs().text()));
+    line.text.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// A marker file whose existence makes the fixture's init fail.
+struct FailMarker(std::path::PathBuf);
+
+impl FailMarker {
+    fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("lambda-thaw-{name}-{}", std::process::id()));
+        std::fs::write(&path, "").unwrap();
+        Self(path)
+    }
+    fn path(&self) -> String {
+        self.0.display().to_string()
+    }
+    fn remove(&self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+impl Drop for FailMarker {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+#[tokio::test]
+async fn eager_init_runs_once_before_the_first_event() {
+    let env = Environment::new(eager().env("FIXTURE_INIT_SLEEP_MS", "300"));
+    let init = env.start().await.unwrap();
+    assert!(init.duration >= Duration::from_millis(300), "init took {:?}", init.duration);
+    let init_ms = logged_ms(&env, "init ran 1 at").await;
+    let mut records = Vec::new();
+    for _ in 0..5 {
+        records.push(env.invoke(r#"{"message":"hi"}"#).await);
+    }
+    assert!(init_ms <= epoch_ms(records[0].handed_out_at.unwrap()));
+    let first = records[0].response_latency().unwrap();
+    assert!(first < Duration::from_millis(300), "the first invocation paid for init: {first:?}");
+    for (i, record) in records.iter().enumerate() {
+        assert_eq!(body(record)["inits"], 1);
+        assert_eq!(body(record)["invocation"], i as u64 + 1);
+        assert!(record.cold_start.is_none());
+    }
+    assert_eq!(env.logs().matching("init ran").len(), 1);
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn lazy_init_runs_on_the_first_invocation() {
+    let env = Environment::new(lazy().env("FIXTURE_INIT_SLEEP_MS", "300"));
+    env.start().await.unwrap();
+    assert!(env.logs().matching("init ran").is_empty(), "init ran before any event");
+    let first = env.invoke("{}").await;
+    let second = env.invoke("{}").await;
+    assert!(first.response_latency().unwrap() >= Duration::from_millis(300));
+    assert!(second.response_latency().unwrap() < first.response_latency().unwrap());
+    assert_eq!(body(&first)["inits"], 1);
+    assert_eq!(body(&second)["inits"], 1);
+    env.shutdown().await;
+}
+
+async fn assert_eager_init_error_is_reported(config: FunctionConfig) {
+    let marker = FailMarker::new("eager");
+    let env = Environment::new(config.env("FIXTURE_INIT_FAIL_FILE", marker.path()));
+    let record = env.invoke("{}").await;
+    match &record.outcome {
+        Outcome::InitFailed(error) => {
+            // Reported through init/error, not merely an exit (Runtime.ExitError).
+            assert_ne!(error.error_type, "Runtime.ExitError", "{error:?}");
+            assert!(
+                error.error_message.contains("init `lambda_thaw_tests::setup` failed: database unreachable"),
+                "{error:?}"
+            );
+        }
+        other => panic!("expected an init failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_failing_eager_init_reaches_init_error() {
+    assert_eager_init_error_is_reported(eager()).await;
+}
+
+#[tokio::test]
+async fn a_failing_eager_init_reaches_init_error_under_a_prefixed_api() {
+    assert_eager_init_error_is_reported(eager().api_prefix(".rt/orders")).await;
+}
+
+#[tokio::test]
+async fn a_panicking_eager_init_is_reported_as_an_init_error() {
+    let env = Environment::new(eager().env("FIXTURE_INIT_PANIC", "1"));
+    let error = env.start().await.unwrap_err();
+    assert_eq!(error.error_type, "Runtime.InitPanic");
+    assert!(error.error_message.contains("init panicked on purpose"), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_failing_lazy_init_fails_one_invocation_and_is_retried() {
+    let marker = FailMarker::new("lazy");
+    let env = Environment::new(lazy().env("FIXTURE_INIT_FAIL_FILE", marker.path()));
+    let failed = env.invoke("{}").await;
+    match &failed.outcome {
+        Outcome::Error(error) => assert!(error.error_message.contains("database unreachable"), "{error:?}"),
+        other => panic!("expected an invocation error, got {other:?}"),
+    }
+    marker.remove();
+    let next = env.invoke("{}").await;
+    assert_eq!(body(&next)["inits"], 2, "the second invocation retried init");
+    assert!(next.cold_start.is_none(), "no restart was needed");
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn eight_concurrent_first_invocations_share_one_init() {
+    let env = Environment::new(lazy().max_concurrency(8).env("FIXTURE_INIT_SLEEP_MS", "300"));
+    env.start().await.unwrap();
+    let records = futures_util::future::join_all((0..8).map(|_| env.invoke("{}"))).await;
+    for record in &records {
+        assert_eq!(body(record)["inits"], 1);
+    }
+    let last_handout = records.iter().map(|r| r.handed_out_at.unwrap()).max().unwrap();
+    let first_response = records.iter().map(|r| r.responded_at.unwrap()).min().unwrap();
+    assert!(last_handout < first_response, "the eight first invocations overlapped");
+    assert_eq!(env.logs().matching("init ran").len(), 1);
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn deferred_work_runs_after_the_response_and_before_completion() {
+    let env = Environment::new(eager());
+    let record = env.invoke(r#"{"defer_ms":300}"#).await;
+    assert!(record.outcome.is_response());
+    let done = logged_ms(&env, &format!("deferred done {}", record.request_id)).await;
+    assert!(record.response_latency().unwrap() < Duration::from_millis(300));
+    assert!(record.complete_latency().unwrap() >= Duration::from_millis(300));
+    assert!(epoch_ms(record.responded_at.unwrap()) <= done);
+    assert!(done <= epoch_ms(record.completed_at.unwrap()));
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_early_return_the_response_waits_for_deferred_work() {
+    let env = Environment::new(FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-waiting")));
+    let record = env.invoke(r#"{"defer_ms":300}"#).await;
+    let done = logged_ms(&env, &format!("deferred done {}", record.request_id)).await;
+    assert!(record.response_latency().unwrap() >= Duration::from_millis(300));
+    assert!(done <= epoch_ms(record.responded_at.unwrap()));
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn deferred_errors_and_panics_are_logged_and_the_runtime_survives() {
+    let env = Environment::new(eager());
+    let record = env.invoke(r#"{"defer_fail":"audit log full"}"#).await;
+    assert!(record.outcome.is_response());
+    let logs = env.logs();
+    assert!(logs.wait_for("deferred work failed", Duration::from_secs(2)).await.is_some());
+    assert!(logs.matching("audit log full").len() == 1, "{}", logs.text());
+    assert!(logs.wait_for("deferred work panicked", Duration::from_secs(2)).await.is_some());
+    let next = env.invoke("{}").await;
+    assert_eq!(body(&next)["invocation"], 2);
+    assert!(next.cold_start.is_none());
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_panicking_handler_returns_an_error_and_keeps_its_state() {
+    let env = Environment::new(eager());
+    env.invoke("{}").await;
+    let panicked = env.invoke(r#"{"panic":"boom"}"#).await;
+    let error = panicked.outcome.error().unwrap();
+    assert!(error.error_message.contains("boom"), "{error:?}");
+    let next = env.invoke("{}").await;
+    assert_eq!(body(&next)["invocation"], 3, "the state survived the panic");
+    assert_eq!(body(&next)["inits"], 1);
+    assert!(next.cold_start.is_none());
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_malformed_event_is_a_clear_error_and_the_environment_keeps_serving() {
+    let env = Environment::new(eager());
+    let bad = env.invoke(r#"{"mesage":"typo"}"#).await;
+    let error = bad.outcome.error().unwrap();
+    assert!(error.error_message.contains("unknown field `mesage`"), "{error:?}");
+    let next = env.invoke(r#"{"message":"ok"}"#).await;
+    assert_eq!(body(&next)["message"], "ok");
+    assert!(next.cold_start.is_none());
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_handler_without_init_echoes() {
+    let env = Environment::new(FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-plain")));
+    let record = env.invoke(r#"{"any":["json",1]}"#).await;
+    assert_eq!(body(&record), serde_json::json!({"any":["json",1]}));
+    env.shutdown().await;
+}
