@@ -56,6 +56,9 @@ pub struct Args {
     /// Extra environment variable for the function, KEY=VALUE; repeatable.
     #[arg(long = "env", value_name = "KEY=VALUE")]
     envs: Vec<String>,
+    /// Show this field of each JSON response in the table instead of the whole body; repeatable.
+    #[arg(long = "field", value_name = "NAME")]
+    fields: Vec<String>,
     /// Print the function's own output (stdout and stderr) to stderr.
     #[arg(long)]
     logs: bool,
@@ -130,7 +133,7 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
                 done += 1;
                 let finished = done;
                 if !json {
-                    print(table_row(index + 1, record));
+                    print(table_row(index + 1, record, &args.fields));
                 } else if progress && (finished % 10 == 0 || finished == total) {
                     eprint!("\r{finished}/{total} invocations");
                 }

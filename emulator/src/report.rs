@@ -57,8 +57,9 @@ pub fn table_header() -> String {
     )
 }
 
-/// One table row for invocation number `n` (1-based).
-pub fn table_row(n: usize, record: &InvocationRecord) -> String {
+/// One table row for invocation number `n` (1-based). With `fields`, a JSON response is
+/// shown as those fields only (`ok name=value …`) instead of its text.
+pub fn table_row(n: usize, record: &InvocationRecord, fields: &[String]) -> String {
     let ms = |d: Option<Duration>| match d {
         Some(d) => format!("{:.2}", d.as_secs_f64() * 1000.0),
         None => "-".into(),
@@ -71,8 +72,25 @@ pub fn table_row(n: usize, record: &InvocationRecord) -> String {
         ms(record.cold_start.as_ref().map(|c| c.duration)),
         ms(record.response_latency()),
         ms(record.complete_latency()),
-        record.outcome.summary()
+        outcome_column(record, fields)
     )
+}
+
+fn outcome_column(record: &InvocationRecord, fields: &[String]) -> String {
+    match record.outcome.json() {
+        Some(body) if !fields.is_empty() => {
+            let shown: Vec<String> = fields
+                .iter()
+                .map(|field| match body.get(field) {
+                    Some(serde_json::Value::String(text)) => format!("{field}={text}"),
+                    Some(value) => format!("{field}={value}"),
+                    None => format!("{field}=?"),
+                })
+                .collect();
+            format!("ok {}", shown.join(" "))
+        }
+        _ => record.outcome.summary(),
+    }
 }
 
 /// The summary as readable lines.

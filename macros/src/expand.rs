@@ -71,10 +71,10 @@ fn generate(handler: &Handler) -> TokenStream {
                     #[allow(unused_imports)]
                     use #private::{ViaFuture as _, ViaValue as _};
                     let __lambda_thaw_call = #private::InitCall(#path());
-                    let __lambda_thaw_output = (&&__lambda_thaw_call)
-                        .__lambda_thaw_init_kind()
-                        .resolve(__lambda_thaw_call)
-                        .await;
+                    // Its own statement: a borrow of the call must not live across the
+                    // await, or the init future would have to be `Sync`.
+                    let __lambda_thaw_kind = (&&__lambda_thaw_call).__lambda_thaw_init_kind();
+                    let __lambda_thaw_output = __lambda_thaw_kind.resolve(__lambda_thaw_call).await;
                     #into_state
                 }
             };

@@ -48,6 +48,9 @@ mod init_report;
 mod run;
 mod state;
 
+#[cfg(feature = "sqlx")]
+pub mod sqlx;
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;

@@ -1,0 +1,120 @@
+//! `orders`: records an order and answers with a receipt.
+//!
+//! `DATABASE_URL` picks the database (`postgres://…`, `mysql://…`, `sqlite://…`); without
+//! it, an SQLite file in the temp directory (Lambda's `/tmp`). The pool and the schema are
+//! built once per execution environment by `setup`, before the first event; every
+//! invocation reuses the pool's one connection.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use lambda_thaw::{Error, LambdaEvent, handler};
+use serde::{Deserialize, Serialize};
+use sqlx::{Any, AnyPool};
+
+/// An order as the caller sends it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Order {
+    customer: String,
+    item: String,
+    quantity: u32,
+    unit_price_cents: i64,
+}
+
+/// What the caller gets back.
+#[derive(Serialize)]
+struct Receipt {
+    order_id: String,
+    customer: String,
+    item: String,
+    quantity: u32,
+    total_cents: i64,
+    orders_recorded: i64,
+    /// Database connections this environment has opened so far: 1 on a healthy run.
+    connections_opened: u64,
+}
+
+/// What init builds once per environment.
+struct Database {
+    pool: AnyPool,
+    /// `$1` for PostgreSQL, `?` for MySQL and SQLite.
+    postgres: bool,
+    connections_opened: Arc<AtomicU64>,
+}
+
+async fn setup() -> Result<Database, Error> {
+    sqlx::any::install_default_drivers();
+    let url = match std::env::var("DATABASE_URL") {
+        Ok(url) => url,
+        Err(_) => format!(
+            "sqlite://{}?mode=rwc",
+            std::env::temp_dir().join("lambda-thaw-orders.db").display()
+        ),
+    };
+    let connections_opened = Arc::new(AtomicU64::new(0));
+    let counter = connections_opened.clone();
+    let pool = lambda_thaw::sqlx::pool_options::<Any>()
+        .after_connect(move |_connection, _meta| {
+            let opened = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            Box::pin(async move {
+                tracing::info!(opened, "opened a database connection");
+                Ok(())
+            })
+        })
+        .connect(&url)
+        .await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS orders (
+            id VARCHAR(64) PRIMARY KEY,
+            customer VARCHAR(200) NOT NULL,
+            item VARCHAR(200) NOT NULL,
+            quantity INTEGER NOT NULL,
+            total_cents BIGINT NOT NULL
+        )",
+    )
+    .execute(&pool)
+    .await?;
+    Ok(Database {
+        pool,
+        postgres: url.starts_with("postgres"),
+        connections_opened,
+    })
+}
+
+#[handler(init = setup)]
+async fn handle(event: LambdaEvent<Order>, db: &Database) -> Result<Receipt, Error> {
+    let order = event.payload;
+    if order.quantity == 0 {
+        return Err("an order needs a quantity of at least 1".into());
+    }
+    let total_cents = order.unit_price_cents * i64::from(order.quantity);
+    let order_id = event.context.request_id;
+    let insert = if db.postgres {
+        "INSERT INTO orders (id, customer, item, quantity, total_cents) VALUES ($1, $2, $3, $4, $5)"
+    } else {
+        "INSERT INTO orders (id, customer, item, quantity, total_cents) VALUES (?, ?, ?, ?, ?)"
+    };
+    let mut transaction = db.pool.begin().await?;
+    sqlx::query(insert)
+        .bind(&order_id)
+        .bind(&order.customer)
+        .bind(&order.item)
+        .bind(i64::from(order.quantity))
+        .bind(total_cents)
+        .execute(&mut *transaction)
+        .await?;
+    let (orders_recorded,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders")
+        .fetch_one(&mut *transaction)
+        .await?;
+    transaction.commit().await?;
+    Ok(Receipt {
+        order_id,
+        customer: order.customer,
+        item: order.item,
+        quantity: order.quantity,
+        total_cents,
+        orders_recorded,
+        connections_opened: db.connections_opened.load(Ordering::SeqCst),
+    })
+}

@@ -1,0 +1,71 @@
+//! sqlx pool options tuned for Lambda (feature `sqlx`).
+//!
+//! Each choice answers a Lambda behaviour:
+//!
+//! * **Pool size = `AWS_LAMBDA_MAX_CONCURRENCY`** (1 when unset). A classic environment
+//!   runs one invocation at a time, so one connection serves it; more would only sit idle
+//!   and multiply the database's connection count by the number of environments. Under
+//!   Managed Instances each concurrent invocation gets its own.
+//! * **No idle minimum.** An environment may be frozen for hours or thrown away without
+//!   notice; a minimum would only make the pool's maintenance task reconnect on thaw.
+//! * **No round trip before every acquire** (`test_before_acquire(false)`, sqlx's default is
+//!   true): a warm connection used a moment ago is alive; a ping on every acquire costs a
+//!   round trip per query.
+//! * **A liveness check after a gap**: a connection idle for at least
+//!   [`FREEZE_CHECK_AFTER`] may have sat through a freeze while the database, a proxy or a
+//!   NAT closed it, so it is pinged before use and silently replaced if dead — before the
+//!   handler's query can fail on it.
+//! * **Acquire timeout 10 s**, below the common Lambda timeouts, so an exhausted pool is an
+//!   error the handler can report, not a killed environment.
+
+use std::time::Duration;
+
+use sqlx::pool::PoolOptions;
+use sqlx::{Connection, Database};
+
+/// How long a connection may sit idle before it is pinged on acquire. Lambda freezes an
+/// environment as soon as an invocation completes, so any idle gap may be a freeze;
+/// one second keeps back-to-back traffic free of pings while catching every gap long
+/// enough for a server to have closed the connection.
+pub const FREEZE_CHECK_AFTER: Duration = Duration::from_secs(1);
+
+/// `AWS_LAMBDA_MAX_CONCURRENCY`, or 1 when unset or invalid.
+pub fn max_concurrency() -> u32 {
+    std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1)
+}
+
+/// Pool options for a Lambda function; see the module docs for each choice. Add your own
+/// (e.g. `after_connect`) on top.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), lambda_thaw::Error> {
+/// let pool: sqlx::Pool<sqlx::Any> = lambda_thaw::sqlx::pool_options()
+///     .connect(&std::env::var("DATABASE_URL")?)
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub fn pool_options<DB: Database>() -> PoolOptions<DB> {
+    PoolOptions::new()
+        .max_connections(max_concurrency())
+        .min_connections(0)
+        .test_before_acquire(false)
+        .acquire_timeout(Duration::from_secs(10))
+        .before_acquire(|connection: &mut DB::Connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for < FREEZE_CHECK_AFTER {
+                    return Ok(true);
+                }
+                match connection.ping().await {
+                    Ok(()) => Ok(true),
+                    Err(error) => {
+                        tracing::info!(%error, idle_ms = meta.idle_for.as_millis() as u64, "replacing a connection that died while idle");
+                        Ok(false)
+                    }
+                }
+            })
+        })
+}
