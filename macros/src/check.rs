@@ -57,16 +57,16 @@ pub(crate) fn handler(item: &ItemFn, args: &Args, errors: &mut Vec<syn::Error>) 
             FnArg::Typed(param) => typed.push(param),
         }
     }
-    let has_init = args.init.is_some();
+    let has_init = args.init_written.is_some();
     match typed.len() {
         0 => errors.push(error(
             sig.paren_token.span.join(),
             "the handler needs an event parameter, e.g. `event: LambdaEvent<serde_json::Value>`",
         )),
         1 if has_init => {
-            let init = args.init.as_ref().unwrap();
+            let init_span = args.init_written.unwrap();
             errors.push(error(
-                init.span,
+                init_span,
                 "`init` builds a state, but the handler has no parameter for it; add one after the event, e.g. `state: &State`",
             ));
         }

@@ -22,6 +22,9 @@ pub(crate) struct Args {
     pub(crate) lazy: Option<Located<bool>>,
     pub(crate) early_return: Option<Located<bool>>,
     pub(crate) krate: Option<Located<Path>>,
+    /// Where `init` was written, even with a value we could not accept, so the checks
+    /// do not add "there is no `init`" to the error already reported about its value.
+    pub(crate) init_written: Option<Span>,
 }
 
 /// Parses every option, collecting every error (not only the first).
@@ -36,7 +39,10 @@ pub(crate) fn args(tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Args {
         let span = key.span();
         let result = match name.as_str() {
             // #[handler(init = path::to::setup)]
-            "init" => parse_init(&meta).and_then(|path| set(&mut args.init, "init", path, span)),
+            "init" => {
+                args.init_written.get_or_insert(span);
+                parse_init(&meta).and_then(|path| set(&mut args.init, "init", path, span))
+            }
             // #[handler(init = setup, lazy)] or lazy = true|false
             "lazy" => parse_flag(&meta).and_then(|v| set(&mut args.lazy, "lazy", v, span)),
             // #[handler(early_return = false)]

@@ -1,0 +1,6 @@
+use lambda_thaw::{Error, handler};
+
+#[handler]
+async fn handle() -> Result<(), Error> {
+    Ok(())
+}

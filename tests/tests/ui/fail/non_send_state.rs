@@ -1,0 +1,12 @@
+use std::rc::Rc;
+
+use lambda_thaw::{Error, LambdaEvent, handler};
+
+fn setup() -> Rc<String> {
+    Rc::new(String::new())
+}
+
+#[handler(init = setup)]
+async fn handle(_event: LambdaEvent<()>, _state: &Rc<String>) -> Result<(), Error> {
+    Ok(())
+}

@@ -1,0 +1,4 @@
+use lambda_thaw::handler;
+
+#[handler]
+struct Handler;
