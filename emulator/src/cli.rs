@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use clap::error::ErrorKind;
 use std::io::Write;
 use std::sync::Mutex;
 
@@ -69,8 +70,19 @@ pub struct Args {
 
 /// Parses `argv` (program name first) and runs; the table or JSON goes to `out`, errors
 /// come back as text. Exit code 0 when every invocation got a response, 1 otherwise.
-pub fn main(argv: impl IntoIterator<Item = String>, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
-    let args = Args::try_parse_from(argv).map_err(|e| e.to_string())?;
+pub fn main(
+    argv: impl IntoIterator<Item = String>,
+    out: &mut (dyn Write + Send),
+) -> Result<ExitCode, String> {
+    let args = match Args::try_parse_from(argv) {
+        Ok(args) => args,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = write!(out, "{e}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        // clap's own text already starts with "error: " and names the flag.
+        Err(e) => return Err(e.to_string().trim_start_matches("error: ").to_string()),
+    };
     run(args, out)
 }
 
@@ -86,7 +98,9 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
             path.clone()
         }
         (None, Some(name)) => cargo_build(name, args.release)?,
-        (None, None) => return Err("name the function: a path to its binary, or --cargo-bin NAME".into()),
+        (None, None) => {
+            return Err("name the function: a path to its binary, or --cargo-bin NAME".into());
+        }
     };
     let events = match &args.events {
         Some(path) if path.as_os_str() == "-" => {
@@ -95,7 +109,8 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
         Some(path) => {
             let file = std::fs::File::open(path)
                 .map_err(|e| format!("cannot open event file `{}`: {e}", path.display()))?;
-            read_json_lines(BufReader::new(file), &path.display().to_string()).map_err(|e| e.to_string())?
+            read_json_lines(BufReader::new(file), &path.display().to_string())
+                .map_err(|e| e.to_string())?
         }
         None => repeat_event(&args.event, args.count).map_err(|e| e.to_string())?,
     };
@@ -123,21 +138,30 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
     let records = runtime.block_on(async {
         let fleet = Fleet::new(config, args.environments);
         if !json {
-            print(format!("{} — {} invocation(s), {} environment(s)", binary.display(), total, args.environments));
+            print(format!(
+                "{} — {} invocation(s), {} environment(s)",
+                binary.display(),
+                total,
+                args.environments
+            ));
             print(table_header());
         }
         let mut done = 0;
         let progress = std::io::stderr().is_terminal() && json;
         let records = fleet
-            .run(events, Duration::from_millis(args.gap_ms), |index, record| {
-                done += 1;
-                let finished = done;
-                if !json {
-                    print(table_row(index + 1, record, &args.fields));
-                } else if progress && (finished % 10 == 0 || finished == total) {
-                    eprint!("\r{finished}/{total} invocations");
-                }
-            })
+            .run(
+                events,
+                Duration::from_millis(args.gap_ms),
+                |index, record| {
+                    done += 1;
+                    let finished = done;
+                    if !json {
+                        print(table_row(index + 1, record, &args.fields));
+                    } else if progress && (finished % 10 == 0 || finished == total) {
+                        eprint!("\r{finished}/{total} invocations");
+                    }
+                },
+            )
             .await;
         let shutdowns = fleet.shutdown().await;
         (records, shutdowns)
@@ -159,20 +183,37 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
                 "shutdown {}: {:?}{}{} in {:.0} ms",
                 i,
                 report.ended,
-                if report.sigterm_sent { ", SIGTERM sent" } else { "" },
-                if report.killed_after_grace { ", killed after grace" } else { "" },
+                if report.sigterm_sent {
+                    ", SIGTERM sent"
+                } else {
+                    ""
+                },
+                if report.killed_after_grace {
+                    ", killed after grace"
+                } else {
+                    ""
+                },
                 report.duration.as_secs_f64() * 1000.0
             ));
         }
     }
-    Ok(if summary.errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if summary.errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Builds `name` with cargo and returns the executable cargo reports.
 fn cargo_build(name: &str, release: bool) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = std::process::Command::new(cargo);
-    command.args(["build", "--bin", name, "--message-format=json-render-diagnostics"]);
+    command.args([
+        "build",
+        "--bin",
+        name,
+        "--message-format=json-render-diagnostics",
+    ]);
     if release {
         command.arg("--release");
     }

@@ -115,7 +115,13 @@ impl Environment {
     /// Names of the extensions registered by the running process.
     pub async fn extensions(&self) -> Vec<String> {
         match self.slot.lock().await.as_ref() {
-            Some(instance) => instance.shared.lock().extensions.iter().map(|e| e.name.clone()).collect(),
+            Some(instance) => instance
+                .shared
+                .lock()
+                .extensions
+                .iter()
+                .map(|e| e.name.clone())
+                .collect(),
             None => Vec::new(),
         }
     }
@@ -123,7 +129,9 @@ impl Environment {
     /// Starts the environment if it is not running and waits for init to finish.
     /// Returns the init report of the running process.
     pub async fn start(&self) -> Result<InitReport, FunctionError> {
-        self.acquire().await.map(|(instance, _)| instance.init.clone())
+        self.acquire()
+            .await
+            .map(|(instance, _)| instance.init.clone())
     }
 
     /// Returns the running instance, cold-starting one if needed; the report is
@@ -151,7 +159,9 @@ impl Environment {
         let prefix = self.config.api_prefix.clone().unwrap_or_default();
         let server = ApiServer::start(shared.clone(), prefix.clone())
             .await
-            .map_err(|e| FunctionError::new("Emulator.Error", format!("cannot bind API server: {e}")))?;
+            .map_err(|e| {
+                FunctionError::new("Emulator.Error", format!("cannot bind API server: {e}"))
+            })?;
         let runtime_api = match &self.config.api_prefix {
             Some(prefix) => format!("http://{}{prefix}", server.addr),
             None => server.addr.to_string(),
@@ -187,7 +197,10 @@ impl Environment {
                         shared,
                         process,
                         generation,
-                        init: InitReport { started_at, duration },
+                        init: InitReport {
+                            started_at,
+                            duration,
+                        },
                         freezer: Mutex::new((0, false)),
                         _server: server,
                     });
@@ -218,7 +231,12 @@ impl Environment {
         }
     }
 
-    fn exit_message(&self, status: std::process::ExitStatus, generation: u64, when: &str) -> String {
+    fn exit_message(
+        &self,
+        status: std::process::ExitStatus,
+        generation: u64,
+        when: &str,
+    ) -> String {
         let how = match describe(status) {
             ProcessEnd::Exited(code) => format!("exit status {code}"),
             ProcessEnd::Signaled(sig) => format!("signal {sig}"),
@@ -229,7 +247,11 @@ impl Environment {
             .lines()
             .into_iter()
             .rev()
-            .find(|l| l.generation == generation && l.stream == Stream::Stderr && !l.text.trim().is_empty())
+            .find(|l| {
+                l.generation == generation
+                    && l.stream == Stream::Stderr
+                    && !l.text.trim().is_empty()
+            })
             .map(|l| format!("; last output: {}", l.text.trim()))
             .unwrap_or_default();
         format!("Runtime exited with error: {how} {when}{last}")
@@ -280,7 +302,10 @@ impl Environment {
         loop {
             let done = {
                 let inner = instance.shared.lock();
-                inner.tracks.get(&request_id).is_some_and(|t| t.completed_at.is_some())
+                inner
+                    .tracks
+                    .get(&request_id)
+                    .is_some_and(|t| t.completed_at.is_some())
             };
             if done {
                 break;
@@ -302,7 +327,12 @@ impl Environment {
             }
         }
 
-        let track = instance.shared.lock().tracks.remove(&request_id).unwrap_or_default();
+        let track = instance
+            .shared
+            .lock()
+            .tracks
+            .remove(&request_id)
+            .unwrap_or_default();
         let outcome = match (track.outcome, crashed) {
             (Some(outcome), _) => outcome,
             (None, Some(status)) => {
@@ -334,7 +364,10 @@ impl Environment {
     async fn retire(&self, instance: &Arc<Instance>) {
         instance.process.signal(Signal::SIGKILL);
         let mut slot = self.slot.lock().await;
-        if slot.as_ref().is_some_and(|current| Arc::ptr_eq(current, instance)) {
+        if slot
+            .as_ref()
+            .is_some_and(|current| Arc::ptr_eq(current, instance))
+        {
             *slot = None;
         }
     }

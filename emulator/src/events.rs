@@ -22,7 +22,8 @@ pub fn read_json_lines(reader: impl BufRead, source: &str) -> Result<Vec<Bytes>,
     let mut events = Vec::new();
     for (index, line) in reader.lines().enumerate() {
         let number = index + 1;
-        let line = line.map_err(|e| EventSourceError(format!("{source}:{number}: cannot read: {e}")))?;
+        let line =
+            line.map_err(|e| EventSourceError(format!("{source}:{number}: cannot read: {e}")))?;
         let trimmed = line.trim();
         if trimmed.is_empty() {
             continue;
@@ -35,7 +36,9 @@ pub fn read_json_lines(reader: impl BufRead, source: &str) -> Result<Vec<Bytes>,
         events.push(Bytes::from(trimmed.to_string()));
     }
     if events.is_empty() {
-        return Err(EventSourceError(format!("{source}: no events (the file has no non-blank line)")));
+        return Err(EventSourceError(format!(
+            "{source}: no events (the file has no non-blank line)"
+        )));
     }
     Ok(events)
 }
@@ -55,7 +58,10 @@ mod tests {
     fn a_broken_line_is_named_by_number() {
         let input = "{\"a\":1}\n\n{\"b\": \n{\"c\":3}\n";
         let err = read_json_lines(input.as_bytes(), "events.jsonl").unwrap_err();
-        assert!(err.0.starts_with("events.jsonl:3: not a JSON event"), "{err}");
+        assert!(
+            err.0.starts_with("events.jsonl:3: not a JSON event"),
+            "{err}"
+        );
     }
 
     #[test]

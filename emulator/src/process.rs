@@ -30,9 +30,15 @@ impl Process {
             .args(&config.args)
             .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
             .env("AWS_LAMBDA_FUNCTION_NAME", &config.function_name)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", config.memory_mb.to_string())
+            .env(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                config.memory_mb.to_string(),
+            )
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", config.function_name))
+            .env(
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{}", config.function_name),
+            )
             .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("local/{generation}"))
             .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
             .env("AWS_REGION", "us-east-1")
@@ -42,7 +48,10 @@ impl Process {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         if config.max_concurrency > 1 {
-            command.env("AWS_LAMBDA_MAX_CONCURRENCY", config.max_concurrency.to_string());
+            command.env(
+                "AWS_LAMBDA_MAX_CONCURRENCY",
+                config.max_concurrency.to_string(),
+            );
         }
         for (key, value) in &config.env {
             command.env(key, value);

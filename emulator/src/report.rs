@@ -26,8 +26,14 @@ pub struct Summary {
 impl Summary {
     /// Summarises `records`.
     pub fn of(records: &[InvocationRecord]) -> Self {
-        let mut response: Vec<Duration> = records.iter().filter_map(|r| r.response_latency()).collect();
-        let mut complete: Vec<Duration> = records.iter().filter_map(|r| r.complete_latency()).collect();
+        let mut response: Vec<Duration> = records
+            .iter()
+            .filter_map(|r| r.response_latency())
+            .collect();
+        let mut complete: Vec<Duration> = records
+            .iter()
+            .filter_map(|r| r.complete_latency())
+            .collect();
         Self {
             invocations: records.len(),
             errors: records.iter().filter(|r| !r.outcome.is_response()).count(),
@@ -68,7 +74,11 @@ pub fn table_row(n: usize, record: &InvocationRecord, fields: &[String]) -> Stri
         "{:>5}  {:>3}  {:<4}  {:>8}  {:>11}  {:>11}  {}",
         n,
         record.environment,
-        if record.cold_start.is_some() { "cold" } else { "warm" },
+        if record.cold_start.is_some() {
+            "cold"
+        } else {
+            "warm"
+        },
         ms(record.cold_start.as_ref().map(|c| c.duration)),
         ms(record.response_latency()),
         ms(record.complete_latency()),

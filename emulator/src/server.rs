@@ -72,7 +72,9 @@ async fn route(shared: &Shared, prefix: &str, req: Request<Incoming>) -> Reply {
     let method = req.method().clone();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
-        (Method::GET, ["2018-06-01", "runtime", "invocation", "next"]) => next_invocation(shared).await,
+        (Method::GET, ["2018-06-01", "runtime", "invocation", "next"]) => {
+            next_invocation(shared).await
+        }
         (Method::POST, ["2018-06-01", "runtime", "invocation", id, "response"]) => {
             let id = id.to_string();
             let body = read_body(req).await;
@@ -96,7 +98,10 @@ async fn route(shared: &Shared, prefix: &str, req: Request<Incoming>) -> Reply {
                     Ok(event) => json(StatusCode::OK, event.to_string()),
                     Err(_) => status(StatusCode::GONE, "environment is gone".into()),
                 },
-                None => status(StatusCode::FORBIDDEN, format!("unknown extension id `{id}`")),
+                None => status(
+                    StatusCode::FORBIDDEN,
+                    format!("unknown extension id `{id}`"),
+                ),
             }
         }
         (_, _) => status(StatusCode::NOT_FOUND, format!("no route for {path}")),
@@ -118,8 +123,14 @@ async fn next_invocation(shared: &Shared) -> Reply {
     };
     set("content-type", "application/json".into());
     set("lambda-runtime-aws-request-id", dispatch.request_id.clone());
-    set("lambda-runtime-deadline-ms", to_epoch_ms(dispatch.deadline).to_string());
-    set("lambda-runtime-invoked-function-arn", dispatch.function_arn.clone());
+    set(
+        "lambda-runtime-deadline-ms",
+        to_epoch_ms(dispatch.deadline).to_string(),
+    );
+    set(
+        "lambda-runtime-invoked-function-arn",
+        dispatch.function_arn.clone(),
+    );
     set(
         "lambda-runtime-trace-id",
         format!("Root=1-{};Sampled=0", dispatch.request_id),

@@ -20,13 +20,22 @@ pub(crate) fn handler(item: &ItemFn, args: &Args, errors: &mut Vec<syn::Error>) 
         ));
     }
     if let Some(constness) = &sig.constness {
-        errors.push(error(constness.span, "a handler cannot be `const`; remove `const`"));
+        errors.push(error(
+            constness.span,
+            "a handler cannot be `const`; remove `const`",
+        ));
     }
     if let Some(unsafety) = &sig.unsafety {
-        errors.push(error(unsafety.span, "a handler cannot be `unsafe`; remove `unsafe`"));
+        errors.push(error(
+            unsafety.span,
+            "a handler cannot be `unsafe`; remove `unsafe`",
+        ));
     }
     if let Some(abi) = &sig.abi {
-        errors.push(error(abi.span(), "a handler cannot have an `extern` ABI; remove it"));
+        errors.push(error(
+            abi.span(),
+            "a handler cannot have an `extern` ABI; remove it",
+        ));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         errors.push(error(

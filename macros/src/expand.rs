@@ -146,7 +146,10 @@ mod tests {
 
     #[test]
     fn a_custom_crate_path_is_used() {
-        let out = expand("crate = \"my::thaw\"", "async fn h(e: E) -> Result<R, X> { todo!() }");
+        let out = expand(
+            "crate = \"my::thaw\"",
+            "async fn h(e: E) -> Result<R, X> { todo!() }",
+        );
         assert!(out.contains("my :: thaw :: __private"), "{out}");
         assert!(!out.contains(":: lambda_thaw ::"), "{out}");
     }

@@ -1,9 +1,9 @@
 //! The `#[handler]` attribute of [lambda-thaw](https://docs.rs/lambda-thaw). Depend on
 //! `lambda-thaw` and write `lambda_thaw::handler`; this crate is its implementation.
 //!
-//! The pipeline, one file per step: [`parse`] reads the attribute's options, [`model`]
-//! reads the function into what the expansion needs, [`check`] reports every misuse at the
-//! offending token, [`expand`] writes the code.
+//! The pipeline, one file per step: `parse.rs` reads the attribute's options, `check.rs`
+//! reports every misuse at the offending token, `model.rs` reads the function into what
+//! the expansion needs, `expand.rs` writes the code (and runs the other three).
 #![warn(missing_docs, unreachable_pub)]
 
 mod check;

@@ -66,7 +66,9 @@ pub(crate) fn args(tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Args {
     if let Err(error) = parser.parse2(tokens) {
         errors.push(syn::Error::new(
             error.span(),
-            format!("{error}; options are written `#[handler(init = setup, lazy)]`, one of: {ACCEPTED}"),
+            format!(
+                "{error}; options are written `#[handler(init = setup, lazy)]`, one of: {ACCEPTED}"
+            ),
         ));
     }
     args
@@ -90,7 +92,10 @@ fn parse_init(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Path> {
     let value: Expr = meta.value()?.parse()?;
     match value {
         Expr::Path(path) if path.qself.is_none() => Ok(path.path),
-        Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => Err(syn::Error::new(
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => Err(syn::Error::new(
             text.span(),
             format!(
                 "`init` takes a path to a function, not a string: write `init = {}`",
@@ -122,17 +127,23 @@ fn parse_flag(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<bool> {
 
 fn parse_bool(meta: &syn::meta::ParseNestedMeta<'_>, name: &str) -> syn::Result<bool> {
     if !meta.input.peek(syn::Token![=]) {
-        return Err(meta.error(format!("`{name}` needs a value: write `{name} = true` or `{name} = false`")));
+        return Err(meta.error(format!(
+            "`{name}` needs a value: write `{name} = true` or `{name} = false`"
+        )));
     }
     let value: Expr = meta.value()?.parse()?;
     match value {
-        Expr::Lit(ExprLit { lit: Lit::Bool(LitBool { value, .. }), .. }) => Ok(value),
-        Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) if matches!(text.value().as_str(), "true" | "false") => {
-            Err(syn::Error::new(
-                text.span(),
-                format!("`{name}` takes a bool, not a string: remove the quotes"),
-            ))
-        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(LitBool { value, .. }),
+            ..
+        }) => Ok(value),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) if matches!(text.value().as_str(), "true" | "false") => Err(syn::Error::new(
+            text.span(),
+            format!("`{name}` takes a bool, not a string: remove the quotes"),
+        )),
         other => Err(syn::Error::new(
             other.span(),
             format!("`{name}` takes `true` or `false`"),
@@ -142,11 +153,16 @@ fn parse_bool(meta: &syn::meta::ParseNestedMeta<'_>, name: &str) -> syn::Result<
 
 fn parse_crate(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Path> {
     if !meta.input.peek(syn::Token![=]) {
-        return Err(meta.error("`crate` needs a path in quotes: write `crate = \"my_crate::lambda_thaw\"`"));
+        return Err(
+            meta.error("`crate` needs a path in quotes: write `crate = \"my_crate::lambda_thaw\"`")
+        );
     }
     let value: Expr = meta.value()?.parse()?;
     match value {
-        Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => parse_path_literal(&text),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => parse_path_literal(&text),
         other => Err(syn::Error::new(
             other.span(),
             "`crate` takes a path in quotes, like `crate = \"my_crate::lambda_thaw\"`",
@@ -158,7 +174,10 @@ fn parse_path_literal(text: &LitStr) -> syn::Result<Path> {
     text.parse::<Path>().map_err(|_| {
         syn::Error::new(
             text.span(),
-            format!("`{}` is not a path; write it like `crate = \"my_crate::lambda_thaw\"`", text.value()),
+            format!(
+                "`{}` is not a path; write it like `crate = \"my_crate::lambda_thaw\"`",
+                text.value()
+            ),
         )
     })
 }

@@ -3,7 +3,9 @@
 
 pub use std::process::ExitCode;
 
-pub use crate::init::{AsyncInit, InitCall, InitError, IntoInitResult, SyncInit, ViaFuture, ViaValue};
+pub use crate::init::{
+    AsyncInit, InitCall, InitError, IntoInitResult, SyncInit, ViaFuture, ViaValue,
+};
 pub use crate::run::{Options, main};
 pub use crate::state::StateCell;
 pub use lambda_runtime::LambdaEvent;

@@ -6,10 +6,10 @@ use std::future::Future;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use futures_util::Stream;
 use lambda_runtime::layers::TracingLayer;
 use lambda_runtime::{Diagnostic, IntoFunctionResponse, LambdaEvent, Runtime};
 use serde::{Deserialize, Serialize};
-use futures_util::Stream;
 
 use crate::defer::{DeferLayer, DeferQueue};
 use crate::init::InitError;
@@ -55,7 +55,10 @@ where
     SE: Into<crate::Error> + Send + Debug + 'static,
 {
     lambda_runtime::tracing::init_default_subscriber();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("lambda-thaw: cannot start the tokio runtime: {e}");

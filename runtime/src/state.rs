@@ -122,7 +122,10 @@ mod tests {
                 .unwrap_err();
             assert_eq!(err.message, "database down");
             assert!(cell.get().is_none());
-            assert_eq!(*cell.get_or_init("setup", || async { Ok(1) }).await.unwrap(), 1);
+            assert_eq!(
+                *cell.get_or_init("setup", || async { Ok(1) }).await.unwrap(),
+                1
+            );
         });
     }
 
@@ -135,8 +138,15 @@ mod tests {
                 .await
                 .unwrap_err();
             assert_eq!(err.error_type, "Runtime.InitPanic");
-            assert!(err.message.contains("`setup` panicked: no config"), "{}", err.message);
-            assert_eq!(*cell.get_or_init("setup", || async { Ok(2) }).await.unwrap(), 2);
+            assert!(
+                err.message.contains("`setup` panicked: no config"),
+                "{}",
+                err.message
+            );
+            assert_eq!(
+                *cell.get_or_init("setup", || async { Ok(2) }).await.unwrap(),
+                2
+            );
         });
     }
 }

@@ -23,8 +23,14 @@ async fn echoes_and_reuses_one_process() {
     let second = env.invoke(r#"{"message":"two"}"#).await;
     assert_eq!(response(&first.outcome)["message"], "one");
     assert_eq!(response(&second.outcome)["message"], "two");
-    assert_eq!(response(&first.outcome)["pid"], response(&second.outcome)["pid"]);
-    let init = first.cold_start.as_ref().expect("the first invocation is a cold start");
+    assert_eq!(
+        response(&first.outcome)["pid"],
+        response(&second.outcome)["pid"]
+    );
+    let init = first
+        .cold_start
+        .as_ref()
+        .expect("the first invocation is a cold start");
     assert!(init.duration > Duration::ZERO);
     assert!(second.cold_start.is_none(), "the second invocation is warm");
     for record in [&first, &second] {
@@ -46,17 +52,31 @@ async fn a_spawned_task_outlives_the_response_and_stops_while_frozen() {
     let record = env.invoke(r#"{"ticks":50}"#).await;
     assert!(record.outcome.is_response());
     let ticks = || env.logs().matching("tick ").len();
-    assert!(ticks() < 50, "the response did not wait for the spawned task");
+    assert!(
+        ticks() < 50,
+        "the response did not wait for the spawned task"
+    );
     // Let output already written reach us, then watch a frozen gap three times longer
     // than the task's whole remaining run.
-    env.logs().wait_for("tick 1", Duration::from_millis(200)).await;
+    env.logs()
+        .wait_for("tick 1", Duration::from_millis(200))
+        .await;
     let before = ticks();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(ticks(), before, "the task made progress while the process was frozen");
+    assert_eq!(
+        ticks(),
+        before,
+        "the task made progress while the process was frozen"
+    );
     // Thawed for a 200 ms invocation, the task resumes where it stopped.
     env.invoke(r#"{"sleep_ms":200}"#).await;
     let next = format!("tick {}", before + 1);
-    assert!(env.logs().wait_for(&next, Duration::from_secs(2)).await.is_some());
+    assert!(
+        env.logs()
+            .wait_for(&next, Duration::from_secs(2))
+            .await
+            .is_some()
+    );
     env.shutdown().await;
 }
 
@@ -65,7 +85,12 @@ async fn without_freeze_the_same_task_runs_through_the_gap() {
     // The control for the test above: the gap alone does not stop the ticks.
     let env = Environment::new(handwritten().freeze(false));
     env.invoke(r#"{"ticks":50}"#).await;
-    assert!(env.logs().wait_for("tick 50", Duration::from_secs(5)).await.is_some());
+    assert!(
+        env.logs()
+            .wait_for("tick 50", Duration::from_secs(5))
+            .await
+            .is_some()
+    );
     env.shutdown().await;
 }
 
@@ -74,12 +99,26 @@ async fn an_extension_holds_completion_but_not_the_response() {
     let env = Environment::new(handwritten().env("FIXTURE_EXTENSION_MS", "300"));
     let record = env.invoke(r#"{"message":"x"}"#).await;
     assert!(record.outcome.is_response());
-    assert_eq!(env.extensions().await, vec!["fixture-extension".to_string()]);
+    assert_eq!(
+        env.extensions().await,
+        vec!["fixture-extension".to_string()]
+    );
     let responded = record.response_latency().unwrap();
     let complete = record.complete_latency().unwrap();
-    assert!(complete >= Duration::from_millis(300), "complete after {complete:?}");
-    assert!(responded < Duration::from_millis(300), "responded after {responded:?}");
-    assert!(env.logs().matching(&format!("extension finished {}", record.request_id)).len() == 1);
+    assert!(
+        complete >= Duration::from_millis(300),
+        "complete after {complete:?}"
+    );
+    assert!(
+        responded < Duration::from_millis(300),
+        "responded after {responded:?}"
+    );
+    assert!(
+        env.logs()
+            .matching(&format!("extension finished {}", record.request_id))
+            .len()
+            == 1
+    );
     env.shutdown().await;
 }
 
@@ -87,7 +126,10 @@ async fn an_extension_holds_completion_but_not_the_response() {
 async fn a_panic_is_an_error_and_the_environment_keeps_serving() {
     let env = Environment::new(handwritten());
     let panicked = env.invoke(r#"{"panic":"boom"}"#).await;
-    let error = panicked.outcome.error().expect("a panic is reported as an error");
+    let error = panicked
+        .outcome
+        .error()
+        .expect("a panic is reported as an error");
     assert!(error.error_message.contains("boom"), "{error:?}");
     let next = env.invoke(r#"{"message":"after"}"#).await;
     assert_eq!(response(&next.outcome)["message"], "after");
@@ -110,11 +152,20 @@ async fn a_returned_error_is_reported_with_its_message() {
 async fn a_malformed_event_is_a_clear_error_and_the_environment_keeps_serving() {
     let env = Environment::new(handwritten());
     let record = env.invoke(r#"{"mesage":"typo"}"#).await;
-    let error = record.outcome.error().expect("a malformed event is an error");
-    assert!(error.error_message.contains("unknown field `mesage`"), "{error:?}");
+    let error = record
+        .outcome
+        .error()
+        .expect("a malformed event is an error");
+    assert!(
+        error.error_message.contains("unknown field `mesage`"),
+        "{error:?}"
+    );
     let next = env.invoke(r#"{"message":"fine"}"#).await;
     assert_eq!(response(&next.outcome)["message"], "fine");
-    assert!(next.cold_start.is_none(), "the environment was not restarted");
+    assert!(
+        next.cold_start.is_none(),
+        "the environment was not restarted"
+    );
     env.shutdown().await;
 }
 
@@ -127,7 +178,10 @@ async fn an_init_exit_is_an_init_failure_and_the_next_invocation_cold_starts_aga
             Outcome::InitFailed(error) => {
                 assert_eq!(error.error_type, "Runtime.ExitError");
                 assert!(error.error_message.contains("exit status 3"), "{error:?}");
-                assert!(error.error_message.contains("FIXTURE_INIT_EXIT is set"), "{error:?}");
+                assert!(
+                    error.error_message.contains("FIXTURE_INIT_EXIT is set"),
+                    "{error:?}"
+                );
             }
             other => panic!("expected an init failure, got {other:?}"),
         }
@@ -142,10 +196,19 @@ async fn past_the_deadline_the_environment_is_killed_and_restarted() {
     let slow = env.invoke(r#"{"sleep_ms":5000}"#).await;
     assert_eq!(slow.outcome, Outcome::Timeout);
     let waited = slow.invoked_at.elapsed().unwrap();
-    assert!(waited < Duration::from_secs(3), "the timeout took {waited:?}");
+    assert!(
+        waited < Duration::from_secs(3),
+        "the timeout took {waited:?}"
+    );
     let next = env.invoke(r#"{"message":"again"}"#).await;
-    assert!(next.cold_start.is_some(), "a timed-out environment starts again");
-    assert_ne!(response(&first.outcome)["pid"], response(&next.outcome)["pid"]);
+    assert!(
+        next.cold_start.is_some(),
+        "a timed-out environment starts again"
+    );
+    assert_ne!(
+        response(&first.outcome)["pid"],
+        response(&next.outcome)["pid"]
+    );
     assert_eq!(env.starts(), 2);
     env.shutdown().await;
 }
@@ -156,11 +219,21 @@ async fn eight_concurrent_invocations_overlap_in_one_process() {
     env.start().await.unwrap();
     let invocations = (0..8).map(|_| env.invoke(r#"{"sleep_ms":300}"#));
     let records = futures_util::future::join_all(invocations).await;
-    let pids: std::collections::HashSet<_> =
-        records.iter().map(|r| response(&r.outcome)["pid"].clone()).collect();
+    let pids: std::collections::HashSet<_> = records
+        .iter()
+        .map(|r| response(&r.outcome)["pid"].clone())
+        .collect();
     assert_eq!(pids.len(), 1, "one process served all eight");
-    let last_handout = records.iter().map(|r| r.handed_out_at.unwrap()).max().unwrap();
-    let first_response = records.iter().map(|r| r.responded_at.unwrap()).min().unwrap();
+    let last_handout = records
+        .iter()
+        .map(|r| r.handed_out_at.unwrap())
+        .max()
+        .unwrap();
+    let first_response = records
+        .iter()
+        .map(|r| r.responded_at.unwrap())
+        .min()
+        .unwrap();
     assert!(
         last_handout < first_response,
         "all eight were in flight before the first answered"
@@ -200,14 +273,24 @@ async fn a_function_that_never_asks_for_work_fails_init_with_a_clear_error() {
     let record = Environment::new(config).invoke("{}").await;
     let error = record.outcome.error().unwrap();
     assert_eq!(error.error_type, "Runtime.InitTimeout");
-    assert!(error.error_message.contains("did not ask for its first event"), "{error:?}");
+    assert!(
+        error
+            .error_message
+            .contains("did not ask for its first event"),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_missing_binary_is_named() {
-    let record = Environment::new(FunctionConfig::new("/no/such/function")).invoke("{}").await;
+    let record = Environment::new(FunctionConfig::new("/no/such/function"))
+        .invoke("{}")
+        .await;
     let error = record.outcome.error().unwrap();
-    assert!(error.error_message.contains("/no/such/function"), "{error:?}");
+    assert!(
+        error.error_message.contains("/no/such/function"),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]

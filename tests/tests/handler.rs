@@ -61,7 +61,11 @@ impl Drop for FailMarker {
 async fn eager_init_runs_once_before_the_first_event() {
     let env = Environment::new(eager().env("FIXTURE_INIT_SLEEP_MS", "300"));
     let init = env.start().await.unwrap();
-    assert!(init.duration >= Duration::from_millis(300), "init took {:?}", init.duration);
+    assert!(
+        init.duration >= Duration::from_millis(300),
+        "init took {:?}",
+        init.duration
+    );
     let init_ms = logged_ms(&env, "init ran 1 at").await;
     let mut records = Vec::new();
     for _ in 0..5 {
@@ -69,7 +73,10 @@ async fn eager_init_runs_once_before_the_first_event() {
     }
     assert!(init_ms <= epoch_ms(records[0].handed_out_at.unwrap()));
     let first = records[0].response_latency().unwrap();
-    assert!(first < Duration::from_millis(300), "the first invocation paid for init: {first:?}");
+    assert!(
+        first < Duration::from_millis(300),
+        "the first invocation paid for init: {first:?}"
+    );
     for (i, record) in records.iter().enumerate() {
         assert_eq!(body(record)["inits"], 1);
         assert_eq!(body(record)["invocation"], i as u64 + 1);
@@ -83,7 +90,10 @@ async fn eager_init_runs_once_before_the_first_event() {
 async fn lazy_init_runs_on_the_first_invocation() {
     let env = Environment::new(lazy().env("FIXTURE_INIT_SLEEP_MS", "300"));
     env.start().await.unwrap();
-    assert!(env.logs().matching("init ran").is_empty(), "init ran before any event");
+    assert!(
+        env.logs().matching("init ran").is_empty(),
+        "init ran before any event"
+    );
     let first = env.invoke("{}").await;
     let second = env.invoke("{}").await;
     assert!(first.response_latency().unwrap() >= Duration::from_millis(300));
@@ -102,7 +112,9 @@ async fn assert_eager_init_error_is_reported(config: FunctionConfig) {
             // Reported through init/error, not merely an exit (Runtime.ExitError).
             assert_ne!(error.error_type, "Runtime.ExitError", "{error:?}");
             assert!(
-                error.error_message.contains("init `lambda_thaw_tests::setup` failed: database unreachable"),
+                error
+                    .error_message
+                    .contains("init `lambda_thaw_tests::setup` failed: database unreachable"),
                 "{error:?}"
             );
         }
@@ -125,7 +137,10 @@ async fn a_panicking_eager_init_is_reported_as_an_init_error() {
     let env = Environment::new(eager().env("FIXTURE_INIT_PANIC", "1"));
     let error = env.start().await.unwrap_err();
     assert_eq!(error.error_type, "Runtime.InitPanic");
-    assert!(error.error_message.contains("init panicked on purpose"), "{error:?}");
+    assert!(
+        error.error_message.contains("init panicked on purpose"),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
@@ -134,27 +149,49 @@ async fn a_failing_lazy_init_fails_one_invocation_and_is_retried() {
     let env = Environment::new(lazy().env("FIXTURE_INIT_FAIL_FILE", marker.path()));
     let failed = env.invoke("{}").await;
     match &failed.outcome {
-        Outcome::Error(error) => assert!(error.error_message.contains("database unreachable"), "{error:?}"),
+        Outcome::Error(error) => assert!(
+            error.error_message.contains("database unreachable"),
+            "{error:?}"
+        ),
         other => panic!("expected an invocation error, got {other:?}"),
     }
     marker.remove();
     let next = env.invoke("{}").await;
-    assert_eq!(body(&next)["inits"], 2, "the second invocation retried init");
+    assert_eq!(
+        body(&next)["inits"],
+        2,
+        "the second invocation retried init"
+    );
     assert!(next.cold_start.is_none(), "no restart was needed");
     env.shutdown().await;
 }
 
 #[tokio::test]
 async fn eight_concurrent_first_invocations_share_one_init() {
-    let env = Environment::new(lazy().max_concurrency(8).env("FIXTURE_INIT_SLEEP_MS", "300"));
+    let env = Environment::new(
+        lazy()
+            .max_concurrency(8)
+            .env("FIXTURE_INIT_SLEEP_MS", "300"),
+    );
     env.start().await.unwrap();
     let records = futures_util::future::join_all((0..8).map(|_| env.invoke("{}"))).await;
     for record in &records {
         assert_eq!(body(record)["inits"], 1);
     }
-    let last_handout = records.iter().map(|r| r.handed_out_at.unwrap()).max().unwrap();
-    let first_response = records.iter().map(|r| r.responded_at.unwrap()).min().unwrap();
-    assert!(last_handout < first_response, "the eight first invocations overlapped");
+    let last_handout = records
+        .iter()
+        .map(|r| r.handed_out_at.unwrap())
+        .max()
+        .unwrap();
+    let first_response = records
+        .iter()
+        .map(|r| r.responded_at.unwrap())
+        .min()
+        .unwrap();
+    assert!(
+        last_handout < first_response,
+        "the eight first invocations overlapped"
+    );
     assert_eq!(env.logs().matching("init ran").len(), 1);
     env.shutdown().await;
 }
@@ -188,9 +225,21 @@ async fn deferred_errors_and_panics_are_logged_and_the_runtime_survives() {
     let record = env.invoke(r#"{"defer_fail":"audit log full"}"#).await;
     assert!(record.outcome.is_response());
     let logs = env.logs();
-    assert!(logs.wait_for("deferred work failed", Duration::from_secs(2)).await.is_some());
-    assert!(logs.matching("audit log full").len() == 1, "{}", logs.text());
-    assert!(logs.wait_for("deferred work panicked", Duration::from_secs(2)).await.is_some());
+    assert!(
+        logs.wait_for("deferred work failed", Duration::from_secs(2))
+            .await
+            .is_some()
+    );
+    assert!(
+        logs.matching("audit log full").len() == 1,
+        "{}",
+        logs.text()
+    );
+    assert!(
+        logs.wait_for("deferred work panicked", Duration::from_secs(2))
+            .await
+            .is_some()
+    );
     let next = env.invoke("{}").await;
     assert_eq!(body(&next)["invocation"], 2);
     assert!(next.cold_start.is_none());
@@ -216,7 +265,10 @@ async fn a_malformed_event_is_a_clear_error_and_the_environment_keeps_serving() 
     let env = Environment::new(eager());
     let bad = env.invoke(r#"{"mesage":"typo"}"#).await;
     let error = bad.outcome.error().unwrap();
-    assert!(error.error_message.contains("unknown field `mesage`"), "{error:?}");
+    assert!(
+        error.error_message.contains("unknown field `mesage`"),
+        "{error:?}"
+    );
     let next = env.invoke(r#"{"message":"ok"}"#).await;
     assert_eq!(body(&next)["message"], "ok");
     assert!(next.cold_start.is_none());

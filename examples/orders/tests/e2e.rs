@@ -99,9 +99,19 @@ async fn a_bad_order_is_an_error_and_the_next_one_succeeds() {
         .invoke(r#"{"customer":"x","item":"y","quantity":0,"unit_price_cents":1}"#)
         .await;
     let error = bad.outcome.error().unwrap();
-    assert!(error.error_message.contains("quantity of at least 1"), "{error:?}");
+    assert!(
+        error.error_message.contains("quantity of at least 1"),
+        "{error:?}"
+    );
     let malformed = env.invoke(r#"{"customer":"x"}"#).await;
-    assert!(malformed.outcome.error().unwrap().error_message.contains("missing field"));
+    assert!(
+        malformed
+            .outcome
+            .error()
+            .unwrap()
+            .error_message
+            .contains("missing field")
+    );
     let good = env.invoke(event(1)).await;
     assert_eq!(receipt(&good)["orders_recorded"], 1);
     env.shutdown().await;
@@ -110,10 +120,15 @@ async fn a_bad_order_is_an_error_and_the_next_one_succeeds() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fifty_orders_on_postgres_open_one_session() {
-    let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else { return };
+    let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
+        return;
+    };
     let database = unique("lambda_thaw_orders");
     let mut control = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {database}"))).execute(&mut control).await.unwrap();
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {database}")))
+        .execute(&mut control)
+        .await
+        .unwrap();
 
     let env = Environment::new(orders(&with_database(&admin, &database)));
     let records = run_orders(&env, 50).await;
@@ -123,30 +138,44 @@ async fn fifty_orders_on_postgres_open_one_session() {
     // Every backend of the database has exited (and so flushed its statistics).
     let gone = async {
         loop {
-            let (active,): (i64,) = sqlx::query_as("SELECT count(*) FROM pg_stat_activity WHERE datname = $1")
-                .bind(&database)
-                .fetch_one(&mut control)
-                .await
-                .unwrap();
+            let (active,): (i64,) =
+                sqlx::query_as("SELECT count(*) FROM pg_stat_activity WHERE datname = $1")
+                    .bind(&database)
+                    .fetch_one(&mut control)
+                    .await
+                    .unwrap();
             if active == 0 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(10), gone).await.expect("the function's session ended");
-    let (sessions,): (i64,) = sqlx::query_as("SELECT sessions FROM pg_stat_database WHERE datname = $1")
-        .bind(&database)
-        .fetch_one(&mut control)
+    tokio::time::timeout(Duration::from_secs(10), gone)
         .await
-        .unwrap();
-    assert_eq!(sessions, 1, "50 invocations should share one database session");
-    sqlx::query(AssertSqlSafe(format!("DROP DATABASE {database} WITH (FORCE)"))).execute(&mut control).await.unwrap();
+        .expect("the function's session ended");
+    let (sessions,): (i64,) =
+        sqlx::query_as("SELECT sessions FROM pg_stat_database WHERE datname = $1")
+            .bind(&database)
+            .fetch_one(&mut control)
+            .await
+            .unwrap();
+    assert_eq!(
+        sessions, 1,
+        "50 invocations should share one database session"
+    );
+    sqlx::query(AssertSqlSafe(format!(
+        "DROP DATABASE {database} WITH (FORCE)"
+    )))
+    .execute(&mut control)
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fifty_orders_on_mariadb_open_one_connection() {
-    let Some(admin) = admin_url("LAMBDA_THAW_TEST_MYSQL") else { return };
+    let Some(admin) = admin_url("LAMBDA_THAW_TEST_MYSQL") else {
+        return;
+    };
     let name = unique("lt_orders");
     let mut control = sqlx::MySqlConnection::connect(&admin).await.unwrap();
     // Per-user statistics count this function's connections alone, whatever else runs.
@@ -156,7 +185,10 @@ async fn fifty_orders_on_mariadb_open_one_connection() {
         format!("CREATE USER '{name}'@'%' IDENTIFIED BY 'orders-pw'"),
         format!("GRANT ALL ON {name}.* TO '{name}'@'%'"),
     ] {
-        sqlx::raw_sql(AssertSqlSafe(statement)).execute(&mut control).await.unwrap();
+        sqlx::raw_sql(AssertSqlSafe(statement))
+            .execute(&mut control)
+            .await
+            .unwrap();
     }
     let (_, host) = admin.split_once('@').expect("mysql://user@host:port/db");
     let host = host.rsplit_once('/').unwrap().0;
@@ -175,7 +207,13 @@ async fn fifty_orders_on_mariadb_open_one_connection() {
     .await
     .unwrap();
     assert_eq!(connections, 1, "50 invocations should share one connection");
-    for statement in [format!("DROP USER '{name}'@'%'"), format!("DROP DATABASE {name}")] {
-        sqlx::raw_sql(AssertSqlSafe(statement)).execute(&mut control).await.unwrap();
+    for statement in [
+        format!("DROP USER '{name}'@'%'"),
+        format!("DROP DATABASE {name}"),
+    ] {
+        sqlx::raw_sql(AssertSqlSafe(statement))
+            .execute(&mut control)
+            .await
+            .unwrap();
     }
 }

@@ -1,0 +1,101 @@
+//! The `lambda-thaw-emulator` command, run in-process on the hand-written fixture.
+
+use std::io::Write;
+
+fn run(args: &[&str]) -> (Result<std::process::ExitCode, String>, String) {
+    let argv = std::iter::once("lambda-thaw-emulator".to_string())
+        .chain(args.iter().map(|a| a.to_string()));
+    let mut out = Vec::new();
+    let result = lambda_thaw_emulator::cli::main(argv, &mut out);
+    (result, String::from_utf8(out).unwrap())
+}
+
+const FIXTURE: &str = env!("CARGO_BIN_EXE_handwritten");
+
+#[test]
+fn a_hundred_events_print_a_table_and_a_summary() {
+    let (result, out) = run(&[
+        FIXTURE,
+        "--event",
+        r#"{"message":"hi"}"#,
+        "--count",
+        "100",
+        "--field",
+        "message",
+    ]);
+    assert_eq!(result.unwrap(), std::process::ExitCode::SUCCESS, "{out}");
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("ok message=hi"))
+        .collect();
+    assert_eq!(rows.len(), 100, "{out}");
+    assert_eq!(
+        rows.iter().filter(|r| r.contains(" cold ")).count(),
+        1,
+        "{out}"
+    );
+    assert!(
+        out.contains("invocations: 100   errors: 0   cold starts: 1"),
+        "{out}"
+    );
+    assert!(out.contains("response latency p50:"), "{out}");
+}
+
+#[test]
+fn json_output_is_one_document() {
+    let (result, out) = run(&[
+        FIXTURE,
+        "--event",
+        r#"{"message":"x"}"#,
+        "--count",
+        "3",
+        "--json",
+    ]);
+    result.unwrap();
+    let document: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(document["records"].as_array().unwrap().len(), 3);
+    assert_eq!(document["summary"]["invocations"], 3);
+    assert_eq!(document["records"][0]["response"]["message"], "x");
+}
+
+#[test]
+fn errors_make_the_exit_code_nonzero() {
+    let (result, out) = run(&[FIXTURE, "--event", r#"{"fail":"no"}"#]);
+    assert_ne!(result.unwrap(), std::process::ExitCode::SUCCESS);
+    assert!(out.contains("errors: 1"), "{out}");
+}
+
+#[test]
+fn a_missing_binary_is_named() {
+    let (result, _) = run(&["/no/such/bootstrap"]);
+    let error = result.unwrap_err();
+    assert!(
+        error.contains("`/no/such/bootstrap` does not exist"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_broken_event_line_is_named_with_its_number() {
+    let mut file = std::env::temp_dir();
+    file.push(format!("lambda-thaw-events-{}.jsonl", std::process::id()));
+    let mut handle = std::fs::File::create(&file).unwrap();
+    writeln!(
+        handle,
+        "{{\"message\":\"one\"}}\n{{\"message\":\"two\"}}\n{{\"message\": oops}}"
+    )
+    .unwrap();
+    let (result, _) = run(&[FIXTURE, "--events", file.to_str().unwrap()]);
+    let error = result.unwrap_err();
+    assert!(
+        error.contains(&format!("{}:3: not a JSON event", file.display())),
+        "{error}"
+    );
+    let _ = std::fs::remove_file(file);
+}
+
+#[test]
+fn a_malformed_env_flag_is_explained() {
+    let (result, _) = run(&[FIXTURE, "--env", "NO_EQUALS"]);
+    assert!(result.unwrap_err().contains("expected KEY=VALUE"));
+}
