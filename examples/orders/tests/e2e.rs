@@ -4,7 +4,8 @@
 //! connection statistics) and by the function's sqlx connect hook for SQLite.
 //!
 //! PostgreSQL and MariaDB run when `LAMBDA_THAW_TEST_POSTGRES` / `LAMBDA_THAW_TEST_MYSQL`
-//! hold admin URLs (`.ci/run` sets them); under `CI=true` a missing URL is a failure.
+//! hold admin URLs (`.ci/run` sets them); with `LAMBDA_THAW_REQUIRE_DATABASES` set (as
+//! `.ci/run` does) a missing URL is a failure, not a skip.
 
 use std::time::Duration;
 
@@ -52,8 +53,10 @@ fn receipt(record: &InvocationRecord) -> serde_json::Value {
 fn admin_url(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) => Some(url),
-        Err(_) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{var} must be set under CI=true: the database checks may not be skipped")
+        Err(_) if std::env::var_os("LAMBDA_THAW_REQUIRE_DATABASES").is_some() => {
+            panic!(
+                "{var} must be set when LAMBDA_THAW_REQUIRE_DATABASES is: the database checks may not be skipped"
+            )
         }
         Err(_) => {
             eprintln!("skipped: {var} is not set");
