@@ -111,6 +111,14 @@ pub(crate) fn handler(item: &ItemFn, args: &Args, errors: &mut Vec<syn::Error>) 
         ));
     }
 
+    if let Some(shutdown) = &args.shutdown
+        && !has_init
+    {
+        errors.push(error(
+            shutdown.span,
+            "`shutdown` receives the state that `init` built, but there is no `init`; add `init = setup` or remove `shutdown`",
+        ));
+    }
     if let Some(lazy) = &args.lazy
         && !has_init
     {

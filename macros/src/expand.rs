@@ -53,12 +53,14 @@ fn generate(handler: &Handler) -> TokenStream {
     let init_name = handler.init_name();
     let lazy = handler.lazy;
     let early_return = handler.early_return;
+    let deadline_margin_ms = handler.deadline_margin_ms;
 
     let event_check = handler.event.as_ref().map(|event| {
         let ty = &event.ty;
         quote_spanned! {event.span=> #private::assert_event::<#ty>(); }
     });
 
+    let shutdown = shutdown(handler, &private);
     let (state_ty, state_check, init, call) = match (&handler.init, &handler.state) {
         (Some((path, init_span)), Some(state)) => {
             let ty = &state.ty;
@@ -105,12 +107,48 @@ fn generate(handler: &Handler) -> TokenStream {
                     init_name: #init_name,
                     lazy: #lazy,
                     early_return: #early_return,
+                    deadline_margin_ms: #deadline_margin_ms,
                 },
                 &__LAMBDA_THAW_STATE,
                 #init,
                 #call,
+                #shutdown,
             )
         }
+    }
+}
+
+/// The shutdown hook: the user's `shutdown = path` (sync or async, returning `()` or a
+/// `Result` whose error is logged), else closing the state when it implements
+/// `lambda_thaw::Close` (an sqlx pool does), else none.
+fn shutdown(handler: &Handler, private: &TokenStream) -> TokenStream {
+    let Some(state) = &handler.state else {
+        return quote!(::core::option::Option::None);
+    };
+    let ty = &state.ty;
+    match &handler.shutdown {
+        Some((path, span)) => {
+            let call = quote_spanned! {*span=> #path(__lambda_thaw_state) };
+            quote! {
+                ::core::option::Option::Some(|__lambda_thaw_state: &'static #ty| {
+                    #private::shutdown_future(async move {
+                        #[allow(unused_imports)]
+                        use #private::{ViaFuture as _, ViaValue as _};
+                        let __lambda_thaw_call = #private::InitCall(#call);
+                        let __lambda_thaw_kind = (&&__lambda_thaw_call).__lambda_thaw_init_kind();
+                        let __lambda_thaw_output = __lambda_thaw_kind.resolve(__lambda_thaw_call).await;
+                        #private::DeferredOutput::log(__lambda_thaw_output);
+                    })
+                })
+            }
+        }
+        None => quote! {
+            {
+                #[allow(unused_imports)]
+                use #private::{ViaClose as _, ViaNoClose as _};
+                (&&#private::CloseProbe::<#ty>::new()).__lambda_thaw_close()
+            }
+        },
     }
 }
 

@@ -28,8 +28,14 @@ pub(crate) struct Handler {
     pub(crate) init: Option<(Path, Span)>,
     pub(crate) lazy: bool,
     pub(crate) early_return: bool,
+    /// Milliseconds before the deadline at which the handler is cancelled; 0 = off.
+    pub(crate) deadline_margin_ms: u64,
+    pub(crate) shutdown: Option<(Path, Span)>,
     pub(crate) krate: Path,
 }
+
+/// The default `deadline_margin`, documented in the runtime crate.
+pub(crate) const DEFAULT_DEADLINE_MARGIN_MS: u64 = 500;
 
 impl Handler {
     /// Reads the function and its options. Shapes the model cannot hold are left to
@@ -62,6 +68,11 @@ impl Handler {
             init: args.init.as_ref().map(|i| (i.value.clone(), i.span)),
             lazy: args.lazy.as_ref().is_some_and(|l| l.value),
             early_return: args.early_return.as_ref().is_none_or(|e| e.value),
+            deadline_margin_ms: args
+                .deadline_margin
+                .as_ref()
+                .map_or(DEFAULT_DEADLINE_MARGIN_MS, |m| m.value),
+            shutdown: args.shutdown.as_ref().map(|s| (s.value.clone(), s.span)),
             krate: args
                 .krate
                 .as_ref()

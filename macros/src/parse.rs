@@ -6,7 +6,8 @@ use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Lit, LitBool, LitStr, Path};
 
 /// The options in the list `accepted`, for "expected one of" messages.
-pub(crate) const ACCEPTED: &str = "`init`, `lazy`, `early_return`, `crate`";
+pub(crate) const ACCEPTED: &str =
+    "`init`, `lazy`, `early_return`, `deadline_margin`, `shutdown`, `crate`";
 
 /// A value and where the user wrote it.
 #[derive(Clone)]
@@ -22,6 +23,9 @@ pub(crate) struct Args {
     pub(crate) lazy: Option<Located<bool>>,
     pub(crate) early_return: Option<Located<bool>>,
     pub(crate) krate: Option<Located<Path>>,
+    /// Milliseconds; 0 turns the guard off.
+    pub(crate) deadline_margin: Option<Located<u64>>,
+    pub(crate) shutdown: Option<Located<Path>>,
     /// Where `init` was written, even with a value we could not accept, so the checks
     /// do not add "there is no `init`" to the error already reported about its value.
     pub(crate) init_written: Option<Span>,
@@ -41,13 +45,20 @@ pub(crate) fn args(tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Args {
             // #[handler(init = path::to::setup)]
             "init" => {
                 args.init_written.get_or_insert(span);
-                parse_init(&meta).and_then(|path| set(&mut args.init, "init", path, span))
+                parse_function(&meta, "init")
+                    .and_then(|path| set(&mut args.init, "init", path, span))
             }
             // #[handler(init = setup, lazy)] or lazy = true|false
             "lazy" => parse_flag(&meta).and_then(|v| set(&mut args.lazy, "lazy", v, span)),
             // #[handler(early_return = false)]
             "early_return" => parse_bool(&meta, "early_return")
                 .and_then(|v| set(&mut args.early_return, "early_return", v, span)),
+            // #[handler(deadline_margin = "500ms")] (or "2s", or "0" to turn it off)
+            "deadline_margin" => parse_duration_ms(&meta, "deadline_margin")
+                .and_then(|v| set(&mut args.deadline_margin, "deadline_margin", v, span)),
+            // #[handler(shutdown = path::to::close)]
+            "shutdown" => parse_function(&meta, "shutdown")
+                .and_then(|p| set(&mut args.shutdown, "shutdown", p, span)),
             // #[handler(crate = "my_crate::lambda_thaw")]
             "crate" => parse_crate(&meta).and_then(|p| set(&mut args.krate, "crate", p, span)),
             _ => {
@@ -85,9 +96,11 @@ fn set<T>(slot: &mut Option<Located<T>>, name: &str, value: T, span: Span) -> sy
     Ok(())
 }
 
-fn parse_init(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Path> {
+fn parse_function(meta: &syn::meta::ParseNestedMeta<'_>, name: &str) -> syn::Result<Path> {
     if !meta.input.peek(syn::Token![=]) {
-        return Err(meta.error("`init` needs a function: write `init = setup_db`"));
+        return Err(meta.error(format!(
+            "`{name}` needs a function: write `{name} = my_function`"
+        )));
     }
     let value: Expr = meta.value()?.parse()?;
     match value {
@@ -98,23 +111,71 @@ fn parse_init(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Path> {
         }) => Err(syn::Error::new(
             text.span(),
             format!(
-                "`init` takes a path to a function, not a string: write `init = {}`",
+                "`{name}` takes a path to a function, not a string: write `{name} = {}`",
                 text.value()
             ),
         )),
         Expr::Call(call) => Err(syn::Error::new(
             call.paren_token.span.join(),
-            "`init` takes the function itself, not a call: remove the parentheses",
+            format!("`{name}` takes the function itself, not a call: remove the parentheses"),
         )),
         Expr::Closure(closure) => Err(syn::Error::new(
             closure.or1_token.span(),
-            "`init` takes a path to a named function, not a closure: move the code into `fn setup() -> State` and write `init = setup`",
+            format!(
+                "`{name}` takes a path to a named function, not a closure: move the code into a `fn` and write `{name} = that_fn`"
+            ),
         )),
         other => Err(syn::Error::new(
             other.span(),
-            "`init` takes a path to a function, like `init = setup_db` or `init = db::setup`",
+            format!(
+                "`{name}` takes a path to a function, like `{name} = my_function` or `{name} = module::my_function`"
+            ),
         )),
     }
+}
+
+fn parse_duration_ms(meta: &syn::meta::ParseNestedMeta<'_>, name: &str) -> syn::Result<u64> {
+    const FORM: &str = "a duration in quotes: \"500ms\", \"2s\", or \"0\" to turn it off";
+    if !meta.input.peek(syn::Token![=]) {
+        return Err(meta.error(format!("`{name}` needs {FORM}")));
+    }
+    let value: Expr = meta.value()?.parse()?;
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = value
+    else {
+        return Err(syn::Error::new(
+            value.span(),
+            format!("`{name}` takes {FORM}"),
+        ));
+    };
+    duration_ms(&text.value()).ok_or_else(|| {
+        syn::Error::new(
+            text.span(),
+            format!(
+                "`{}` is not a duration; `{name}` takes {FORM}",
+                text.value()
+            ),
+        )
+    })
+}
+
+/// `"500ms"`, `"2s"`, `"1.5s"`, `"0"` → milliseconds.
+pub(crate) fn duration_ms(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if text == "0" {
+        return Some(0);
+    }
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        return None;
+    };
+    let value: f64 = number.trim().parse().ok()?;
+    (value.is_finite() && value >= 0.0).then(|| (value * scale).round() as u64)
 }
 
 fn parse_flag(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<bool> {

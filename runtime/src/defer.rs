@@ -61,6 +61,14 @@ impl DeferQueue {
         }
     }
 
+    /// Drops everything queued (the invocation was cancelled); returns how many.
+    pub(crate) fn discard(&self) -> usize {
+        let mut work = self.work.lock().unwrap_or_else(|p| p.into_inner());
+        let count = work.len();
+        work.clear();
+        count
+    }
+
     /// The current invocation's queue, if called inside one.
     pub(crate) fn current() -> Option<DeferQueue> {
         CURRENT.try_with(Clone::clone).ok()

@@ -14,6 +14,8 @@ use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
 
+use crate::redact::redact_secrets;
+
 /// Why init failed: an error it returned or a panic. Reported to Lambda as
 /// `errorType`/`errorMessage`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +56,7 @@ impl InitError {
         }
         Self {
             error_type,
-            message,
+            message: redact_secrets(&message),
         }
     }
 
@@ -66,7 +68,7 @@ impl InitError {
             .unwrap_or_else(|| "a non-string panic payload".into());
         Self {
             error_type: "Runtime.InitPanic".into(),
-            message: format!("init `{init_name}` panicked: {text}"),
+            message: redact_secrets(&format!("init `{init_name}` panicked: {text}")),
         }
     }
 }

@@ -39,12 +39,16 @@
 //! | `init = path` | builds the state; sync or async; returns `S` or `Result<S, E>` with `E: Into<lambda_thaw::Error>` |
 //! | `lazy` | run init on the first invocation instead of in Lambda's INIT phase |
 //! | `early_return = false` | the response waits for deferred work (Node's default) |
+//! | `deadline_margin = "500ms"` | cancel the handler this long before the deadline and report a timeout error (default [`DEFAULT_DEADLINE_MARGIN`]; `"0"` turns it off) |
+//! | `shutdown = path` | `fn(&S)` (sync or async) run on SIGTERM at shutdown; without it, a state implementing [`Close`] (an sqlx pool does) is closed |
 //! | `crate = "path"` | where `lambda-thaw` is, for crates that re-export it |
 #![warn(missing_docs, unreachable_pub)]
 
+mod close;
 mod defer;
 mod init;
 mod init_report;
+mod redact;
 mod run;
 mod state;
 
@@ -55,8 +59,16 @@ pub mod sqlx;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use close::Close;
 pub use defer::{DeferError, DeferLayer, DeferService, DeferredOutput, defer};
 pub use init::InitError;
 pub use lambda_runtime::{self, Context, Diagnostic, Error, LambdaEvent};
 pub use lambda_thaw_macros::handler;
+pub use redact::redact_secrets;
 pub use state::StateCell;
+
+/// The default `#[handler(deadline_margin = "…")]`: the handler is cancelled 500 ms before
+/// the invocation's deadline (or at half the time it had, if that is later), its error is
+/// reported, its transactions are rolled back as their futures are dropped, and its
+/// deferred work is dropped — instead of Lambda killing the environment mid-write.
+pub const DEFAULT_DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_millis(500);

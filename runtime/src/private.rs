@@ -3,6 +3,10 @@
 
 pub use std::process::ExitCode;
 
+pub use crate::close::{
+    CloseProbe, ShutdownFn, ShutdownFuture, ViaClose, ViaNoClose, shutdown_future,
+};
+pub use crate::defer::DeferredOutput;
 pub use crate::init::{
     AsyncInit, InitCall, InitError, IntoInitResult, SyncInit, ViaFuture, ViaValue,
 };

@@ -4,13 +4,14 @@
 use std::fmt::Debug;
 use std::future::Future;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::Stream;
 use lambda_runtime::layers::TracingLayer;
 use lambda_runtime::{Diagnostic, IntoFunctionResponse, LambdaEvent, Runtime};
 use serde::{Deserialize, Serialize};
 
+use crate::close::ShutdownFn;
 use crate::defer::{DeferLayer, DeferQueue};
 use crate::init::InitError;
 use crate::init_report::report_init_error;
@@ -27,6 +28,9 @@ pub struct Options {
     pub lazy: bool,
     /// `early_return` (default true): post the response before running deferred work.
     pub early_return: bool,
+    /// `deadline_margin`: cancel the handler this many milliseconds before the
+    /// invocation's deadline (0: never). See [`crate::DEFAULT_DEADLINE_MARGIN`].
+    pub deadline_margin_ms: u64,
 }
 
 /// Runs a function until the runtime loop ends. This is the whole generated `main`.
@@ -39,6 +43,7 @@ pub fn main<S, I, IFut, H, HFut, A, R, E, B, St, D, SE>(
     cell: &'static StateCell<S>,
     init: I,
     handler: H,
+    shutdown: Option<ShutdownFn<S>>,
 ) -> ExitCode
 where
     S: Send + Sync + 'static,
@@ -54,6 +59,15 @@ where
     D: Into<bytes::Bytes> + Send + 'static,
     SE: Into<crate::Error> + Send + Debug + 'static,
 {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        eprintln!(
+            "lambda-thaw: `{}` is an AWS Lambda function and AWS_LAMBDA_RUNTIME_API is not set.\n\
+             Deploy it to Lambda, or run it locally under the emulator:\n  \
+             cargo run -p lambda-thaw-emulator -- --cargo-bin <this binary> --event '{{}}'",
+            options.handler_name
+        );
+        return ExitCode::from(2);
+    }
     lambda_runtime::tracing::init_default_subscriber();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -65,7 +79,7 @@ where
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(options, cell, init, handler))
+    runtime.block_on(run(options, cell, init, handler, shutdown))
 }
 
 async fn run<S, I, IFut, H, HFut, A, R, E, B, St, D, SE>(
@@ -73,6 +87,7 @@ async fn run<S, I, IFut, H, HFut, A, R, E, B, St, D, SE>(
     cell: &'static StateCell<S>,
     init: I,
     handler: H,
+    shutdown: Option<ShutdownFn<S>>,
 ) -> ExitCode
 where
     S: Send + Sync + 'static,
@@ -110,6 +125,18 @@ where
         }
     }
 
+    if let Some(hook) = shutdown {
+        // Registers a no-op internal extension so that Lambda sends SIGTERM at shutdown,
+        // and runs the hook then (within the ~500 ms grace period).
+        lambda_runtime::spawn_graceful_shutdown_handler(move || async move {
+            if let Some(state) = cell.get() {
+                hook(state).await;
+                tracing::info!("shutdown hook finished");
+            }
+        })
+        .await;
+    }
+
     let adapter = lambda_runtime::service_fn(move |event: LambdaEvent<A>| {
         let handler = handler.clone();
         let init = init.clone();
@@ -118,7 +145,16 @@ where
                 Some(state) => state,
                 None => lazy_init(options, cell, init).await?,
             };
-            let result = handler(event, state).await.map_err(Into::into);
+            let deadline_ms = event.context.deadline;
+            let result = match guard_deadline(options.deadline_margin_ms, deadline_ms) {
+                None => handler(event, state).await.map_err(Into::into),
+                Some((cancel_at, margin)) => {
+                    match tokio::time::timeout_at(cancel_at, handler(event, state)).await {
+                        Ok(result) => result.map_err(Into::into),
+                        Err(_) => Err(deadline_error(margin)),
+                    }
+                }
+            };
             if !options.early_return
                 && let Some(queue) = DeferQueue::current()
             {
@@ -142,6 +178,45 @@ where
             tracing::error!(error = %error, handler = options.handler_name, "the Lambda runtime loop ended");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// When to cancel the handler: `margin` before the deadline, but never earlier than half
+/// the time the invocation had when it started, so a short timeout still runs the handler.
+fn guard_deadline(
+    margin_ms: u64,
+    deadline_epoch_ms: u64,
+) -> Option<(tokio::time::Instant, Duration)> {
+    if margin_ms == 0 || deadline_epoch_ms == 0 {
+        return None;
+    }
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let remaining = deadline_epoch_ms.saturating_sub(now_ms);
+    let margin = margin_ms.min(remaining / 2);
+    let run_for = Duration::from_millis(remaining - margin);
+    Some((
+        tokio::time::Instant::now() + run_for,
+        Duration::from_millis(margin),
+    ))
+}
+
+fn deadline_error(margin: Duration) -> Diagnostic {
+    // Work the handler deferred belongs to an invocation that did not happen.
+    let dropped = DeferQueue::current().map_or(0, |queue| queue.discard());
+    let message = format!(
+        "the handler was cancelled {} ms before the invocation's deadline so that this error could \
+         be reported instead of Lambda killing the environment; its open transactions are rolled \
+         back and its {dropped} deferred task(s) will not run. Raise the function's timeout, make \
+         the handler faster, or tune `#[handler(deadline_margin = \"…\")]`",
+        margin.as_millis()
+    );
+    tracing::error!("{message}");
+    Diagnostic {
+        error_type: "lambda_thaw::DeadlineExceeded".into(),
+        error_message: message,
     }
 }
 

@@ -15,8 +15,9 @@
 //!   [`FREEZE_CHECK_AFTER`] may have sat through a freeze while the database, a proxy or a
 //!   NAT closed it, so it is pinged before use and silently replaced if dead — before the
 //!   handler's query can fail on it.
-//! * **Acquire timeout 10 s**, below the common Lambda timeouts, so an exhausted pool is an
-//!   error the handler can report, not a killed environment.
+//! * **Acquire timeout 5 s**, so an exhausted pool or an unreachable database is an error
+//!   the handler (or init, well inside Lambda's 10 s init limit) can report, not a killed
+//!   environment.
 
 use std::time::Duration;
 
@@ -28,6 +29,9 @@ use sqlx::{Connection, Database};
 /// one second keeps back-to-back traffic free of pings while catching every gap long
 /// enough for a server to have closed the connection.
 pub const FREEZE_CHECK_AFTER: Duration = Duration::from_secs(1);
+
+/// How long an acquire (and so the first connect in init) may wait.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `AWS_LAMBDA_MAX_CONCURRENCY`, or 1 when unset or invalid.
 pub fn max_concurrency() -> u32 {
@@ -53,7 +57,7 @@ pub fn pool_options<DB: Database>() -> PoolOptions<DB> {
         .max_connections(max_concurrency())
         .min_connections(0)
         .test_before_acquire(false)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .before_acquire(|connection: &mut DB::Connection, meta| {
             Box::pin(async move {
                 if meta.idle_for < FREEZE_CHECK_AFTER {
@@ -68,4 +72,70 @@ pub fn pool_options<DB: Database>() -> PoolOptions<DB> {
                 }
             })
         })
+}
+
+/// A failed [`connect`]: names the database (URL with the password hidden) and the cause.
+#[derive(Debug)]
+pub struct ConnectError {
+    url: String,
+    source: sqlx::Error,
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cause = crate::redact_secrets(&self.source.to_string());
+        write!(f, "cannot connect to {}: {cause}", self.url)
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Connects a pool with [`pool_options`]; the error names the database (password
+/// hidden) and the cause, so a failed init says which host did not answer and why.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), lambda_thaw::Error> {
+/// let pool = lambda_thaw::sqlx::connect::<sqlx::Postgres>(&std::env::var("DATABASE_URL")?).await?;
+/// # Ok(()) }
+/// ```
+pub async fn connect<DB: Database>(url: &str) -> Result<sqlx::Pool<DB>, ConnectError> {
+    connect_with(pool_options(), url).await
+}
+
+/// [`connect`] with your own options (start from [`pool_options`]).
+///
+/// The first connection is opened now, in init. sqlx retries a refused connection until
+/// the acquire timeout and then reports only "pool timed out"; when that happens we make
+/// one direct attempt to learn the cause, so the error says *why* (refused, unknown host,
+/// bad password).
+pub async fn connect_with<DB: Database>(
+    options: PoolOptions<DB>,
+    url: &str,
+) -> Result<sqlx::Pool<DB>, ConnectError> {
+    let failed = |source| ConnectError {
+        url: crate::redact_secrets(url),
+        source,
+    };
+    let pool = options.connect_lazy(url).map_err(failed)?;
+    match pool.acquire().await {
+        Ok(connection) => {
+            drop(connection);
+            Ok(pool)
+        }
+        Err(sqlx::Error::PoolTimedOut) => {
+            let cause = match DB::Connection::connect(url).await {
+                Ok(connection) => {
+                    let _ = connection.close().await;
+                    sqlx::Error::PoolTimedOut
+                }
+                Err(error) => error,
+            };
+            Err(failed(cause))
+        }
+        Err(error) => Err(failed(error)),
+    }
 }

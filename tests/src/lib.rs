@@ -4,6 +4,8 @@
 //! Environment switches: `FIXTURE_INIT_SLEEP_MS` slows init down, `FIXTURE_INIT_FAIL_FILE`
 //! makes init fail while that file exists, `FIXTURE_INIT_PANIC` makes it panic.
 
+pub mod db;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -54,16 +54,16 @@ async fn setup() -> Result<Database, Error> {
     };
     let connections_opened = Arc::new(AtomicU64::new(0));
     let counter = connections_opened.clone();
-    let pool = lambda_thaw::sqlx::pool_options::<Any>()
-        .after_connect(move |_connection, _meta| {
+    let options =
+        lambda_thaw::sqlx::pool_options::<Any>().after_connect(move |_connection, _meta| {
             let opened = counter.fetch_add(1, Ordering::SeqCst) + 1;
             Box::pin(async move {
                 tracing::info!(opened, "opened a database connection");
                 Ok(())
             })
-        })
-        .connect(&url)
-        .await?;
+        });
+    // The error names the host and the cause, with the password hidden.
+    let pool = lambda_thaw::sqlx::connect_with(options, &url).await?;
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS orders (
             id VARCHAR(64) PRIMARY KEY,

@@ -1,0 +1,87 @@
+//! Closing the state when Lambda shuts the environment down.
+//!
+//! Lambda sends SIGTERM (then SIGKILL about 500 ms later) only to a function that
+//! registered an extension; `lambda_runtime`'s `graceful-shutdown` helper registers a
+//! no-op one and runs a hook on SIGTERM. The generated `main` installs it when there is
+//! something to close: the `shutdown = path` hook, or else the state itself when it
+//! implements [`Close`] — an sqlx pool does (feature `sqlx`), so its connections end with
+//! a clean disconnect instead of being abandoned when the process is killed.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+/// A state that knows how to close itself at shutdown. Implemented for `sqlx::Pool`
+/// (feature `sqlx`); implement it for a state struct to close what it holds:
+///
+/// ```
+/// struct Db { pool: sqlx::Pool<sqlx::Postgres> }
+///
+/// impl lambda_thaw::Close for Db {
+///     async fn close(&self) {
+///         self.pool.close().await
+///     }
+/// }
+/// ```
+pub trait Close: Send + Sync {
+    /// Closes the resources; called at most once, within Lambda's shutdown grace period.
+    fn close(&self) -> impl Future<Output = ()> + Send;
+}
+
+#[cfg(feature = "sqlx")]
+impl<DB: sqlx::Database> Close for sqlx::Pool<DB> {
+    async fn close(&self) {
+        sqlx::Pool::close(self).await
+    }
+}
+
+/// The future a shutdown hook returns.
+pub type ShutdownFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A shutdown hook for state `S`.
+pub type ShutdownFn<S> = fn(&'static S) -> ShutdownFuture;
+
+/// Boxes a hook's future.
+pub fn shutdown_future(future: impl Future<Output = ()> + Send + 'static) -> ShutdownFuture {
+    Box::pin(future)
+}
+
+/// Asks, by method resolution, whether `S` implements [`Close`].
+pub struct CloseProbe<S>(PhantomData<fn() -> S>);
+
+impl<S> CloseProbe<S> {
+    /// A probe for `S`.
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<S> Default for CloseProbe<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Chosen when `S: Close`: the hook closes the state.
+pub trait ViaClose<S> {
+    /// `Some` hook that closes the state.
+    fn __lambda_thaw_close(&self) -> Option<ShutdownFn<S>>;
+}
+
+impl<S: Close + 'static> ViaClose<S> for &CloseProbe<S> {
+    fn __lambda_thaw_close(&self) -> Option<ShutdownFn<S>> {
+        Some(|state: &'static S| Box::pin(state.close()))
+    }
+}
+
+/// Chosen otherwise: nothing to close.
+pub trait ViaNoClose<S> {
+    /// `None`.
+    fn __lambda_thaw_close(&self) -> Option<ShutdownFn<S>>;
+}
+
+impl<S> ViaNoClose<S> for CloseProbe<S> {
+    fn __lambda_thaw_close(&self) -> Option<ShutdownFn<S>> {
+        None
+    }
+}

@@ -1,0 +1,233 @@
+//! Helpers for tests against the real database servers: throwaway databases and users on
+//! the shared servers, and the server-side counters the tests read.
+
+use std::time::Duration;
+
+use sqlx::{AssertSqlSafe, Connection, MySqlConnection, PgConnection};
+
+/// The admin URL in `var`, or `None` (the test is skipped) — unless
+/// `LAMBDA_THAW_REQUIRE_DATABASES` is set, as `.ci/run` does: then a missing URL fails.
+pub fn admin_url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var_os("LAMBDA_THAW_REQUIRE_DATABASES").is_some() => {
+            panic!(
+                "{var} must be set when LAMBDA_THAW_REQUIRE_DATABASES is: the database checks may not be skipped"
+            )
+        }
+        Err(_) => {
+            eprintln!("skipped: {var} is not set");
+            None
+        }
+    }
+}
+
+/// A name no other test run uses.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}_{}_{nanos}", std::process::id())
+}
+
+/// A database of its own on the shared PostgreSQL server, so its statistics count only
+/// what the test's functions did. Dropped by [`PgScratch::drop_database`].
+pub struct PgScratch {
+    /// An admin connection to the server's `test` database.
+    pub admin: PgConnection,
+    /// The scratch database's name.
+    pub name: String,
+    /// A URL for the function: the admin user on the scratch database.
+    pub url: String,
+}
+
+impl PgScratch {
+    /// Creates the scratch database.
+    pub async fn create(admin_url: &str) -> Self {
+        let name = unique("lambda_thaw");
+        let mut admin = PgConnection::connect(admin_url).await.unwrap();
+        // The name is generated above, never taken from input.
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let (base, _) = admin_url.rsplit_once('/').unwrap();
+        let url = format!("{base}/{name}");
+        Self { admin, name, url }
+    }
+
+    /// Waits until no backend is connected to the scratch database (so every session's
+    /// statistics are flushed).
+    pub async fn wait_until_idle(&mut self) {
+        let idle = async {
+            loop {
+                if self
+                    .count("SELECT count(*) FROM pg_stat_activity WHERE datname = $1")
+                    .await
+                    == 0
+                {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), idle)
+            .await
+            .expect("every session of the scratch database ended");
+    }
+
+    /// A `pg_stat_database` column for the scratch database.
+    pub async fn stat(&mut self, column: &str) -> i64 {
+        self.count(&format!(
+            "SELECT CAST({column} AS BIGINT) FROM pg_stat_database WHERE datname = $1"
+        ))
+        .await
+    }
+
+    /// Runs a one-number query whose only parameter is the scratch database's name.
+    pub async fn count(&mut self, query: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(AssertSqlSafe(query.to_string()))
+            .bind(&self.name)
+            .fetch_one(&mut self.admin)
+            .await
+            .unwrap();
+        n
+    }
+
+    /// Terminates a backend, as an administrator or a proxy would, and waits until it is gone.
+    pub async fn terminate(&mut self, pid: i64) {
+        sqlx::query("SELECT pg_terminate_backend(CAST($1 AS INTEGER))")
+            .bind(pid)
+            .execute(&mut self.admin)
+            .await
+            .unwrap();
+        for _ in 0..200 {
+            let (alive,): (i64,) = sqlx::query_as(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = CAST($1 AS INTEGER)",
+            )
+            .bind(pid)
+            .fetch_one(&mut self.admin)
+            .await
+            .unwrap();
+            if alive == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("backend {pid} survived pg_terminate_backend");
+    }
+
+    /// Drops the scratch database.
+    pub async fn drop_database(mut self) {
+        sqlx::query(AssertSqlSafe(format!(
+            "DROP DATABASE {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut self.admin)
+        .await
+        .unwrap();
+    }
+}
+
+/// A database and a user of their own on the shared MariaDB server; per-user statistics
+/// (`userstat`) count only what the test's functions did.
+pub struct MariaScratch {
+    /// An admin connection.
+    pub admin: MySqlConnection,
+    /// The scratch database's and user's name.
+    pub name: String,
+    /// A URL for the function: the scratch user on the scratch database.
+    pub url: String,
+}
+
+impl MariaScratch {
+    /// Creates the scratch database and user, and turns per-user statistics on.
+    pub async fn create(admin_url: &str) -> Self {
+        let name = unique("lt");
+        let mut admin = MySqlConnection::connect(admin_url).await.unwrap();
+        for statement in [
+            "SET GLOBAL userstat = 1".to_string(),
+            format!("CREATE DATABASE {name}"),
+            format!("CREATE USER '{name}'@'%' IDENTIFIED BY 'scratch-pw'"),
+            format!("GRANT ALL ON {name}.* TO '{name}'@'%'"),
+        ] {
+            sqlx::raw_sql(AssertSqlSafe(statement))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        }
+        let (_, host) = admin_url
+            .split_once('@')
+            .expect("mysql://user@host:port/db");
+        let host = host.rsplit_once('/').unwrap().0;
+        let url = format!("mysql://{name}:scratch-pw@{host}/{name}");
+        Self { admin, name, url }
+    }
+
+    /// A column of `information_schema.USER_STATISTICS` for the scratch user
+    /// (`TOTAL_CONNECTIONS`, `LOST_CONNECTIONS`, …).
+    pub async fn user_stat(&mut self, column: &str) -> i64 {
+        let query = format!(
+            "SELECT CAST({column} AS SIGNED) FROM information_schema.USER_STATISTICS WHERE USER = ?"
+        );
+        let row: Option<(i64,)> = sqlx::query_as(AssertSqlSafe(query))
+            .bind(&self.name)
+            .fetch_optional(&mut self.admin)
+            .await
+            .unwrap();
+        row.map_or(0, |(n,)| n)
+    }
+
+    /// Waits until the scratch user has no connection left.
+    pub async fn wait_until_idle(&mut self) {
+        for _ in 0..200 {
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT count(*) FROM information_schema.PROCESSLIST WHERE USER = ?",
+            )
+            .bind(&self.name)
+            .fetch_one(&mut self.admin)
+            .await
+            .unwrap();
+            if n == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the scratch user's connections did not end");
+    }
+
+    /// Kills a connection, as an administrator would, and waits until it is gone.
+    pub async fn kill(&mut self, id: i64) {
+        sqlx::raw_sql(AssertSqlSafe(format!("KILL {id}")))
+            .execute(&mut self.admin)
+            .await
+            .unwrap();
+        for _ in 0..200 {
+            let (n,): (i64,) =
+                sqlx::query_as("SELECT count(*) FROM information_schema.PROCESSLIST WHERE ID = ?")
+                    .bind(id)
+                    .fetch_one(&mut self.admin)
+                    .await
+                    .unwrap();
+            if n == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("connection {id} survived KILL");
+    }
+
+    /// Drops the scratch user and database.
+    pub async fn drop_database(mut self) {
+        for statement in [
+            format!("DROP USER '{}'@'%'", self.name),
+            format!("DROP DATABASE {}", self.name),
+        ] {
+            sqlx::raw_sql(AssertSqlSafe(statement))
+                .execute(&mut self.admin)
+                .await
+                .unwrap();
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! Surviving Lambda's real lifecycle on real PostgreSQL and MariaDB servers: connections
+//! killed while the environment is frozen, deadlines inside transactions, shutdown of a
+//! fleet, and secrets in init errors. The fixture is `src/bin/thaw_db.rs`.
+
+use std::time::Duration;
+
+use lambda_thaw_emulator::{Environment, Fleet, FunctionConfig, InvocationRecord, Outcome};
+use lambda_thaw_tests::db::{MariaScratch, PgScratch, admin_url};
+
+/// A scratch database on one of the shared servers.
+enum Scratch {
+    Postgres(PgScratch),
+    MariaDb(MariaScratch),
+}
+
+impl Scratch {
+    async fn postgres() -> Option<Self> {
+        Some(Self::Postgres(
+            PgScratch::create(&admin_url("LAMBDA_THAW_TEST_POSTGRES")?).await,
+        ))
+    }
+
+    async fn mariadb() -> Option<Self> {
+        Some(Self::MariaDb(
+            MariaScratch::create(&admin_url("LAMBDA_THAW_TEST_MYSQL")?).await,
+        ))
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Self::Postgres(s) => &s.url,
+            Self::MariaDb(s) => &s.url,
+        }
+    }
+
+    /// Ends the function's session from the server side.
+    async fn kill(&mut self, session: i64) {
+        match self {
+            Self::Postgres(s) => s.terminate(session).await,
+            Self::MariaDb(s) => s.kill(session).await,
+        }
+    }
+
+    async fn rows_with_key(&mut self, key: &str) -> i64 {
+        match self {
+            Self::Postgres(s) => {
+                let url = s.url.clone();
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+                    .await
+                    .unwrap();
+                let (n,): (i64,) =
+                    sqlx::query_as("SELECT count(*) FROM lt_items WHERE item_key = $1")
+                        .bind(key)
+                        .fetch_one(&mut conn)
+                        .await
+                        .unwrap();
+                n
+            }
+            Self::MariaDb(s) => {
+                let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT count(*) FROM {}.lt_items WHERE item_key = ?",
+                    s.name
+                )))
+                .bind(key)
+                .fetch_one(&mut s.admin)
+                .await
+                .unwrap();
+                n
+            }
+        }
+    }
+
+    async fn drop_database(self) {
+        match self {
+            Self::Postgres(s) => s.drop_database().await,
+            Self::MariaDb(s) => s.drop_database().await,
+        }
+    }
+}
+
+fn thaw_db(url: &str) -> FunctionConfig {
+    FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-db"))
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "info")
+}
+
+fn session(record: &InvocationRecord) -> i64 {
+    match record.outcome.json() {
+        Some(body) => body["session"].as_i64().unwrap(),
+        None => panic!("expected a response, got {:?}", record.outcome),
+    }
+}
+
+/// 100 invocations; before every fifth, while the environment is frozen, the server
+/// kills the function's connection. The pool notices before the handler's query does.
+async fn kills_while_frozen_fail_no_invocation(mut scratch: Scratch) {
+    let env = Environment::new(thaw_db(scratch.url()));
+    let mut failed = Vec::new();
+    let mut last_session = None;
+    let mut killed = Vec::new();
+    let mut replaced = 0;
+    for i in 0..100 {
+        let mut killed_now = None;
+        if i % 5 == 4
+            && let Some(session) = last_session
+        {
+            scratch.kill(session).await;
+            killed.push(session);
+            killed_now = Some(session);
+            // An idle gap long enough to count as a possible freeze for the pool.
+            tokio::time::sleep(lambda_thaw::sqlx::FREEZE_CHECK_AFTER + Duration::from_millis(100))
+                .await;
+        }
+        let record = env.invoke(format!(r#"{{"insert":"k{i}"}}"#)).await;
+        match record.outcome.json() {
+            Some(body) => {
+                last_session = body["session"].as_i64();
+                if killed_now.is_some() && killed_now != last_session {
+                    replaced += 1;
+                }
+            }
+            None => failed.push((i, record.outcome.clone())),
+        }
+    }
+    assert_eq!(killed.len(), 20);
+    assert!(
+        failed.is_empty(),
+        "failed invocations: {failed:?}\n{}",
+        env.logs().text()
+    );
+    assert_eq!(
+        replaced, 20,
+        "every invocation after a kill ran on a new connection"
+    );
+    assert_eq!(env.starts(), 1, "no invocation needed a restart");
+    env.shutdown().await;
+    scratch.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_kills_while_frozen_fail_no_invocation() {
+    let Some(scratch) = Scratch::postgres().await else {
+        return;
+    };
+    kills_while_frozen_fail_no_invocation(scratch).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_kills_while_frozen_fail_no_invocation() {
+    let Some(scratch) = Scratch::mariadb().await else {
+        return;
+    };
+    kills_while_frozen_fail_no_invocation(scratch).await;
+}
+
+/// A handler sleeping inside a transaction past its deadline is cancelled in time: a
+/// timeout error before the deadline, nothing written, no deferred work, and the same
+/// environment serves the next invocation.
+async fn a_deadline_inside_a_transaction_rolls_back(mut scratch: Scratch) {
+    let env = Environment::new(thaw_db(scratch.url()).timeout(Duration::from_secs(2)));
+    let slow = env
+        .invoke(r#"{"insert":"too-slow","sleep_ms":10000,"defer":true}"#)
+        .await;
+    let error = match &slow.outcome {
+        Outcome::Error(error) => error.clone(),
+        other => panic!("expected a timeout error, got {other:?}"),
+    };
+    assert_eq!(error.error_type, "lambda_thaw::DeadlineExceeded");
+    assert!(
+        error.error_message.contains("cancelled 500 ms before"),
+        "{error:?}"
+    );
+    assert!(
+        slow.responded_at.unwrap() < slow.deadline,
+        "answered before the deadline"
+    );
+    assert!(!slow.killed_after_response);
+    assert_eq!(
+        scratch.rows_with_key("too-slow").await,
+        0,
+        "the insert was rolled back"
+    );
+    let next = env.invoke(r#"{"insert":"in-time"}"#).await;
+    assert!(next.outcome.is_response(), "{:?}", next.outcome);
+    assert!(next.cold_start.is_none(), "the environment survived");
+    assert_eq!(scratch.rows_with_key("in-time").await, 1);
+    assert_eq!(scratch.rows_with_key("too-slow").await, 0);
+    assert!(
+        env.logs().matching("deferred ran").is_empty(),
+        "deferred work of a cancelled invocation ran"
+    );
+    env.shutdown().await;
+    scratch.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_deadline_inside_a_transaction_rolls_back() {
+    let Some(scratch) = Scratch::postgres().await else {
+        return;
+    };
+    a_deadline_inside_a_transaction_rolls_back(scratch).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_deadline_inside_a_transaction_rolls_back() {
+    let Some(scratch) = Scratch::mariadb().await else {
+        return;
+    };
+    a_deadline_inside_a_transaction_rolls_back(scratch).await;
+}
+
+/// 10 environments × 20 invocations, then shutdown: exactly 10 connections, every
+/// shutdown hook ran, and the server saw clean disconnects.
+async fn run_fleet(url: &str) -> Fleet {
+    let fleet = Fleet::new(thaw_db(url), 10);
+    let events = (0..200)
+        .map(|i| format!(r#"{{"insert":"f{i}"}}"#).into())
+        .collect();
+    let records = fleet.run(events, Duration::ZERO, |_, _| {}).await;
+    assert_eq!(records.len(), 200);
+    let failed: Vec<_> = records
+        .iter()
+        .filter(|r| !r.outcome.is_response())
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    let reports = fleet.shutdown().await;
+    assert_eq!(
+        reports.len(),
+        10,
+        "every environment was started and shut down"
+    );
+    for report in &reports {
+        assert!(
+            report.sigterm_sent && !report.killed_after_grace,
+            "{report:?}"
+        );
+    }
+    for environment in fleet.environments() {
+        assert!(
+            environment
+                .logs()
+                .wait_for("shutdown hook ran: pool closed", Duration::from_secs(2))
+                .await
+                .is_some(),
+            "{}",
+            environment.logs().text()
+        );
+    }
+    fleet
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_fleet_opens_one_session_per_environment_and_closes_them_cleanly() {
+    let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
+        return;
+    };
+    let mut scratch = PgScratch::create(&admin).await;
+    // The schema exists before the fleet starts, as after a deploy-time migration: ten
+    // concurrent `CREATE TABLE IF NOT EXISTS` race in PostgreSQL's catalog.
+    let mut migrate = <sqlx::PgConnection as sqlx::Connection>::connect(&scratch.url)
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE lt_items (item_key VARCHAR(64) PRIMARY KEY)")
+        .execute(&mut migrate)
+        .await
+        .unwrap();
+    sqlx::Connection::close(migrate).await.unwrap();
+    scratch.wait_until_idle().await;
+    let before = scratch.stat("sessions").await;
+    run_fleet(&scratch.url).await;
+    scratch.wait_until_idle().await;
+    assert_eq!(
+        scratch.stat("sessions").await - before,
+        10,
+        "10 environments × 20 invocations"
+    );
+    assert_eq!(
+        scratch.stat("sessions_abandoned").await,
+        0,
+        "every session ended cleanly"
+    );
+    assert_eq!(scratch.stat("sessions_killed").await, 0);
+    scratch.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_fleet_opens_one_connection_per_environment_and_closes_them_cleanly() {
+    let Some(admin) = admin_url("LAMBDA_THAW_TEST_MYSQL") else {
+        return;
+    };
+    let mut scratch = MariaScratch::create(&admin).await;
+    run_fleet(&scratch.url).await;
+    scratch.wait_until_idle().await;
+    assert_eq!(
+        scratch.user_stat("TOTAL_CONNECTIONS").await,
+        10,
+        "10 environments × 20 invocations"
+    );
+    assert_eq!(
+        scratch.user_stat("LOST_CONNECTIONS").await,
+        0,
+        "every connection ended cleanly"
+    );
+    scratch.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_without_graceful_shutdown_sessions_are_abandoned() {
+    // The control for the fleet test: SIGKILL without the hook leaves abandoned sessions,
+    // so `sessions_abandoned` really does see what a missing shutdown does.
+    let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
+        return;
+    };
+    let mut scratch = PgScratch::create(&admin).await;
+    let env = Environment::new(thaw_db(&scratch.url).shutdown_grace(Duration::ZERO));
+    env.invoke(r#"{"insert":"x"}"#).await;
+    let pid = env.pid().await.unwrap();
+    // Kill the process outright, as Lambda does to a function without extensions.
+    nix_kill(pid);
+    scratch.wait_until_idle().await;
+    assert_eq!(scratch.stat("sessions_abandoned").await, 1);
+    scratch.drop_database().await;
+}
+
+fn nix_kill(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-CONT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_init_error_names_the_host_and_cause_but_not_the_password() {
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    let url = "postgres://app:s3cret-pw@127.0.0.1:1/orders";
+    let env = Environment::new(thaw_db(url));
+    let record = env.invoke(r#"{"select":true}"#).await;
+    let error = match &record.outcome {
+        Outcome::InitFailed(error) => error.clone(),
+        other => panic!("expected an init failure, got {other:?}"),
+    };
+    assert!(error.error_message.contains("127.0.0.1:1"), "{error:?}");
+    assert!(
+        error.error_message.to_lowercase().contains("refused"),
+        "{error:?}"
+    );
+    assert!(!error.error_message.contains("s3cret-pw"), "{error:?}");
+    assert!(
+        !env.logs().text().contains("s3cret-pw"),
+        "the password reached the logs"
+    );
+}
