@@ -356,3 +356,113 @@ async fn an_init_error_names_the_host_and_cause_but_not_the_password() {
         "the password reached the logs"
     );
 }
+
+/// A loopback TCP proxy that counts round trips: each time the client speaks after the
+/// server did (or first), that is one more request the client waited on.
+struct RoundTripCounter {
+    addr: std::net::SocketAddr,
+    turns: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl RoundTripCounter {
+    async fn start(upstream: String) -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let turns = Arc::new(AtomicU64::new(0));
+        let counter = turns.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                // 1: the client spoke last, 2: the server did.
+                let last = Arc::new(AtomicU8::new(0));
+                let (last_up, turns) = (last.clone(), counter.clone());
+                tokio::spawn(async move {
+                    let mut buffer = vec![0; 64 * 1024];
+                    while let Ok(n) = client_read.read(&mut buffer).await {
+                        if n == 0 {
+                            break;
+                        }
+                        if last_up.swap(1, Ordering::SeqCst) != 1 {
+                            turns.fetch_add(1, Ordering::SeqCst);
+                        }
+                        if server_write.write_all(&buffer[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                tokio::spawn(async move {
+                    let mut buffer = vec![0; 64 * 1024];
+                    while let Ok(n) = server_read.read(&mut buffer).await {
+                        if n == 0 {
+                            break;
+                        }
+                        last.store(2, Ordering::SeqCst);
+                        if client_write.write_all(&buffer[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        Self { addr, turns }
+    }
+
+    fn turns(&self) -> u64 {
+        self.turns.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Round trips per warm invocation of a one-query handler, with the given pool.
+async fn warm_round_trips(url: &str, host_port: &str, pool: &str) -> f64 {
+    let proxy = RoundTripCounter::start(host_port.to_string()).await;
+    let proxied = url.replace(host_port, &proxy.addr.to_string());
+    let env = Environment::new(thaw_db(&proxied).env("FIXTURE_POOL", pool));
+    let first = env.invoke(r#"{"select":true}"#).await;
+    session(&first);
+    let before = proxy.turns();
+    const WARM: u64 = 50;
+    for _ in 0..WARM {
+        session(&env.invoke(r#"{"select":true}"#).await);
+    }
+    let per_invocation = (proxy.turns() - before) as f64 / WARM as f64;
+    env.shutdown().await;
+    per_invocation
+}
+
+async fn lambda_thaw_options_save_a_round_trip_per_warm_invocation(url: &str, host_port: &str, name: &str) {
+    let ours = warm_round_trips(url, host_port, "lambda-thaw").await;
+    let defaults = warm_round_trips(url, host_port, "sqlx-default").await;
+    println!("{name}: round trips per warm invocation: lambda-thaw {ours:.2}, sqlx defaults {defaults:.2}");
+    assert!(ours < defaults, "lambda-thaw's options must cost fewer round trips");
+    assert!(
+        (defaults - ours - 1.0).abs() < 0.1,
+        "the difference is sqlx's ping before every acquire: one round trip per invocation"
+    );
+}
+
+fn host_port(url: &str) -> String {
+    let after_at = url.split_once('@').unwrap().1;
+    after_at.split_once('/').unwrap().0.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_warm_invocations_skip_the_ping_round_trip() {
+    let Some(scratch) = Scratch::postgres().await else { return };
+    let url = scratch.url().to_string();
+    lambda_thaw_options_save_a_round_trip_per_warm_invocation(&url, &host_port(&url), "postgres").await;
+    scratch.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_warm_invocations_skip_the_ping_round_trip() {
+    let Some(scratch) = Scratch::mariadb().await else { return };
+    let url = scratch.url().to_string();
+    lambda_thaw_options_save_a_round_trip_per_warm_invocation(&url, &host_port(&url), "mariadb").await;
+    scratch.drop_database().await;
+}
