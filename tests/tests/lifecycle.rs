@@ -435,11 +435,20 @@ async fn warm_round_trips(url: &str, host_port: &str, pool: &str) -> f64 {
     per_invocation
 }
 
-async fn lambda_thaw_options_save_a_round_trip_per_warm_invocation(url: &str, host_port: &str, name: &str) {
+async fn lambda_thaw_options_save_a_round_trip_per_warm_invocation(
+    url: &str,
+    host_port: &str,
+    name: &str,
+) {
     let ours = warm_round_trips(url, host_port, "lambda-thaw").await;
     let defaults = warm_round_trips(url, host_port, "sqlx-default").await;
-    println!("{name}: round trips per warm invocation: lambda-thaw {ours:.2}, sqlx defaults {defaults:.2}");
-    assert!(ours < defaults, "lambda-thaw's options must cost fewer round trips");
+    println!(
+        "{name}: round trips per warm invocation: lambda-thaw {ours:.2}, sqlx defaults {defaults:.2}"
+    );
+    assert!(
+        ours < defaults,
+        "lambda-thaw's options must cost fewer round trips"
+    );
     assert!(
         (defaults - ours - 1.0).abs() < 0.1,
         "the difference is sqlx's ping before every acquire: one round trip per invocation"
@@ -453,16 +462,51 @@ fn host_port(url: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_warm_invocations_skip_the_ping_round_trip() {
-    let Some(scratch) = Scratch::postgres().await else { return };
+    let Some(scratch) = Scratch::postgres().await else {
+        return;
+    };
     let url = scratch.url().to_string();
-    lambda_thaw_options_save_a_round_trip_per_warm_invocation(&url, &host_port(&url), "postgres").await;
+    lambda_thaw_options_save_a_round_trip_per_warm_invocation(&url, &host_port(&url), "postgres")
+        .await;
     scratch.drop_database().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mariadb_warm_invocations_skip_the_ping_round_trip() {
-    let Some(scratch) = Scratch::mariadb().await else { return };
+    let Some(scratch) = Scratch::mariadb().await else {
+        return;
+    };
     let url = scratch.url().to_string();
-    lambda_thaw_options_save_a_round_trip_per_warm_invocation(&url, &host_port(&url), "mariadb").await;
+    lambda_thaw_options_save_a_round_trip_per_warm_invocation(&url, &host_port(&url), "mariadb")
+        .await;
     scratch.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_restarted_while_frozen_is_survived() {
+    // A server of the test's own, so the restart disturbs nothing else.
+    if admin_url("LAMBDA_THAW_TEST_POSTGRES").is_none() {
+        return;
+    }
+    let server = lambda_thaw_tests::db::ThrowawayPostgres::start()
+        .expect("PostgreSQL binaries are installed");
+    let env = Environment::new(thaw_db(&server.url()));
+    let before = session(&env.invoke(r#"{"insert":"before-restart"}"#).await);
+    // The environment is frozen now; the server restarts under it.
+    server.restart();
+    tokio::time::sleep(lambda_thaw::sqlx::FREEZE_CHECK_AFTER + Duration::from_millis(100)).await;
+    let after = env.invoke(r#"{"insert":"after-restart"}"#).await;
+    assert!(
+        after.outcome.is_response(),
+        "{:?}\n{}",
+        after.outcome,
+        env.logs().text()
+    );
+    assert_ne!(
+        session(&after),
+        before,
+        "a new connection replaced the one the restart ended"
+    );
+    assert!(after.cold_start.is_none());
+    env.shutdown().await;
 }
