@@ -1,0 +1,8 @@
+use lambda_thaw::{Error, LambdaEvent, handler};
+
+fn close() {}
+
+#[handler(shutdown = close)]
+async fn handle(_event: LambdaEvent<()>) -> Result<(), Error> {
+    Ok(())
+}
