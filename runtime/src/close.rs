@@ -15,7 +15,9 @@ use std::pin::Pin;
 /// (feature `sqlx`); implement it for a state struct to close what it holds:
 ///
 /// ```
-/// struct Db { pool: sqlx::Pool<sqlx::Postgres> }
+/// # struct Pool;
+/// # impl Pool { async fn close(&self) {} }
+/// struct Db { pool: Pool /* e.g. sqlx::PgPool */ }
 ///
 /// impl lambda_thaw::Close for Db {
 ///     async fn close(&self) {

@@ -75,6 +75,11 @@ impl DeferQueue {
     }
 }
 
+/// Whether the caller runs inside an invocation, where [`defer`] can queue work.
+pub(crate) fn in_invocation() -> bool {
+    DeferQueue::current().is_some()
+}
+
 /// What deferred work may return: `()` or a `Result` whose error is logged.
 pub trait DeferredOutput: Send + 'static {
     /// Logs the outcome if it is an error.

@@ -44,6 +44,7 @@
 //! | `crate = "path"` | where `lambda-thaw` is, for crates that re-export it |
 #![warn(missing_docs, unreachable_pub)]
 
+mod cache;
 mod close;
 mod defer;
 mod init;
@@ -59,6 +60,7 @@ pub mod sqlx;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use cache::{Clock, Stamp, SystemClock, TtlCache};
 pub use close::Close;
 pub use defer::{DeferError, DeferLayer, DeferService, DeferredOutput, defer};
 pub use init::InitError;

@@ -46,8 +46,10 @@ pub fn max_concurrency() -> u32 {
 /// (e.g. `after_connect`) on top.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), lambda_thaw::Error> {
-/// let pool: sqlx::Pool<sqlx::Any> = lambda_thaw::sqlx::pool_options()
+/// # async fn demo<DB: sqlx::Database>() -> Result<(), lambda_thaw::Error> {
+/// // DB is your driver, e.g. sqlx::Postgres
+/// let pool: sqlx::Pool<DB> = lambda_thaw::sqlx::pool_options()
+///     .max_lifetime(std::time::Duration::from_secs(3600))
 ///     .connect(&std::env::var("DATABASE_URL")?)
 ///     .await?;
 /// # Ok(()) }
@@ -98,8 +100,9 @@ impl std::error::Error for ConnectError {
 /// hidden) and the cause, so a failed init says which host did not answer and why.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), lambda_thaw::Error> {
-/// let pool = lambda_thaw::sqlx::connect::<sqlx::Postgres>(&std::env::var("DATABASE_URL")?).await?;
+/// # async fn demo<DB: sqlx::Database>() -> Result<(), lambda_thaw::Error> {
+/// // DB is your driver, e.g. sqlx::Postgres
+/// let pool = lambda_thaw::sqlx::connect::<DB>(&std::env::var("DATABASE_URL")?).await?;
 /// # Ok(()) }
 /// ```
 pub async fn connect<DB: Database>(url: &str) -> Result<sqlx::Pool<DB>, ConnectError> {
