@@ -170,6 +170,17 @@ impl<T: Send + Sync + 'static> TtlCache<T> {
         self.fetch_now(fetch, true).await
     }
 
+    /// Stores `value` as freshly fetched (e.g. a value init already had to fetch).
+    pub fn set(&self, value: T) -> Arc<T> {
+        let value = Arc::new(value);
+        *self.entry.lock().unwrap_or_else(|p| p.into_inner()) = Some(Entry {
+            value: value.clone(),
+            fetched: self.clock.now(),
+        });
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        value
+    }
+
     /// Forgets the value; the next `get` fetches.
     pub fn invalidate(&self) {
         *self.entry.lock().unwrap_or_else(|p| p.into_inner()) = None;
@@ -210,15 +221,7 @@ impl<T: Send + Sync + 'static> TtlCache<T> {
             }
         }
         match fetch().await {
-            Ok(value) => {
-                let value = Arc::new(value);
-                *self.entry.lock().unwrap_or_else(|p| p.into_inner()) = Some(Entry {
-                    value: value.clone(),
-                    fetched: self.clock.now(),
-                });
-                self.generation.fetch_add(1, Ordering::SeqCst);
-                Ok(value)
-            }
+            Ok(value) => Ok(self.set(value)),
             Err(error) => {
                 if let Some(max_stale) = self.max_stale_on_error
                     && let Some(entry) = &*self.entry.lock().unwrap_or_else(|p| p.into_inner())
@@ -254,7 +257,8 @@ mod tests {
 
     impl ManualClock {
         fn advance(&self, by: Duration) {
-            self.offset_ms.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
+            self.offset_ms
+                .fetch_add(by.as_millis() as u64, Ordering::SeqCst);
         }
     }
 
@@ -276,7 +280,9 @@ mod tests {
     }
 
     fn cache(ttl_ms: u64, clock: &'static ManualClock) -> &'static TtlCache<u64> {
-        Box::leak(Box::new(TtlCache::new(Duration::from_millis(ttl_ms)).with_clock(clock)))
+        Box::leak(Box::new(
+            TtlCache::new(Duration::from_millis(ttl_ms)).with_clock(clock),
+        ))
     }
 
     fn runtime() -> tokio::runtime::Runtime {
@@ -288,7 +294,9 @@ mod tests {
     }
 
     /// A fetch that counts its calls and returns the count.
-    fn counting(calls: &'static AtomicU64) -> impl FnOnce() -> std::future::Ready<Result<u64, String>> + Send + 'static {
+    fn counting(
+        calls: &'static AtomicU64,
+    ) -> impl FnOnce() -> std::future::Ready<Result<u64, String>> + Send + 'static {
         move || std::future::ready(Ok(calls.fetch_add(1, Ordering::SeqCst) + 1))
     }
 
@@ -306,7 +314,11 @@ mod tests {
             clock.advance(Duration::from_millis(999));
             assert_eq!(*cache.get(counting(calls)).await.unwrap(), 1, "still fresh");
             clock.advance(Duration::from_millis(1));
-            assert_eq!(*cache.get(counting(calls)).await.unwrap(), 2, "expired at the TTL");
+            assert_eq!(
+                *cache.get(counting(calls)).await.unwrap(),
+                2,
+                "expired at the TTL"
+            );
         });
     }
 
@@ -337,10 +349,15 @@ mod tests {
         let clock = manual_clock();
         let cache = cache(1000, clock);
         runtime().block_on(async {
-            let error = cache.get(|| async { Err::<u64, _>("secrets manager down".to_string()) }).await;
+            let error = cache
+                .get(|| async { Err::<u64, _>("secrets manager down".to_string()) })
+                .await;
             assert_eq!(error.unwrap_err(), "secrets manager down");
             assert!(cache.peek().is_none());
-            assert_eq!(*cache.get(|| async { Ok::<_, String>(7) }).await.unwrap(), 7);
+            assert_eq!(
+                *cache.get(|| async { Ok::<_, String>(7) }).await.unwrap(),
+                7
+            );
         });
     }
 
@@ -362,7 +379,9 @@ mod tests {
     fn stale_while_refresh_serves_stale_exactly_once_per_refresh() {
         let clock = manual_clock();
         let cache: &'static TtlCache<u64> = Box::leak(Box::new(
-            TtlCache::new(Duration::from_millis(1000)).with_clock(clock).stale_while_refresh(),
+            TtlCache::new(Duration::from_millis(1000))
+                .with_clock(clock)
+                .stale_while_refresh(),
         ));
         let calls = calls();
         runtime().block_on(async {
@@ -373,13 +392,27 @@ mod tests {
                 // runs after its response (the defer queue).
                 let queue = DeferQueue::default();
                 let served = queue.scope(cache.get(counting(calls))).await.unwrap();
-                assert_eq!(*served, round, "stale value served to the invocation that found it stale");
-                assert_eq!(calls.load(Ordering::SeqCst), round, "not refreshed before the response");
+                assert_eq!(
+                    *served, round,
+                    "stale value served to the invocation that found it stale"
+                );
+                assert_eq!(
+                    calls.load(Ordering::SeqCst),
+                    round,
+                    "not refreshed before the response"
+                );
                 queue.run_all().await;
-                assert_eq!(calls.load(Ordering::SeqCst), round + 1, "refreshed after the response");
+                assert_eq!(
+                    calls.load(Ordering::SeqCst),
+                    round + 1,
+                    "refreshed after the response"
+                );
                 // The next invocation gets the fresh value, not the stale one again.
                 let next = DeferQueue::default();
-                assert_eq!(*next.scope(cache.get(counting(calls))).await.unwrap(), round + 1);
+                assert_eq!(
+                    *next.scope(cache.get(counting(calls))).await.unwrap(),
+                    round + 1
+                );
             }
         });
     }
@@ -394,11 +427,21 @@ mod tests {
         ));
         let failing = || async { Err::<u64, _>("timeout".to_string()) };
         runtime().block_on(async {
-            assert_eq!(*cache.get(|| async { Ok::<_, String>(1) }).await.unwrap(), 1);
+            assert_eq!(
+                *cache.get(|| async { Ok::<_, String>(1) }).await.unwrap(),
+                1
+            );
             clock.advance(Duration::from_millis(1400));
-            assert_eq!(*cache.get(failing).await.unwrap(), 1, "within the bound: stale served");
+            assert_eq!(
+                *cache.get(failing).await.unwrap(),
+                1,
+                "within the bound: stale served"
+            );
             clock.advance(Duration::from_millis(200));
-            assert!(cache.get(failing).await.is_err(), "past the bound: the error");
+            assert!(
+                cache.get(failing).await.is_err(),
+                "past the bound: the error"
+            );
         });
     }
 

@@ -142,3 +142,135 @@ pub async fn connect_with<DB: Database>(
         Err(error) => Err(failed(error)),
     }
 }
+
+type FetchSecret = std::sync::Arc<
+    dyn Fn() -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<String, crate::Error>> + Send>,
+        > + Send
+        + Sync,
+>;
+
+/// A pool whose *new* connections authenticate with a secret from a cached, TTL-refreshed
+/// source — a rotated password from Secrets Manager, an RDS IAM token (valid 15 minutes).
+/// Existing connections keep working; the database only checks the secret when a
+/// connection is opened.
+///
+/// [`RotatingPool::acquire`] reads the secret through a [`crate::TtlCache`] (one fetch per
+/// TTL, single flight) and hands it to the pool for the connections it opens next. If the
+/// database rejects the cached secret (it was rotated before the TTL ran out), the secret is
+/// refetched at once and the connection retried, so a rotation never fails an invocation.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use lambda_thaw::sqlx::{RotatingPool, pool_options};
+///
+/// # async fn fetch_password() -> Result<String, lambda_thaw::Error> { Ok(String::new()) }
+/// # async fn demo<DB: sqlx::Database>(base: <DB::Connection as sqlx::Connection>::Options,
+/// #     set_password: fn(<DB::Connection as sqlx::Connection>::Options, &str) -> <DB::Connection as sqlx::Connection>::Options)
+/// #     -> Result<(), lambda_thaw::Error> {
+/// // With PostgreSQL: base = PgConnectOptions::from_str(url)?, set_password = |o, p| o.password(p)
+/// let db = RotatingPool::<DB>::connect(pool_options(), base, set_password, Duration::from_secs(300), fetch_password).await?;
+/// # Ok(()) }
+/// ```
+pub struct RotatingPool<DB: Database> {
+    pool: sqlx::Pool<DB>,
+    base: <DB::Connection as Connection>::Options,
+    set_secret: fn(
+        <DB::Connection as Connection>::Options,
+        &str,
+    ) -> <DB::Connection as Connection>::Options,
+    secret: crate::TtlCache<String>,
+    fetch: FetchSecret,
+    /// The secret the pool's connect options currently carry.
+    applied: std::sync::Mutex<Option<std::sync::Arc<String>>>,
+}
+
+impl<DB: Database> RotatingPool<DB> {
+    /// Fetches the secret, connects the pool with it (the error names the host and cause,
+    /// password hidden), and keeps `fetch` to refresh it every `ttl`.
+    pub async fn connect<F, Fut, E>(
+        options: PoolOptions<DB>,
+        base: <DB::Connection as Connection>::Options,
+        set_secret: fn(
+            <DB::Connection as Connection>::Options,
+            &str,
+        ) -> <DB::Connection as Connection>::Options,
+        ttl: Duration,
+        fetch: F,
+    ) -> Result<Self, crate::Error>
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<String, E>> + Send + 'static,
+        E: Into<crate::Error>,
+    {
+        let fetch: FetchSecret = std::sync::Arc::new(move || {
+            let future = fetch();
+            Box::pin(async move { future.await.map_err(Into::into) })
+        });
+        let first = fetch().await?;
+        let pool = options.connect_lazy_with(set_secret(base.clone(), &first));
+        // The first connection now, in init: a wrong secret or host fails init, not an
+        // invocation.
+        let secret = crate::TtlCache::new(ttl);
+        let applied = secret.set(first);
+        drop(pool.acquire().await?);
+        Ok(Self {
+            pool,
+            base,
+            set_secret,
+            secret,
+            fetch,
+            applied: std::sync::Mutex::new(Some(applied)),
+        })
+    }
+
+    /// The underlying pool (its new connections use the secret last applied).
+    pub fn pool(&self) -> &sqlx::Pool<DB> {
+        &self.pool
+    }
+
+    /// A connection, opened with a current secret if a new one is needed.
+    pub async fn acquire(&'static self) -> Result<sqlx::pool::PoolConnection<DB>, crate::Error> {
+        let fetch = self.fetch.clone();
+        let secret = self.secret.get(move || fetch()).await?;
+        self.apply(&secret);
+        match self.pool.acquire().await {
+            Err(error) if is_rejected_credential(&error) => {
+                tracing::info!(%error, "the database rejected the cached secret; fetching a fresh one");
+                let fetch = self.fetch.clone();
+                let secret = self.secret.refresh(move || fetch()).await?;
+                self.apply(&secret);
+                Ok(self.pool.acquire().await?)
+            }
+            result => Ok(result?),
+        }
+    }
+
+    /// Gives the pool `secret` for the connections it opens from now on.
+    fn apply(&self, secret: &std::sync::Arc<String>) {
+        let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        if applied
+            .as_ref()
+            .is_some_and(|a| std::sync::Arc::ptr_eq(a, secret))
+        {
+            return;
+        }
+        self.pool
+            .set_connect_options((self.set_secret)(self.base.clone(), secret));
+        *applied = Some(secret.clone());
+    }
+}
+
+impl<DB: Database> crate::Close for RotatingPool<DB> {
+    async fn close(&self) {
+        self.pool.close().await
+    }
+}
+
+/// SQLSTATE class 28: invalid authorization (PostgreSQL `28P01`, MySQL/MariaDB 1045 → `28000`).
+fn is_rejected_credential(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code.starts_with("28"))
+}

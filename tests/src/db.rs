@@ -241,8 +241,19 @@ pub struct ThrowawayPostgres {
 }
 
 impl ThrowawayPostgres {
-    /// Creates and starts the server; `None` if no PostgreSQL binaries are installed.
+    /// Creates and starts the server, trusting every local connection; `None` if no
+    /// PostgreSQL binaries are installed.
     pub fn start() -> Option<Self> {
+        Self::start_with(None)
+    }
+
+    /// Like [`ThrowawayPostgres::start`], but every connection must authenticate with
+    /// `scram-sha-256`; the superuser `root` has `superuser_password`.
+    pub fn start_checking_passwords(superuser_password: &str) -> Option<Self> {
+        Self::start_with(Some(superuser_password))
+    }
+
+    fn start_with(superuser_password: Option<&str>) -> Option<Self> {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .ok()?
             .filter_map(|e| e.ok())
@@ -265,25 +276,36 @@ impl ThrowawayPostgres {
                 .unwrap();
             assert!(status.success());
         }
-        server.run(
-            "initdb",
-            &[
-                "-D",
-                &server.data(),
-                "-A",
-                "trust",
-                "-U",
-                "root",
-                "--no-sync",
-            ],
-        );
+        let data = server.data();
+        let pwfile = server.dir.join("pwfile").display().to_string();
+        let mut initdb = vec!["-D", data.as_str(), "-U", "root", "--no-sync"];
+        match superuser_password {
+            Some(password) => {
+                std::fs::write(&pwfile, password).unwrap();
+                if is_root() {
+                    let status = std::process::Command::new("chown")
+                        .args(["postgres:postgres", &pwfile])
+                        .status()
+                        .unwrap();
+                    assert!(status.success());
+                }
+                initdb.extend(["-A", "scram-sha-256", "--pwfile", pwfile.as_str()]);
+            }
+            None => initdb.extend(["-A", "trust"]),
+        }
+        server.run("initdb", &initdb);
         server.pg_ctl("start");
         Some(server)
     }
 
-    /// A URL to its `postgres` database.
+    /// A URL to its `postgres` database as `root` (add a password where it checks them).
     pub fn url(&self) -> String {
         format!("postgres://root@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Restarts it, ending every connection (`pg_ctl restart -m fast`).

@@ -510,3 +510,83 @@ async fn postgres_restarted_while_frozen_is_survived() {
     assert!(after.cold_start.is_none());
     env.shutdown().await;
 }
+
+/// Expiring credentials: the password rotates between invocations and the function's
+/// backend is killed while frozen; the next invocation opens a new connection with the
+/// new password (fetched when the database rejected the cached one) and nothing fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_password_rotation_fails_no_invocation() {
+    if admin_url("LAMBDA_THAW_TEST_POSTGRES").is_none() {
+        return;
+    }
+    // The shared server trusts every local connection; this one checks passwords.
+    let server = lambda_thaw_tests::db::ThrowawayPostgres::start_checking_passwords("admin-pw")
+        .expect("PostgreSQL binaries are installed");
+    let admin_url = format!(
+        "postgres://root:admin-pw@127.0.0.1:{}/postgres",
+        server.port()
+    );
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+        .await
+        .unwrap();
+    let secret_file =
+        std::env::temp_dir().join(lambda_thaw_tests::db::unique("lambda_thaw_secret"));
+    let rotate = async |admin: &mut sqlx::PgConnection, password: &str| {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER ROLE app PASSWORD '{password}'"
+        )))
+        .execute(&mut *admin)
+        .await
+        .unwrap();
+        std::fs::write(&secret_file, password).unwrap();
+    };
+    sqlx::query("CREATE ROLE app LOGIN")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    rotate(&mut admin, "password-0").await;
+
+    let env = Environment::new(
+        FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-rotating"))
+            .env(
+                "DATABASE_URL",
+                format!("postgres://app@127.0.0.1:{}/postgres", server.port()),
+            )
+            .env("PASSWORD_FILE", secret_file.display().to_string())
+            .env("RUST_LOG", "info"),
+    );
+    let mut failed = Vec::new();
+    let mut session_now = None;
+    for i in 1..=20 {
+        if i % 5 == 0
+            && let Some(pid) = session_now
+        {
+            // Rotate, and end the connection that used the old password while frozen.
+            rotate(&mut admin, &format!("password-{i}")).await;
+            sqlx::query("SELECT pg_terminate_backend(CAST($1 AS INTEGER))")
+                .bind(pid)
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            tokio::time::sleep(lambda_thaw::sqlx::FREEZE_CHECK_AFTER + Duration::from_millis(100))
+                .await;
+        }
+        let record = env.invoke("{}").await;
+        match record.outcome.json() {
+            Some(body) => session_now = body["session"].as_i64(),
+            None => failed.push((i, record.outcome.clone())),
+        }
+    }
+    assert!(failed.is_empty(), "{failed:?}\n{}", env.logs().text());
+    assert_eq!(env.starts(), 1, "no init failure, no restart");
+    // One fetch in init, one per rotation (the database rejected the cached password).
+    assert_eq!(
+        env.logs().matching("credential fetched").len(),
+        1 + 4,
+        "{}",
+        env.logs().text()
+    );
+    assert_eq!(env.logs().matching("rejected the cached secret").len(), 4);
+    env.shutdown().await;
+    let _ = std::fs::remove_file(&secret_file);
+}

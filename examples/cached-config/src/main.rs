@@ -28,7 +28,8 @@ fn setup() -> Result<Settings, Error> {
     Ok(Settings {
         file: std::env::var("CONFIG_FILE")?,
         // Serve the last good configuration for up to a minute if the store is down.
-        config: TtlCache::new(Duration::from_secs(ttl)).serve_stale_on_error(Duration::from_secs(60)),
+        config: TtlCache::new(Duration::from_secs(ttl))
+            .serve_stale_on_error(Duration::from_secs(60)),
         fetches: AtomicU64::new(0),
     })
 }

@@ -6,25 +6,36 @@ use std::time::Duration;
 use lambda_thaw_emulator::{Environment, FunctionConfig, InvocationRecord};
 
 fn fetches(record: &InvocationRecord) -> u64 {
-    let body = record.outcome.json().unwrap_or_else(|| panic!("{:?}", record.outcome));
+    let body = record
+        .outcome
+        .json()
+        .unwrap_or_else(|| panic!("{:?}", record.outcome));
     body["fetches"].as_u64().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_value_is_refetched_after_a_frozen_gap_longer_than_its_ttl() {
     let file = std::env::temp_dir().join(format!("lambda-thaw-config-{}.json", std::process::id()));
-    tokio::fs::write(&file, r#"{"greeting":"hello"}"#).await.unwrap();
+    tokio::fs::write(&file, r#"{"greeting":"hello"}"#)
+        .await
+        .unwrap();
     let env = Environment::new(
         FunctionConfig::new(env!("CARGO_BIN_EXE_cached-config"))
             .env("CONFIG_FILE", file.display().to_string())
             .env("CONFIG_TTL_SECS", "2"),
     );
     for _ in 0..3 {
-        assert_eq!(fetches(&env.invoke("{}").await), 1, "within the TTL: one fetch");
+        assert_eq!(
+            fetches(&env.invoke("{}").await),
+            1,
+            "within the TTL: one fetch"
+        );
     }
     assert_eq!(env.logs().matching("config cache hit").len(), 2);
     // The environment stays frozen for 5 s: longer than the TTL.
-    tokio::fs::write(&file, r#"{"greeting":"hello again"}"#).await.unwrap();
+    tokio::fs::write(&file, r#"{"greeting":"hello again"}"#)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(5)).await;
     let after = env.invoke("{}").await;
     assert_eq!(fetches(&after), 2, "stale after the frozen gap: refetched");
