@@ -150,6 +150,12 @@ type FetchSecret = std::sync::Arc<
         + Sync,
 >;
 
+/// A driver's connect options.
+pub type ConnectOptionsOf<DB> = <<DB as Database>::Connection as Connection>::Options;
+
+/// Puts a secret into connect options, e.g. `|options, password| options.password(password)`.
+pub type SetSecret<DB> = fn(ConnectOptionsOf<DB>, &str) -> ConnectOptionsOf<DB>;
+
 /// A pool whose *new* connections authenticate with a secret from a cached, TTL-refreshed
 /// source — a rotated password from Secrets Manager, an RDS IAM token (valid 15 minutes).
 /// Existing connections keep working; the database only checks the secret when a
@@ -174,11 +180,8 @@ type FetchSecret = std::sync::Arc<
 /// ```
 pub struct RotatingPool<DB: Database> {
     pool: sqlx::Pool<DB>,
-    base: <DB::Connection as Connection>::Options,
-    set_secret: fn(
-        <DB::Connection as Connection>::Options,
-        &str,
-    ) -> <DB::Connection as Connection>::Options,
+    base: ConnectOptionsOf<DB>,
+    set_secret: SetSecret<DB>,
     secret: crate::TtlCache<String>,
     fetch: FetchSecret,
     /// The secret the pool's connect options currently carry.
@@ -190,11 +193,8 @@ impl<DB: Database> RotatingPool<DB> {
     /// password hidden), and keeps `fetch` to refresh it every `ttl`.
     pub async fn connect<F, Fut, E>(
         options: PoolOptions<DB>,
-        base: <DB::Connection as Connection>::Options,
-        set_secret: fn(
-            <DB::Connection as Connection>::Options,
-            &str,
-        ) -> <DB::Connection as Connection>::Options,
+        base: ConnectOptionsOf<DB>,
+        set_secret: SetSecret<DB>,
         ttl: Duration,
         fetch: F,
     ) -> Result<Self, crate::Error>
