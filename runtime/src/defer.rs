@@ -150,6 +150,16 @@ where
     Ok(())
 }
 
+/// Runs `invocation` with its own defer queue, then the deferred work: what
+/// [`DeferLayer`] does around `lambda_runtime`'s POST, without the HTTP (for benchmarks).
+#[doc(hidden)]
+pub async fn with_defer_queue<F: Future>(invocation: F) -> F::Output {
+    let queue = DeferQueue::default();
+    let output = queue.scope(invocation).await;
+    queue.run_all().await;
+    output
+}
+
 /// Gives each invocation a defer queue and runs it after the response is posted.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DeferLayer;

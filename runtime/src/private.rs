@@ -6,11 +6,11 @@ pub use std::process::ExitCode;
 pub use crate::close::{
     CloseProbe, ShutdownFn, ShutdownFuture, ViaClose, ViaNoClose, shutdown_future,
 };
-pub use crate::defer::DeferredOutput;
+pub use crate::defer::{DeferredOutput, with_defer_queue};
 pub use crate::init::{
     AsyncInit, InitCall, InitError, IntoInitResult, SyncInit, ViaFuture, ViaValue,
 };
-pub use crate::run::{Options, main};
+pub use crate::run::{Options, invocation, main};
 pub use crate::state::StateCell;
 pub use lambda_runtime::LambdaEvent;
 

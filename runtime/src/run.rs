@@ -138,31 +138,7 @@ where
     }
 
     let adapter = lambda_runtime::service_fn(move |event: LambdaEvent<A>| {
-        let handler = handler.clone();
-        let init = init.clone();
-        async move {
-            let state = match cell.get() {
-                Some(state) => state,
-                None => lazy_init(options, cell, init).await?,
-            };
-            let deadline_ms = event.context.deadline;
-            let result = match guard_deadline(options.deadline_margin_ms, deadline_ms) {
-                None => handler(event, state).await.map_err(Into::into),
-                Some((cancel_at, margin)) => {
-                    match tokio::time::timeout_at(cancel_at, handler(event, state)).await {
-                        Ok(result) => result.map_err(Into::into),
-                        Err(_) => Err(deadline_error(margin)),
-                    }
-                }
-            };
-            if !options.early_return
-                && let Some(queue) = DeferQueue::current()
-            {
-                // Node's default: the response waits for the deferred work.
-                queue.run_all().await;
-            }
-            result
-        }
+        invocation(options, cell, init.clone(), handler.clone(), event)
     });
 
     // Layers run outermost-last-added: tracing's request span wraps the defer layer, so
@@ -179,6 +155,46 @@ where
             ExitCode::FAILURE
         }
     }
+}
+
+/// One invocation as the generated adapter runs it: the state (lazy init on first use),
+/// the handler under the deadline guard, and — with `early_return = false` — the deferred
+/// work before the response. Public (hidden) so benchmarks can call it without HTTP.
+pub async fn invocation<S, I, IFut, H, HFut, A, R, E>(
+    options: Options,
+    cell: &'static StateCell<S>,
+    init: I,
+    handler: H,
+    event: LambdaEvent<A>,
+) -> Result<R, Diagnostic>
+where
+    I: FnOnce() -> IFut,
+    IFut: Future<Output = Result<S, InitError>>,
+    H: FnOnce(LambdaEvent<A>, &'static S) -> HFut,
+    HFut: Future<Output = Result<R, E>>,
+    E: Into<Diagnostic>,
+{
+    let state = match cell.get() {
+        Some(state) => state,
+        None => lazy_init(options, cell, init).await?,
+    };
+    let deadline_ms = event.context.deadline;
+    let result = match guard_deadline(options.deadline_margin_ms, deadline_ms) {
+        None => handler(event, state).await.map_err(Into::into),
+        Some((cancel_at, margin)) => {
+            match tokio::time::timeout_at(cancel_at, handler(event, state)).await {
+                Ok(result) => result.map_err(Into::into),
+                Err(_) => Err(deadline_error(margin)),
+            }
+        }
+    };
+    if !options.early_return
+        && let Some(queue) = DeferQueue::current()
+    {
+        // Node's default: the response waits for the deferred work.
+        queue.run_all().await;
+    }
+    result
 }
 
 /// When to cancel the handler: `margin` before the deadline, but never earlier than half

@@ -1,0 +1,294 @@
+//! 2–5: through the real `lambda_runtime` client and the emulator, function processes
+//! side by side in the same run.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use lambda_thaw_emulator::{Environment, Fleet, FunctionConfig, InvocationRecord};
+use lambda_thaw_tests::db::{MariaScratch, PgScratch};
+
+use crate::report::{Row, median, percentile};
+
+/// The benchmark's function binaries, by name.
+pub type Fixtures = HashMap<String, PathBuf>;
+
+fn config(fixtures: &Fixtures, name: &str) -> FunctionConfig {
+    let binary = fixtures
+        .get(name)
+        .unwrap_or_else(|| panic!("fixture `{name}` was not built"));
+    FunctionConfig::new(binary).env("RUST_LOG", "warn")
+}
+
+fn ms(record: &InvocationRecord) -> f64 {
+    assert!(
+        record.outcome.is_response(),
+        "benchmark invocation failed: {:?}",
+        record.outcome
+    );
+    record.response_latency().unwrap().as_secs_f64() * 1000.0
+}
+
+/// 2. Warm invocation latency, handout → response, freeze off, in alternating chunks.
+pub async fn warm_latency(fixtures: &Fixtures, invocations: usize) -> Vec<Row> {
+    let thaw = Environment::new(config(fixtures, "echo_thaw").freeze(false));
+    let handwritten = Environment::new(config(fixtures, "echo_handwritten").freeze(false));
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    // The cold starts are not part of this comparison.
+    thaw.invoke(r#""warm up""#).await;
+    handwritten.invoke(r#""warm up""#).await;
+    let chunk = 100.min(invocations);
+    for _ in 0..invocations.div_ceil(chunk) {
+        for _ in 0..chunk {
+            a.push(ms(&thaw.invoke(r#"{"order":42}"#).await));
+        }
+        for _ in 0..chunk {
+            b.push(ms(&handwritten.invoke(r#"{"order":42}"#).await));
+        }
+    }
+    thaw.shutdown().await;
+    handwritten.shutdown().await;
+    let row = |what: &str, q: f64, a: &mut Vec<f64>, b: &mut Vec<f64>| Row {
+        section: "2",
+        what: format!(
+            "warm invocation {what}, handout → response ({} each)",
+            a.len()
+        ),
+        tag: what.to_string(),
+        subject: percentile(a, q),
+        baseline: percentile(b, q),
+        unit: "ms",
+        subject_name: "lambda-thaw".into(),
+        baseline_name: "hand-written".into(),
+    };
+    vec![
+        row("p50", 0.5, &mut a, &mut b),
+        row("p99", 0.99, &mut a, &mut b),
+    ]
+}
+
+/// 3. Cold start against PostgreSQL: process start → first response, and the first
+/// invocation's own latency with eager init, lazy init and connect-per-invocation.
+pub async fn cold_start(fixtures: &Fixtures, postgres: &str, repetitions: usize) -> Vec<Row> {
+    let names = [
+        "db_thaw_eager",
+        "db_handwritten",
+        "db_thaw_lazy",
+        "db_per_invocation",
+    ];
+    let mut start_to_response: HashMap<&str, Vec<f64>> = HashMap::new();
+    let mut first_invocation: HashMap<&str, Vec<f64>> = HashMap::new();
+    for _ in 0..repetitions {
+        for name in names {
+            let env = Environment::new(config(fixtures, name).env("DATABASE_URL", postgres));
+            let record = env.invoke("{}").await;
+            let first = ms(&record);
+            let started = record.cold_start.as_ref().unwrap().started_at;
+            let total = record
+                .responded_at
+                .unwrap()
+                .duration_since(started)
+                .unwrap();
+            start_to_response
+                .entry(name)
+                .or_default()
+                .push(total.as_secs_f64() * 1000.0);
+            first_invocation.entry(name).or_default().push(first);
+            env.shutdown().await;
+        }
+    }
+    let med = |map: &mut HashMap<&str, Vec<f64>>, name: &str| median(map.get_mut(name).unwrap());
+    let n = repetitions;
+    vec![
+        Row {
+            section: "3",
+            tag: "process start → 1st response".into(),
+            what: format!(
+                "cold start, process start → first response, init connects to PostgreSQL (median of {n})"
+            ),
+            subject: med(&mut start_to_response, "db_thaw_eager"),
+            baseline: med(&mut start_to_response, "db_handwritten"),
+            unit: "ms",
+            subject_name: "lambda-thaw eager".into(),
+            baseline_name: "hand-written".into(),
+        },
+        Row {
+            section: "3",
+            tag: "1st invocation, eager".into(),
+            what: format!("first invocation's own latency, handout → response (median of {n})"),
+            subject: med(&mut first_invocation, "db_thaw_eager"),
+            baseline: med(&mut first_invocation, "db_per_invocation"),
+            unit: "ms",
+            subject_name: "eager init".into(),
+            baseline_name: "connect per invocation".into(),
+        },
+        Row {
+            section: "3",
+            tag: "1st invocation, lazy".into(),
+            what: format!("first invocation's own latency, handout → response (median of {n})"),
+            subject: med(&mut first_invocation, "db_thaw_lazy"),
+            baseline: med(&mut first_invocation, "db_per_invocation"),
+            unit: "ms",
+            subject_name: "lazy init".into(),
+            baseline_name: "connect per invocation".into(),
+        },
+    ]
+}
+
+/// Which server a reuse-vs-reconnect comparison runs on.
+pub enum Server<'a> {
+    /// PostgreSQL, by admin URL.
+    Postgres(&'a str),
+    /// MariaDB, by admin URL.
+    MariaDb(&'a str),
+}
+
+/// 4. Reuse vs reconnect on one server: warm latency, and the connections a fleet of
+/// `environments` × `per_environment` invocations opens, counted by the server.
+pub async fn reuse_vs_reconnect(
+    fixtures: &Fixtures,
+    server: Server<'_>,
+    warm: usize,
+    environments: usize,
+    per_environment: usize,
+) -> Vec<Row> {
+    let (name, url, mut pg, mut maria) = match server {
+        Server::Postgres(admin) => {
+            let scratch = PgScratch::create(admin).await;
+            ("PostgreSQL", scratch.url.clone(), Some(scratch), None)
+        }
+        Server::MariaDb(admin) => {
+            let scratch = MariaScratch::create(admin).await;
+            ("MariaDB", scratch.url.clone(), None, Some(scratch))
+        }
+    };
+    let reuse = Environment::new(config(fixtures, "db_thaw_eager").env("DATABASE_URL", &url));
+    let reconnect =
+        Environment::new(config(fixtures, "db_per_invocation").env("DATABASE_URL", &url));
+    reuse.invoke("{}").await;
+    reconnect.invoke("{}").await;
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..warm {
+        a.push(ms(&reuse.invoke("{}").await));
+        b.push(ms(&reconnect.invoke("{}").await));
+    }
+    reuse.shutdown().await;
+    reconnect.shutdown().await;
+
+    let mut connections = Vec::new();
+    for fixture in ["db_thaw_eager", "db_per_invocation"] {
+        let before = count_connections(&mut pg, &mut maria).await;
+        let fleet = Fleet::new(
+            config(fixtures, fixture).env("DATABASE_URL", &url),
+            environments,
+        );
+        let events = (0..environments * per_environment)
+            .map(|_| "{}".into())
+            .collect();
+        let records = fleet
+            .run(events, std::time::Duration::ZERO, |_, _| {})
+            .await;
+        assert!(
+            records.iter().all(|r| r.outcome.is_response()),
+            "fleet invocations failed"
+        );
+        fleet.shutdown().await;
+        connections.push(count_connections(&mut pg, &mut maria).await - before);
+    }
+    if let Some(scratch) = pg {
+        scratch.drop_database().await;
+    }
+    if let Some(scratch) = maria {
+        scratch.drop_database().await;
+    }
+    vec![
+        Row {
+            section: "4",
+            tag: format!("{name}, warm"),
+            what: format!("{name}: warm one-query invocation, median of {warm}"),
+            subject: median(&mut a),
+            baseline: median(&mut b),
+            unit: "ms",
+            subject_name: "pool reused".into(),
+            baseline_name: "connect per invocation".into(),
+        },
+        Row {
+            section: "4",
+            tag: format!("{name}, connections"),
+            what: format!(
+                "{name}: connections opened by {environments} environments × {per_environment} invocations (server-side)"
+            ),
+            subject: connections[0] as f64,
+            baseline: connections[1] as f64,
+            unit: "connections",
+            subject_name: "pool reused".into(),
+            baseline_name: "connect per invocation".into(),
+        },
+    ]
+}
+
+async fn count_connections(pg: &mut Option<PgScratch>, maria: &mut Option<MariaScratch>) -> i64 {
+    if let Some(scratch) = pg {
+        scratch.wait_until_idle().await;
+        return scratch.stat("sessions").await;
+    }
+    let scratch = maria.as_mut().unwrap();
+    scratch.wait_until_idle().await;
+    scratch.user_stat("TOTAL_CONNECTIONS").await
+}
+
+/// 5. Early return: response latency of a handler with 200 ms of deferred work, with
+/// `early_return` on, off, and with no deferred work at all.
+pub async fn early_return(fixtures: &Fixtures, invocations: usize) -> Vec<Row> {
+    let early = Environment::new(config(fixtures, "defer_early"));
+    let waiting = Environment::new(config(fixtures, "defer_waiting"));
+    early.invoke("{}").await;
+    waiting.invoke("{}").await;
+    let (mut on, mut off, mut none, mut complete) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..invocations {
+        let record = early.invoke(r#"{"defer_ms":200}"#).await;
+        on.push(ms(&record));
+        complete.push(record.complete_latency().unwrap().as_secs_f64() * 1000.0);
+        off.push(ms(&waiting.invoke(r#"{"defer_ms":200}"#).await));
+        none.push(ms(&early.invoke("{}").await));
+    }
+    early.shutdown().await;
+    waiting.shutdown().await;
+    let n = invocations;
+    vec![
+        Row {
+            section: "5",
+            tag: "200 ms deferred: on vs off".into(),
+            what: format!("response latency with 200 ms of deferred work (median of {n})"),
+            subject: median(&mut on),
+            baseline: median(&mut off),
+            unit: "ms",
+            subject_name: "early_return on".into(),
+            baseline_name: "early_return = false".into(),
+        },
+        Row {
+            section: "5",
+            tag: "on vs no deferred work".into(),
+            what: format!(
+                "response latency: 200 ms deferred with early return vs no deferred work (median of {n})"
+            ),
+            subject: median(&mut on),
+            baseline: median(&mut none),
+            unit: "ms",
+            subject_name: "early_return on".into(),
+            baseline_name: "no deferred work".into(),
+        },
+        Row {
+            section: "5",
+            tag: "complete vs waiting response".into(),
+            what: format!(
+                "early return: handout → invocation complete (deferred work done before freeze, median of {n})"
+            ),
+            subject: median(&mut complete),
+            baseline: median(&mut off),
+            unit: "ms",
+            subject_name: "complete, early_return on".into(),
+            baseline_name: "response, early_return = false".into(),
+        },
+    ]
+}

@@ -1,0 +1,249 @@
+//! `bench`: every lambda-thaw benchmark in one run, each side by side with its baseline
+//! measured in the same run on the same machine. Writes `results.json`, `results.md`
+//! and `chart.svg` (to `bench/results/` unless `--out DIR`).
+//!
+//! ```sh
+//! cargo run --release -p lambda-thaw-bench            # the full run (a few minutes)
+//! cargo run -p lambda-thaw-bench -- --quick           # a smoke test (under a minute)
+//! ```
+//!
+//! PostgreSQL and MariaDB are found through `LAMBDA_THAW_TEST_POSTGRES` and
+//! `LAMBDA_THAW_TEST_MYSQL` (defaults: this machine's servers); a section whose server
+//! cannot be reached is skipped with a note.
+
+mod build_cost;
+mod chart;
+mod emulated;
+mod overhead;
+mod report;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use report::{Row, markdown};
+
+struct Plan {
+    overhead_calls: u64,
+    overhead_rounds: usize,
+    warm: usize,
+    cold: usize,
+    reuse_warm: usize,
+    fleet: (usize, usize),
+    early: usize,
+    builds: usize,
+    clean_builds: bool,
+}
+
+const FULL: Plan = Plan {
+    overhead_calls: 200_000,
+    overhead_rounds: 10,
+    warm: 2000,
+    cold: 5,
+    reuse_warm: 200,
+    fleet: (16, 50),
+    early: 20,
+    builds: 3,
+    clean_builds: true,
+};
+
+const QUICK: Plan = Plan {
+    overhead_calls: 20_000,
+    overhead_rounds: 3,
+    warm: 200,
+    cold: 1,
+    reuse_warm: 20,
+    fleet: (4, 10),
+    early: 3,
+    builds: 1,
+    clean_builds: false,
+};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let out = args
+        .iter()
+        .position(|a| a == "--out")
+        .and_then(|i| args.get(i + 1))
+        .map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results"),
+            PathBuf::from,
+        );
+    if let Some(unknown) = args
+        .iter()
+        .find(|a| a.starts_with("--") && *a != "--quick" && *a != "--out")
+    {
+        eprintln!("error: unknown option `{unknown}`; expected `--quick` or `--out DIR`");
+        std::process::exit(2);
+    }
+    let plan = if quick { QUICK } else { FULL };
+    let release = !cfg!(debug_assertions);
+    let fixtures = build_fixtures(release);
+    let postgres = reachable(
+        "LAMBDA_THAW_TEST_POSTGRES",
+        "postgres://root@127.0.0.1:5432/test",
+    );
+    let mariadb = reachable("LAMBDA_THAW_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test");
+
+    let mut rows: Vec<Row> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let mut section = |name: &str, new: Vec<Row>| {
+        eprintln!("done: {name}");
+        rows.extend(new);
+    };
+    section(
+        "1 overhead",
+        overhead::run(plan.overhead_calls, plan.overhead_rounds),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    section(
+        "2 warm latency",
+        runtime.block_on(emulated::warm_latency(&fixtures, plan.warm)),
+    );
+    match &postgres {
+        Some(url) => {
+            section(
+                "3 cold start",
+                runtime.block_on(emulated::cold_start(&fixtures, url, plan.cold)),
+            );
+            section(
+                "4 reuse vs reconnect (PostgreSQL)",
+                runtime.block_on(emulated::reuse_vs_reconnect(
+                    &fixtures,
+                    emulated::Server::Postgres(url),
+                    plan.reuse_warm,
+                    plan.fleet.0,
+                    plan.fleet.1,
+                )),
+            );
+        }
+        None => notes.push("PostgreSQL unreachable: sections 3 and 4 (PostgreSQL) skipped".into()),
+    }
+    match &mariadb {
+        Some(url) => section(
+            "4 reuse vs reconnect (MariaDB)",
+            runtime.block_on(emulated::reuse_vs_reconnect(
+                &fixtures,
+                emulated::Server::MariaDb(url),
+                plan.reuse_warm,
+                plan.fleet.0,
+                plan.fleet.1,
+            )),
+        ),
+        None => notes.push("MariaDB unreachable: section 4 (MariaDB) skipped".into()),
+    }
+    section(
+        "5 early return",
+        runtime.block_on(emulated::early_return(&fixtures, plan.early)),
+    );
+    section(
+        "6 build cost",
+        build_cost::run(release, plan.builds, plan.clean_builds),
+    );
+
+    let machine = machine();
+    let date = Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d %H:%M UTC")
+        .output()
+        .map_or_else(
+            |_| "unknown date".into(),
+            |o| String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        );
+    let profile = if release { "release" } else { "debug" };
+    let caption = format!(
+        "{date}, {machine}, {profile}{}",
+        if quick { ", --quick" } else { "" }
+    );
+    std::fs::create_dir_all(&out).unwrap();
+    let table = markdown(&rows);
+    let document = serde_json::json!({
+        "date": date, "machine": machine, "profile": profile, "quick": quick, "notes": notes, "rows": rows,
+    });
+    std::fs::write(out.join("results.json"), format!("{document:#}\n")).unwrap();
+    std::fs::write(out.join("results.md"), format!("{caption}\n\n{table}")).unwrap();
+    if let Err(e) = chart::draw(&rows, &out.join("chart.svg"), &caption) {
+        notes.push(format!("chart not drawn: {e}"));
+    }
+    println!("{caption}\n\n{table}");
+    for note in &notes {
+        println!("note: {note}");
+    }
+    println!("written: {}", out.display());
+}
+
+/// Builds the fixture binaries (this package's other bins) in the runner's own profile.
+fn build_fixtures(release: bool) -> emulated::Fixtures {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.args([
+        "build",
+        "-p",
+        "lambda-thaw-bench",
+        "--bins",
+        "--message-format=json-render-diagnostics",
+    ]);
+    if release {
+        command.arg("--release");
+    }
+    let output = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "building the benchmark fixtures failed"
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact")
+        .filter_map(|m| {
+            let path = m["executable"].as_str()?;
+            Some((
+                m["target"]["name"].as_str()?.to_string(),
+                PathBuf::from(path),
+            ))
+        })
+        .collect()
+}
+
+/// The URL in `var` (or `default`) if a server answers there.
+fn reachable(var: &str, default: &str) -> Option<String> {
+    let url = std::env::var(var).unwrap_or_else(|_| default.to_string());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let ok = runtime.block_on(async {
+        use sqlx::Connection;
+        let attempt = async {
+            if url.starts_with("postgres") {
+                sqlx::PgConnection::connect(&url).await.map(|_| ())
+            } else {
+                sqlx::MySqlConnection::connect(&url).await.map(|_| ())
+            }
+        };
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(5), attempt).await,
+            Ok(Ok(()))
+        )
+    });
+    ok.then_some(url)
+}
+
+/// "N cores (model), M GiB".
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split(':').nth(1))
+        })
+        .map_or("unknown CPU".to_string(), |m| m.trim().to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let kib: f64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    format!("{cores} cores ({model}), {:.0} GiB", kib / 1024.0 / 1024.0)
+}
