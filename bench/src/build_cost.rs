@@ -1,4 +1,4 @@
-//! 6. Build cost: the orders example through `#[handler]` against the same function
+//! Benchmark 6, build cost: the orders example through `#[handler]` against the same function
 //! written by hand — rebuild after a touch (incremental), rebuild of the package alone
 //! with its dependencies already built (clean), and the binary's size.
 

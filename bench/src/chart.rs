@@ -8,6 +8,9 @@ use plotters::style::FontStyle;
 
 use crate::report::Row;
 
+/// Which rows a panel shows.
+type Keep = fn(&Row) -> bool;
+
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
 /// Draws `rows` into `path`; `caption` names the run (date and machine).
@@ -33,18 +36,17 @@ pub fn draw(rows: &[Row], path: &Path, caption: &str) -> Result<(), String> {
         )
         .map_err(|e| e.to_string())?;
     let panels = body.split_evenly((2, 2));
-    let families: [(&str, &dyn Fn(&Row) -> bool); 4] = [
-        ("2. warm latency through the real client (ms)", &|r| {
+    let families: [(&str, Keep); 4] = [
+        ("2. warm latency through the real client (ms)", |r| {
             r.section == "2"
         }),
-        (
-            "3. cold start and first invocation, PostgreSQL (ms)",
-            &|r| r.section == "3",
-        ),
-        ("4. reuse vs reconnect: warm latency (ms)", &|r| {
+        ("3. cold start and first invocation, PostgreSQL (ms)", |r| {
+            r.section == "3"
+        }),
+        ("4. reuse vs reconnect: warm latency (ms)", |r| {
             r.section == "4" && r.unit == "ms"
         }),
-        ("5. early return with 200 ms deferred work (ms)", &|r| {
+        ("5. early return with 200 ms deferred work (ms)", |r| {
             r.section == "5"
         }),
     ];

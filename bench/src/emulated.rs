@@ -28,7 +28,7 @@ fn ms(record: &InvocationRecord) -> f64 {
     record.response_latency().unwrap().as_secs_f64() * 1000.0
 }
 
-/// 2. Warm invocation latency, handout → response, freeze off, in alternating chunks.
+/// Benchmark 2: Warm invocation latency, handout → response, freeze off, in alternating chunks.
 pub async fn warm_latency(fixtures: &Fixtures, invocations: usize) -> Vec<Row> {
     let thaw = Environment::new(config(fixtures, "echo_thaw").freeze(false));
     let handwritten = Environment::new(config(fixtures, "echo_handwritten").freeze(false));
@@ -66,7 +66,7 @@ pub async fn warm_latency(fixtures: &Fixtures, invocations: usize) -> Vec<Row> {
     ]
 }
 
-/// 3. Cold start against PostgreSQL: process start → first response, and the first
+/// Benchmark 3: Cold start against PostgreSQL: process start → first response, and the first
 /// invocation's own latency with eager init, lazy init and connect-per-invocation.
 pub async fn cold_start(fixtures: &Fixtures, postgres: &str, repetitions: usize) -> Vec<Row> {
     let names = [
@@ -142,7 +142,7 @@ pub enum Server<'a> {
     MariaDb(&'a str),
 }
 
-/// 4. Reuse vs reconnect on one server: warm latency, and the connections a fleet of
+/// Benchmark 4: Reuse vs reconnect on one server: warm latency, and the connections a fleet of
 /// `environments` × `per_environment` invocations opens, counted by the server.
 pub async fn reuse_vs_reconnect(
     fixtures: &Fixtures,
@@ -236,7 +236,7 @@ async fn count_connections(pg: &mut Option<PgScratch>, maria: &mut Option<MariaS
     scratch.user_stat("TOTAL_CONNECTIONS").await
 }
 
-/// 5. Early return: response latency of a handler with 200 ms of deferred work, with
+/// Benchmark 5: Early return: response latency of a handler with 200 ms of deferred work, with
 /// `early_return` on, off, and with no deferred work at all.
 pub async fn early_return(fixtures: &Fixtures, invocations: usize) -> Vec<Row> {
     let early = Environment::new(config(fixtures, "defer_early"));

@@ -1,4 +1,4 @@
-//! 1. Framework overhead in process: the generated adapter's path (state lookup, defer
+//! Benchmark 1, framework overhead in process: the generated adapter's path (state lookup, defer
 //! queue, deadline guard) against a hand-written `lambda_runtime` service whose state is
 //! in a `OnceCell` — calls per second on a trivial handler, no HTTP. The two run in
 //! alternating rounds so drift hits both alike.

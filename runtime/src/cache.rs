@@ -247,7 +247,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     use super::*;
-    use crate::defer::DeferQueue;
+    use crate::defer::{run_work, with_queue};
 
     /// A clock tests move by hand.
     struct ManualClock {
@@ -390,8 +390,8 @@ mod tests {
                 clock.advance(Duration::from_millis(1500));
                 // One invocation: it is answered with the stale value, and the refresh
                 // runs after its response (the defer queue).
-                let queue = DeferQueue::default();
-                let served = queue.scope(cache.get(counting(calls))).await.unwrap();
+                let (served, deferred) = with_queue(cache.get(counting(calls))).await;
+                let served = served.unwrap();
                 assert_eq!(
                     *served, round,
                     "stale value served to the invocation that found it stale"
@@ -401,18 +401,15 @@ mod tests {
                     round,
                     "not refreshed before the response"
                 );
-                queue.run_all().await;
+                run_work(deferred).await;
                 assert_eq!(
                     calls.load(Ordering::SeqCst),
                     round + 1,
                     "refreshed after the response"
                 );
                 // The next invocation gets the fresh value, not the stale one again.
-                let next = DeferQueue::default();
-                assert_eq!(
-                    *next.scope(cache.get(counting(calls))).await.unwrap(),
-                    round + 1
-                );
+                let (next, _) = with_queue(cache.get(counting(calls))).await;
+                assert_eq!(*next.unwrap(), round + 1);
             }
         });
     }

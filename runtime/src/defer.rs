@@ -6,11 +6,11 @@
 //! POST; the runtime only polls `next` again once that is done. See `runtime-api.md`:
 //! a layer's code after `inner.call(..)` runs after the caller has its answer.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use futures_util::FutureExt;
@@ -20,64 +20,70 @@ use tracing::Instrument;
 
 type Work = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// The deferred work of one invocation.
-#[derive(Clone, Default)]
-pub(crate) struct DeferQueue {
-    work: Arc<Mutex<Vec<Work>>>,
-}
-
 tokio::task_local! {
-    static CURRENT: DeferQueue;
+    /// The current invocation's deferred work. A `RefCell` in a task-local, not an
+    /// `Arc<Mutex<…>>`: only the invocation's own task touches it, and an invocation that
+    /// defers nothing allocates nothing.
+    static CURRENT: RefCell<Vec<Work>>;
 }
 
-impl DeferQueue {
-    /// Runs `future` with this queue as the current invocation's.
-    pub(crate) async fn scope<F: Future>(&self, future: F) -> F::Output {
-        CURRENT.scope(self.clone(), future).await
-    }
+/// Runs `future` with a fresh queue as the current invocation's; returns its output and
+/// the work it deferred.
+pub(crate) async fn with_queue<F: Future>(future: F) -> (F::Output, Vec<Work>) {
+    CURRENT
+        .scope(RefCell::new(Vec::new()), async {
+            let output = future.await;
+            (output, take_current())
+        })
+        .await
+}
 
-    /// Runs everything queued so far (and whatever that work defers in turn), together.
-    /// Errors and panics are logged, never propagated.
-    pub(crate) async fn run_all(&self) {
-        loop {
-            let batch = std::mem::take(&mut *self.work.lock().unwrap_or_else(|p| p.into_inner()));
-            if batch.is_empty() {
-                return;
+/// The work deferred so far in the current invocation, taken out of its queue.
+pub(crate) fn take_current() -> Vec<Work> {
+    CURRENT
+        .try_with(|queue| std::mem::take(&mut *queue.borrow_mut()))
+        .unwrap_or_default()
+}
+
+/// Runs `work` together, then whatever it deferred in turn. Errors and panics are logged,
+/// never propagated.
+pub(crate) async fn run_work(mut work: Vec<Work>) {
+    while !work.is_empty() {
+        let span = tracing::info_span!("deferred", tasks = work.len());
+        let guarded = work.into_iter().map(|work| async move {
+            if let Err(payload) = AssertUnwindSafe(work).catch_unwind().await {
+                let text = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(panic = %text, "deferred work panicked");
             }
-            let span = tracing::info_span!("deferred", tasks = batch.len());
-            let guarded = batch.into_iter().map(|work| async move {
-                if let Err(payload) = AssertUnwindSafe(work).catch_unwind().await {
-                    let text = payload
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| payload.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    tracing::error!(panic = %text, "deferred work panicked");
-                }
-            });
-            self.scope(futures_util::future::join_all(guarded))
-                .instrument(span)
-                .await;
-        }
+        });
+        let ((), more) = with_queue(futures_util::future::join_all(guarded).map(drop))
+            .instrument(span)
+            .await;
+        work = more;
     }
+}
 
-    /// Drops everything queued (the invocation was cancelled); returns how many.
-    pub(crate) fn discard(&self) -> usize {
-        let mut work = self.work.lock().unwrap_or_else(|p| p.into_inner());
-        let count = work.len();
-        work.clear();
-        count
-    }
-
-    /// The current invocation's queue, if called inside one.
-    pub(crate) fn current() -> Option<DeferQueue> {
-        CURRENT.try_with(Clone::clone).ok()
-    }
+/// Drops the current invocation's deferred work (it was cancelled); returns how many.
+pub(crate) fn discard_current() -> usize {
+    take_current().len()
 }
 
 /// Whether the caller runs inside an invocation, where [`defer`] can queue work.
 pub(crate) fn in_invocation() -> bool {
-    DeferQueue::current().is_some()
+    CURRENT.try_with(|_| ()).is_ok()
+}
+
+/// Runs `invocation` with its own defer queue, then the deferred work: what
+/// [`DeferLayer`] does around `lambda_runtime`'s POST, without the HTTP (for benchmarks).
+#[doc(hidden)]
+pub async fn with_defer_queue<F: Future>(invocation: F) -> F::Output {
+    let (output, work) = with_queue(invocation).await;
+    run_work(work).await;
+    output
 }
 
 /// What deferred work may return: `()` or a `Result` whose error is logged.
@@ -141,23 +147,10 @@ where
     F: Future + Send + 'static,
     F::Output: DeferredOutput,
 {
-    let queue = DeferQueue::current().ok_or(DeferError)?;
-    queue
-        .work
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(Box::pin(work.map(DeferredOutput::log)));
-    Ok(())
-}
-
-/// Runs `invocation` with its own defer queue, then the deferred work: what
-/// [`DeferLayer`] does around `lambda_runtime`'s POST, without the HTTP (for benchmarks).
-#[doc(hidden)]
-pub async fn with_defer_queue<F: Future>(invocation: F) -> F::Output {
-    let queue = DeferQueue::default();
-    let output = queue.scope(invocation).await;
-    queue.run_all().await;
-    output
+    let work: Work = Box::pin(work.map(DeferredOutput::log));
+    CURRENT
+        .try_with(|queue| queue.borrow_mut().push(work))
+        .map_err(|_| DeferError)
 }
 
 /// Gives each invocation a defer queue and runs it after the response is posted.
@@ -193,13 +186,12 @@ where
     }
 
     fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
-        let queue = DeferQueue::default();
         let posted = self.inner.call(invocation);
         Box::pin(async move {
-            let result = queue.scope(posted).await;
+            let (result, work) = with_queue(posted).await;
             // The response (or error) is posted: the caller has its answer. The runtime
             // polls `next` only after this returns, so Lambda cannot freeze this work.
-            queue.run_all().await;
+            run_work(work).await;
             result
         })
     }

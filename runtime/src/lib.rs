@@ -46,6 +46,7 @@
 
 mod cache;
 mod close;
+mod deadline;
 mod defer;
 mod init;
 mod init_report;

@@ -4,7 +4,7 @@
 use std::fmt::Debug;
 use std::future::Future;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures_util::Stream;
 use lambda_runtime::layers::TracingLayer;
@@ -12,7 +12,8 @@ use lambda_runtime::{Diagnostic, IntoFunctionResponse, LambdaEvent, Runtime};
 use serde::{Deserialize, Serialize};
 
 use crate::close::ShutdownFn;
-use crate::defer::{DeferLayer, DeferQueue};
+use crate::deadline;
+use crate::defer::{DeferLayer, discard_current, run_work, take_current};
 use crate::init::InitError;
 use crate::init_report::report_init_error;
 use crate::state::StateCell;
@@ -179,49 +180,25 @@ where
         None => lazy_init(options, cell, init).await?,
     };
     let deadline_ms = event.context.deadline;
-    let result = match guard_deadline(options.deadline_margin_ms, deadline_ms) {
-        None => handler(event, state).await.map_err(Into::into),
-        Some((cancel_at, margin)) => {
-            match tokio::time::timeout_at(cancel_at, handler(event, state)).await {
-                Ok(result) => result.map_err(Into::into),
-                Err(_) => Err(deadline_error(margin)),
-            }
-        }
+    let guarded = deadline::guard(
+        options.deadline_margin_ms,
+        deadline_ms,
+        handler(event, state),
+    );
+    let result = match guarded.await {
+        Ok(result) => result.map_err(Into::into),
+        Err(cancelled) => Err(deadline_error(cancelled.margin)),
     };
-    if !options.early_return
-        && let Some(queue) = DeferQueue::current()
-    {
+    if !options.early_return {
         // Node's default: the response waits for the deferred work.
-        queue.run_all().await;
+        run_work(take_current()).await;
     }
     result
 }
 
-/// When to cancel the handler: `margin` before the deadline, but never earlier than half
-/// the time the invocation had when it started, so a short timeout still runs the handler.
-fn guard_deadline(
-    margin_ms: u64,
-    deadline_epoch_ms: u64,
-) -> Option<(tokio::time::Instant, Duration)> {
-    if margin_ms == 0 || deadline_epoch_ms == 0 {
-        return None;
-    }
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64;
-    let remaining = deadline_epoch_ms.saturating_sub(now_ms);
-    let margin = margin_ms.min(remaining / 2);
-    let run_for = Duration::from_millis(remaining - margin);
-    Some((
-        tokio::time::Instant::now() + run_for,
-        Duration::from_millis(margin),
-    ))
-}
-
 fn deadline_error(margin: Duration) -> Diagnostic {
     // Work the handler deferred belongs to an invocation that did not happen.
-    let dropped = DeferQueue::current().map_or(0, |queue| queue.discard());
+    let dropped = discard_current();
     let message = format!(
         "the handler was cancelled {} ms before the invocation's deadline so that this error could \
          be reported instead of Lambda killing the environment; its open transactions are rolled \
