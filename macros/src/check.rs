@@ -6,6 +6,8 @@
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, ReturnType, Type};
 
+use crate::model::{Role, role_of};
+
 use crate::parse::Args;
 
 /// Checks the function and its options together; pushes one error per problem.
@@ -66,51 +68,9 @@ pub(crate) fn handler(item: &ItemFn, args: &Args, errors: &mut Vec<syn::Error>) 
             FnArg::Typed(param) => typed.push(param),
         }
     }
-    let has_init = args.init_written.is_some();
-    match typed.len() {
-        0 => errors.push(error(
-            sig.paren_token.span.join(),
-            "the handler needs an event parameter, e.g. `event: LambdaEvent<serde_json::Value>`",
-        )),
-        1 if has_init => {
-            let init_span = args.init_written.unwrap();
-            errors.push(error(
-                init_span,
-                "`init` builds a state, but the handler has no parameter for it; add one after the event, e.g. `state: &State`",
-            ));
-        }
-        _ => {}
-    }
-    if let Some(param) = typed.get(1) {
-        if !has_init {
-            errors.push(error(
-                param.span(),
-                "this parameter would be the state, but there is no `init` to build it; add `#[handler(init = setup)]` or remove the parameter",
-            ));
-        } else {
-            match &*param.ty {
-                Type::Reference(reference) if reference.mutability.is_some() => errors.push(error(
-                    reference.mutability.span(),
-                    "the state is shared by every invocation of the environment, so it is borrowed shared: write `&` instead of `&mut` and use interior mutability (e.g. a `Mutex`) for what changes",
-                )),
-                Type::Reference(_) => {}
-                other => errors.push(error(
-                    other.span(),
-                    &format!(
-                        "the state parameter must be a shared reference: write `&{}`",
-                        quote::quote!(#other).to_string().replace(' ', "")
-                    ),
-                )),
-            }
-        }
-    }
-    for extra in typed.iter().skip(2) {
-        errors.push(error(
-            extra.span(),
-            "too many parameters: a handler takes the event and, with `init`, a `&State`; put everything else in the state",
-        ));
-    }
+    parameters(sig, &typed, args, errors);
 
+    let has_init = args.init_written.is_some();
     if let Some(shutdown) = &args.shutdown
         && !has_init
     {
@@ -126,5 +86,130 @@ pub(crate) fn handler(item: &ItemFn, args: &Args, errors: &mut Vec<syn::Error>) 
             lazy.span,
             "`lazy` defers `init`, but there is no `init`; add `init = setup` or remove `lazy`",
         ));
+    }
+}
+
+/// The shapes a handler's parameters may take, for messages.
+const SHAPES: &str = "a handler takes `(event: LambdaEvent<T>)` or `(payload: T, context: Context)` (the context is optional), plus `state: &S` with `init`, in any order";
+
+/// Checks the parameters by role (see `model::role_of`): one event or one payload, at
+/// most one context (only beside a payload), and a `&S` exactly when there is an `init`.
+fn parameters(
+    sig: &syn::Signature,
+    typed: &[&syn::PatType],
+    args: &Args,
+    errors: &mut Vec<syn::Error>,
+) {
+    let has_init = args.init_written.is_some();
+    let written = |p: &syn::PatType| {
+        let (pat, ty) = (&p.pat, &p.ty);
+        quote::quote!(#pat: #ty)
+            .to_string()
+            .replace(" :", ":")
+            .replace(" < ", "<")
+            .replace(" >", ">")
+            .replace("& ", "&")
+    };
+    let of = |role: Role| -> Vec<&syn::PatType> {
+        typed
+            .iter()
+            .copied()
+            .filter(|p| role_of(&p.ty) == role)
+            .collect()
+    };
+    let (events, payloads, contexts, states) = (
+        of(Role::Event),
+        of(Role::Payload),
+        of(Role::Context),
+        of(Role::State),
+    );
+
+    if events.is_empty() && payloads.is_empty() {
+        let span = typed
+            .first()
+            .map_or_else(|| sig.paren_token.span.join(), |p| p.span());
+        errors.push(syn::Error::new(
+            span,
+            format!("the handler needs an event parameter, e.g. `event: LambdaEvent<serde_json::Value>`; {SHAPES}"),
+        ));
+    }
+    // A non-reference parameter beside the event, with an init: the state without `&`.
+    if has_init
+        && states.is_empty()
+        && events.len() == 1
+        && payloads.len() == 1
+        && contexts.is_empty()
+    {
+        let ty = &payloads[0].ty;
+        errors.push(syn::Error::new(
+            ty.span(),
+            format!(
+                "the state parameter must be a shared reference: write `&{}`",
+                quote::quote!(#ty).to_string().replace(' ', "")
+            ),
+        ));
+        return;
+    }
+    if let Some(event) = events.first() {
+        for other in payloads.iter().chain(&contexts) {
+            errors.push(syn::Error::new(
+                other.span(),
+                format!(
+                    "`{}` is neither the event nor the state: the handler already takes the whole event as `{}`; {SHAPES}; put other values in the state",
+                    written(other),
+                    written(event)
+                ),
+            ));
+        }
+    }
+    for extra in events.iter().skip(1) {
+        errors.push(syn::Error::new(
+            extra.span(),
+            format!("a second `LambdaEvent` parameter; {SHAPES}"),
+        ));
+    }
+    for extra in payloads.iter().skip(1) {
+        errors.push(syn::Error::new(
+            extra.span(),
+            format!(
+                "`{}` and `{}` could both be the payload (a parameter that is not `LambdaEvent`, `Context` or `&State`); {SHAPES}; put other values in the state",
+                written(payloads[0]),
+                written(extra)
+            ),
+        ));
+    }
+    for extra in contexts.iter().skip(1) {
+        errors.push(syn::Error::new(
+            extra.span(),
+            format!("a second `Context` parameter; {SHAPES}"),
+        ));
+    }
+
+    if states.is_empty() && has_init {
+        errors.push(syn::Error::new(
+            args.init_written.unwrap(),
+            "`init` builds a state, but the handler has no parameter for it; add one, e.g. `state: &State`",
+        ));
+    }
+    for (i, state) in states.iter().enumerate() {
+        let Type::Reference(reference) = &*state.ty else {
+            continue;
+        };
+        if !has_init {
+            errors.push(syn::Error::new(
+                state.span(),
+                "this parameter would be the state, but there is no `init` to build it; add `#[handler(init = setup)]` or remove the parameter",
+            ));
+        } else if i > 0 {
+            errors.push(syn::Error::new(
+                state.span(),
+                "a second reference parameter: the handler has one state (`&S`, built by `init`); put everything it needs in that one type",
+            ));
+        } else if let Some(mutability) = &reference.mutability {
+            errors.push(syn::Error::new(
+                mutability.span(),
+                "the state is shared by every invocation of the environment, so it is borrowed shared: write `&` instead of `&mut` and use interior mutability (e.g. a `Mutex`) for what changes",
+            ));
+        }
     }
 }

@@ -5,7 +5,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::ItemFn;
 
-use crate::model::Handler;
+use crate::model::{Handler, Role};
 use crate::{check, parse};
 
 /// The whole expansion: parse → model → check → expand. On any error, the user's item
@@ -55,13 +55,26 @@ fn generate(handler: &Handler) -> TokenStream {
     let early_return = handler.early_return;
     let deadline_margin_ms = handler.deadline_margin_ms;
 
-    let event_check = handler.event.as_ref().map(|event| {
-        let ty = &event.ty;
-        quote_spanned! {event.span=> #private::assert_event::<#ty>(); }
+    // The event type the runtime deserializes: the handler's `LambdaEvent<T>`, or
+    // `LambdaEvent<T>` around its payload `T`.
+    let payload = handler.param(Role::Payload);
+    let event_ty = match (handler.param(Role::Event), payload) {
+        (Some(event), _) => Some((event.ty.clone(), event.span)),
+        (None, Some(payload)) => {
+            let ty = &payload.ty;
+            Some((syn::parse_quote!(#private::LambdaEvent<#ty>), payload.span))
+        }
+        (None, None) => None,
+    };
+    let event_check = event_ty.as_ref().map(|(ty, span)| {
+        quote_spanned! {*span=> #private::assert_event::<#ty>(); }
     });
 
+    let state = handler
+        .param(Role::State)
+        .filter(|_| handler.init.is_some());
     let shutdown = shutdown(handler, &private);
-    let (state_ty, state_check, init, call) = match (&handler.init, &handler.state) {
+    let (state_ty, state_check, init) = match (&handler.init, state) {
         (Some((path, init_span)), Some(state)) => {
             let ty = &state.ty;
             let state_check = quote_spanned! {state.span=> #private::assert_state::<#ty>(); };
@@ -80,25 +93,23 @@ fn generate(handler: &Handler) -> TokenStream {
                     #into_state
                 }
             };
-            let call = quote! {
-                |__lambda_thaw_event, __lambda_thaw_state| #name(__lambda_thaw_event, __lambda_thaw_state)
-            };
-            (quote!(#ty), state_check, init, call)
+            (quote!(#ty), state_check, init)
         }
         _ => (
             quote!(()),
             quote!(),
             quote!(|| async { ::core::result::Result::Ok(()) }),
-            quote!(|__lambda_thaw_event, _: &'static ()| #name(__lambda_thaw_event)),
         ),
     };
+    let call = call(handler, &state_ty, event_ty.as_ref().map(|(ty, _)| ty));
 
+    // The cell lives inside `main`: a second `#[handler]` in the binary is then one
+    // error ("the name `main` is defined multiple times", pointing at both attributes),
+    // not a cascade.
     quote! {
         #[doc(hidden)]
-        static __LAMBDA_THAW_STATE: #private::StateCell<#state_ty> = #private::StateCell::new();
-
-        #[doc(hidden)]
         fn main() -> #private::ExitCode {
+            static __LAMBDA_THAW_STATE: #private::StateCell<#state_ty> = #private::StateCell::new();
             #event_check
             #state_check
             #private::main(
@@ -118,11 +129,45 @@ fn generate(handler: &Handler) -> TokenStream {
     }
 }
 
+/// The closure the runtime calls per invocation: the event and the state in, the
+/// handler's own parameters, in its own order, out.
+fn call(handler: &Handler, state_ty: &TokenStream, event_ty: Option<&syn::Type>) -> TokenStream {
+    let name = &handler.name;
+    let event = quote!(__lambda_thaw_event);
+    let args = handler.params.iter().map(|param| match param.role {
+        Role::Event => quote!(__lambda_thaw_event),
+        Role::Payload => quote!(__lambda_thaw_payload),
+        Role::Context => quote!(__lambda_thaw_context),
+        Role::State => quote!(__lambda_thaw_state),
+    });
+    let split = handler.param(Role::Payload).map(|_| {
+        let context = if handler.param(Role::Context).is_some() {
+            quote!(__lambda_thaw_context)
+        } else {
+            quote!(_)
+        };
+        quote! { let (__lambda_thaw_payload, #context) = #event.into_parts(); }
+    });
+    let event_param = match (split.is_some(), event_ty) {
+        (true, Some(ty)) => quote!(#event: #ty),
+        _ => quote!(#event),
+    };
+    quote! {
+        |#event_param, __lambda_thaw_state: &'static #state_ty| {
+            #split
+            #name(#(#args),*)
+        }
+    }
+}
+
 /// The shutdown hook: the user's `shutdown = path` (sync or async, returning `()` or a
 /// `Result` whose error is logged), else closing the state when it implements
 /// `lambda_thaw::Close` (an sqlx pool does), else none.
 fn shutdown(handler: &Handler, private: &TokenStream) -> TokenStream {
-    let Some(state) = &handler.state else {
+    let Some(state) = handler
+        .param(Role::State)
+        .filter(|_| handler.init.is_some())
+    else {
         return quote!(::core::option::Option::None);
     };
     let ty = &state.ty;

@@ -6,25 +6,46 @@ use syn::{FnArg, Ident, ItemFn, Path, Type};
 
 use crate::parse::Args;
 
-/// A typed parameter of the handler.
-pub(crate) struct Param {
-    pub(crate) ty: Type,
-    pub(crate) span: Span,
+/// What a handler parameter is, recognised by its type.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Role {
+    /// `LambdaEvent<T>`: payload and context together.
+    Event,
+    /// `Context`: the invocation's context, beside a payload.
+    Context,
+    /// `&S`: the state that `init` built.
+    State,
+    /// Anything else: the deserialized payload.
+    Payload,
 }
 
-/// The handler's state parameter `&S`.
-pub(crate) struct StateParam {
-    /// `S`, the type the per-environment cell holds.
+/// Recognises a parameter by its type as written.
+pub(crate) fn role_of(ty: &Type) -> Role {
+    match ty {
+        Type::Reference(_) => Role::State,
+        Type::Path(path) if path.qself.is_none() => match path.path.segments.last() {
+            Some(last) if last.ident == "LambdaEvent" => Role::Event,
+            Some(last) if last.ident == "Context" && last.arguments.is_empty() => Role::Context,
+            _ => Role::Payload,
+        },
+        _ => Role::Payload,
+    }
+}
+
+/// A typed parameter of the handler.
+pub(crate) struct Param {
+    pub(crate) role: Role,
+    /// The type as written; for the state, the referenced type `S`.
     pub(crate) ty: Type,
-    /// The `&S` as written, for errors about the parameter.
+    /// The parameter's type as written, for errors about it.
     pub(crate) span: Span,
 }
 
 /// What the expansion needs to know.
 pub(crate) struct Handler {
     pub(crate) name: Ident,
-    pub(crate) event: Option<Param>,
-    pub(crate) state: Option<StateParam>,
+    /// The parameters in the order the handler takes them.
+    pub(crate) params: Vec<Param>,
     pub(crate) init: Option<(Path, Span)>,
     pub(crate) lazy: bool,
     pub(crate) early_return: bool,
@@ -41,7 +62,7 @@ impl Handler {
     /// Reads the function and its options. Shapes the model cannot hold are left to
     /// `check`, which reports them; here they are simply skipped.
     pub(crate) fn new(item: &ItemFn, args: &Args) -> Self {
-        let typed: Vec<&syn::PatType> = item
+        let params = item
             .sig
             .inputs
             .iter()
@@ -49,22 +70,22 @@ impl Handler {
                 FnArg::Typed(typed) => Some(typed),
                 FnArg::Receiver(_) => None,
             })
+            .map(|typed| {
+                let role = role_of(&typed.ty);
+                let ty = match (&*typed.ty, role) {
+                    (Type::Reference(reference), Role::State) => (*reference.elem).clone(),
+                    (ty, _) => ty.clone(),
+                };
+                Param {
+                    role,
+                    ty,
+                    span: typed.ty.span(),
+                }
+            })
             .collect();
-        let event = typed.first().map(|p| Param {
-            ty: (*p.ty).clone(),
-            span: p.ty.span(),
-        });
-        let state = typed.get(1).and_then(|p| match &*p.ty {
-            Type::Reference(reference) if reference.mutability.is_none() => Some(StateParam {
-                ty: (*reference.elem).clone(),
-                span: p.ty.span(),
-            }),
-            _ => None,
-        });
         Self {
             name: item.sig.ident.clone(),
-            event,
-            state,
+            params,
             init: args.init.as_ref().map(|i| (i.value.clone(), i.span)),
             lazy: args.lazy.as_ref().is_some_and(|l| l.value),
             early_return: args.early_return.as_ref().is_none_or(|e| e.value),
@@ -79,6 +100,11 @@ impl Handler {
                 .map(|k| k.value.clone())
                 .unwrap_or_else(|| syn::parse_quote!(::lambda_thaw)),
         }
+    }
+
+    /// The first parameter with `role`.
+    pub(crate) fn param(&self, role: Role) -> Option<&Param> {
+        self.params.iter().find(|p| p.role == role)
     }
 
     /// The init path as the user wrote it, for logs and errors.

@@ -282,3 +282,27 @@ async fn a_handler_without_init_echoes() {
     assert_eq!(body(&record), serde_json::json!({"any":["json",1]}));
     env.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_payload_and_context_shape_gets_both_in_its_own_order() {
+    let env = Environment::new(FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-context")));
+    let record = env.invoke(r#"{"item":"espresso"}"#).await;
+    let body = body(&record);
+    assert_eq!(body["greeting"], "hello");
+    assert_eq!(body["item"], "espresso");
+    assert_eq!(body["request_id"], record.request_id.as_str());
+    assert_eq!(
+        body["deadline"].as_u64().unwrap() as u128,
+        epoch_ms(record.deadline)
+    );
+    let malformed = env.invoke(r#"{"items":"x"}"#).await;
+    assert!(
+        malformed
+            .outcome
+            .error()
+            .unwrap()
+            .error_message
+            .contains("missing field `item`")
+    );
+    env.shutdown().await;
+}
