@@ -48,6 +48,7 @@ mod cache;
 mod close;
 mod deadline;
 mod defer;
+pub mod expansion;
 mod init;
 mod init_report;
 mod redact;
