@@ -174,37 +174,11 @@ fn main() {
 
 /// Builds the fixture binaries (this package's other bins) in the runner's own profile.
 fn build_fixtures(release: bool) -> emulated::Fixtures {
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    command.args([
-        "build",
-        "-p",
-        "lambda-thaw-bench",
-        "--bins",
-        "--message-format=json-render-diagnostics",
-    ]);
+    let mut args = vec!["-p", "lambda-thaw-bench", "--bins"];
     if release {
-        command.arg("--release");
+        args.push("--release");
     }
-    let output = command
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "building the benchmark fixtures failed"
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact")
-        .filter_map(|m| {
-            let path = m["executable"].as_str()?;
-            Some((
-                m["target"]["name"].as_str()?.to_string(),
-                PathBuf::from(path),
-            ))
-        })
-        .collect()
+    lambda_thaw_emulator::cargo::build(&args).expect("the benchmark fixtures build")
 }
 
 /// The URL in `var` (or `default`) if a server answers there.

@@ -204,30 +204,13 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
     })
 }
 
-/// Builds `name` with cargo and returns the executable cargo reports.
+/// Builds `name` with cargo and returns its executable.
 fn cargo_build(name: &str, release: bool) -> Result<PathBuf, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = std::process::Command::new(cargo);
-    command.args([
-        "build",
-        "--bin",
-        name,
-        "--message-format=json-render-diagnostics",
-    ]);
+    let mut args = vec!["--bin", name];
     if release {
-        command.arg("--release");
+        args.push("--release");
     }
-    let output = command
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !output.status.success() {
-        return Err(format!("`cargo build --bin {name}` failed"));
-    }
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == name)
-        .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
+    crate::cargo::build(&args)?
+        .remove(name)
         .ok_or_else(|| format!("cargo built no executable named `{name}`"))
 }

@@ -29,6 +29,7 @@
 //! ```
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod cargo;
 pub mod cli;
 mod config;
 mod environment;
