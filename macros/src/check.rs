@@ -51,11 +51,21 @@ pub(crate) fn handler(item: &ItemFn, args: &Args, errors: &mut Vec<syn::Error>) 
             "the handler cannot be named `main`: `#[handler]` generates `main`; rename it, e.g. `handle`",
         ));
     }
-    if let ReturnType::Default = sig.output {
-        errors.push(error(
+    match &sig.output {
+        ReturnType::Default => errors.push(error(
             sig.paren_token.span.close(),
             "the handler must return a `Result`; add `-> Result<Response, lambda_thaw::Error>`",
-        ));
+        )),
+        ReturnType::Type(_, ty) if !looks_like_result(ty) => {
+            let written = quote::quote!(#ty).to_string().replace(' ', "");
+            errors.push(error(
+                ty.span(),
+                &format!(
+                    "the handler must return a `Result`, so Lambda gets an error instead of a panic: write `-> Result<{written}, lambda_thaw::Error>` (an alias of `Result` must have `Result` in its name)"
+                ),
+            ));
+        }
+        ReturnType::Type(..) => {}
     }
 
     let mut typed = Vec::new();
@@ -68,7 +78,19 @@ pub(crate) fn handler(item: &ItemFn, args: &Args, errors: &mut Vec<syn::Error>) 
             FnArg::Typed(param) => typed.push(param),
         }
     }
-    parameters(sig, &typed, args, errors);
+    let impl_traits: Vec<_> = typed
+        .iter()
+        .filter(|p| matches!(*p.ty, Type::ImplTrait(_)))
+        .collect();
+    for param in &impl_traits {
+        errors.push(error(
+            param.ty.span(),
+            "a handler parameter needs a concrete type: the event is deserialized into it, and `impl Trait` names no type; write the type, e.g. `event: LambdaEvent<MyEvent>`",
+        ));
+    }
+    if impl_traits.is_empty() {
+        parameters(sig, &typed, args, errors);
+    }
 
     let has_init = args.init_written.is_some();
     if let Some(shutdown) = &args.shutdown
@@ -90,7 +112,7 @@ pub(crate) fn handler(item: &ItemFn, args: &Args, errors: &mut Vec<syn::Error>) 
 }
 
 /// The shapes a handler's parameters may take, for messages.
-const SHAPES: &str = "a handler takes `(event: LambdaEvent<T>)` or `(payload: T, context: Context)` (the context is optional), plus `state: &S` with `init`, in any order";
+const SHAPES: &str = "a handler takes `(event: LambdaEvent<T>)`, `(payload: T, context: Context)` (the context is optional) or `(request: Request)` (feature `http`), plus `state: &S` with `init`, in any order";
 
 /// Checks the parameters by role (see `model::role_of`): one event or one payload, at
 /// most one context (only beside a payload), and a `&S` exactly when there is an `init`.
@@ -123,8 +145,32 @@ fn parameters(
         of(Role::Context),
         of(Role::State),
     );
+    let requests = of(Role::Request);
+    // An HTTP request is the whole event: nothing else may claim to be.
+    if let Some(request) = requests.first() {
+        let mut conflicts = 0;
+        for other in events
+            .iter()
+            .chain(&payloads)
+            .chain(&contexts)
+            .chain(requests.iter().skip(1))
+        {
+            conflicts += 1;
+            errors.push(syn::Error::new(
+                other.span(),
+                format!(
+                    "`{}` is neither the request nor the state: the handler takes the HTTP request as `{}` (its `Context` is `request.lambda_context()`); {SHAPES}",
+                    written(other),
+                    written(request)
+                ),
+            ));
+        }
+        if conflicts > 0 {
+            return;
+        }
+    }
 
-    if events.is_empty() && payloads.is_empty() {
+    if events.is_empty() && payloads.is_empty() && requests.is_empty() {
         let span = typed
             .first()
             .map_or_else(|| sig.paren_token.span.join(), |p| p.span());
@@ -211,5 +257,20 @@ fn parameters(
                 "the state is shared by every invocation of the environment, so it is borrowed shared: write `&` instead of `&mut` and use interior mutability (e.g. a `Mutex`) for what changes",
             ));
         }
+    }
+}
+
+/// `Result<…>`, `io::Result<…>`, `anyhow::Result<…>`, `HandlerResult<…>`: a path whose
+/// last segment names a `Result`.
+fn looks_like_result(ty: &Type) -> bool {
+    match ty {
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|last| last.ident.to_string().ends_with("Result")),
+        Type::Paren(inner) => looks_like_result(&inner.elem),
+        Type::Group(inner) => looks_like_result(&inner.elem),
+        _ => false,
     }
 }

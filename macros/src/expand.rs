@@ -58,7 +58,9 @@ fn generate(handler: &Handler) -> TokenStream {
     // The event type the runtime deserializes: the handler's `LambdaEvent<T>`, or
     // `LambdaEvent<T>` around its payload `T`.
     let payload = handler.param(Role::Payload);
+    let http = handler.param(Role::Request).is_some();
     let event_ty = match (handler.param(Role::Event), payload) {
+        _ if http => None,
         (Some(event), _) => Some((event.ty.clone(), event.span)),
         (None, Some(payload)) => {
             let ty = &payload.ty;
@@ -103,6 +105,11 @@ fn generate(handler: &Handler) -> TokenStream {
     };
     let call = call(handler, &state_ty, event_ty.as_ref().map(|(ty, _)| ty));
 
+    let entry = if http {
+        quote!(main_http)
+    } else {
+        quote!(main)
+    };
     // The cell lives inside `main`: a second `#[handler]` in the binary is then one
     // error ("the name `main` is defined multiple times", pointing at both attributes),
     // not a cascade.
@@ -112,7 +119,7 @@ fn generate(handler: &Handler) -> TokenStream {
             static __LAMBDA_THAW_STATE: #private::StateCell<#state_ty> = #private::StateCell::new();
             #event_check
             #state_check
-            #private::main(
+            #private::#entry(
                 #private::Options {
                     handler_name: #handler_name,
                     init_name: #init_name,
@@ -135,7 +142,7 @@ fn call(handler: &Handler, state_ty: &TokenStream, event_ty: Option<&syn::Type>)
     let name = &handler.name;
     let event = quote!(__lambda_thaw_event);
     let args = handler.params.iter().map(|param| match param.role {
-        Role::Event => quote!(__lambda_thaw_event),
+        Role::Event | Role::Request => quote!(__lambda_thaw_event),
         Role::Payload => quote!(__lambda_thaw_payload),
         Role::Context => quote!(__lambda_thaw_context),
         Role::State => quote!(__lambda_thaw_state),

@@ -13,6 +13,8 @@ pub(crate) enum Role {
     Event,
     /// `Context`: the invocation's context, beside a payload.
     Context,
+    /// `Request`: an HTTP request (feature `http`), the whole event of an HTTP handler.
+    Request,
     /// `&S`: the state that `init` built.
     State,
     /// Anything else: the deserialized payload.
@@ -26,6 +28,7 @@ pub(crate) fn role_of(ty: &Type) -> Role {
         Type::Path(path) if path.qself.is_none() => match path.path.segments.last() {
             Some(last) if last.ident == "LambdaEvent" => Role::Event,
             Some(last) if last.ident == "Context" && last.arguments.is_empty() => Role::Context,
+            Some(last) if last.ident == "Request" && last.arguments.is_empty() => Role::Request,
             _ => Role::Payload,
         },
         _ => Role::Payload,

@@ -58,6 +58,13 @@ mod state;
 #[cfg(feature = "sqlx")]
 pub mod sqlx;
 
+#[cfg(feature = "http")]
+mod http;
+
+/// HTTP types for `#[handler]`s that take a `Request` (feature `http`): `lambda_http`.
+#[cfg(feature = "http")]
+pub use lambda_http;
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;

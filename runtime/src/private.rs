@@ -39,3 +39,21 @@ impl<T: Send + Sync + 'static> SharedState for T {}
 
 /// Checks the state parameter's type where the user wrote it.
 pub fn assert_state<T: SharedState>() {}
+
+#[cfg(feature = "http")]
+pub use crate::http::main_http;
+
+/// Present only with the `http` feature; its absence explains the error.
+#[cfg(not(feature = "http"))]
+#[diagnostic::on_unimplemented(
+    message = "a handler that takes a `Request` needs lambda-thaw's `http` feature",
+    label = "this handler takes an HTTP `Request`",
+    note = "enable it: add `features = [\"http\"]` to the `lambda-thaw` dependency"
+)]
+pub trait HttpFeature {}
+
+/// Stands in for the HTTP `main` when the `http` feature is off, to say so.
+#[cfg(not(feature = "http"))]
+pub fn main_http<O: HttpFeature, C, I, H, Sh>(_: O, _: C, _: I, _: H, _: Sh) -> ExitCode {
+    ExitCode::FAILURE
+}

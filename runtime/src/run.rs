@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::Stream;
 use lambda_runtime::layers::TracingLayer;
-use lambda_runtime::{Diagnostic, IntoFunctionResponse, LambdaEvent, Runtime};
+use lambda_runtime::{Diagnostic, IntoFunctionResponse, LambdaEvent, Runtime, Service};
 use serde::{Deserialize, Serialize};
 
 use crate::close::ShutdownFn;
@@ -38,7 +38,6 @@ pub struct Options {
 ///
 /// `init` builds the state (the macro wraps the user's init so it yields
 /// `Result<S, InitError>`); `handler` is the user's handler with the state reference.
-#[allow(clippy::too_many_arguments)]
 pub fn main<S, I, IFut, H, HFut, A, R, E, B, St, D, SE>(
     options: Options,
     cell: &'static StateCell<S>,
@@ -53,6 +52,39 @@ where
     H: Fn(LambdaEvent<A>, &'static S) -> HFut + Clone + Send + Sync + 'static,
     HFut: Future<Output = Result<R, E>> + Send + 'static,
     E: Into<Diagnostic> + Send + 'static,
+    A: for<'de> Deserialize<'de> + Send + 'static,
+    R: IntoFunctionResponse<B, St> + Send + 'static,
+    B: Serialize + Send + 'static,
+    St: Stream<Item = Result<D, SE>> + Unpin + Send + 'static,
+    D: Into<bytes::Bytes> + Send + 'static,
+    SE: Into<crate::Error> + Send + Debug + 'static,
+{
+    let service = {
+        let init = init.clone();
+        lambda_runtime::service_fn(move |event: LambdaEvent<A>| {
+            invocation(options, cell, init.clone(), handler.clone(), event)
+        })
+    };
+    start(options, cell, init, shutdown, service)
+}
+
+/// What every generated `main` does around its service: check that it runs under
+/// Lambda, tracing, the tokio runtime, eager init (reported on failure), the shutdown
+/// hook, and `lambda_runtime`'s loop with the defer and tracing layers.
+pub(crate) fn start<S, I, IFut, Svc, A, R, B, St, D, SE>(
+    options: Options,
+    cell: &'static StateCell<S>,
+    init: I,
+    shutdown: Option<ShutdownFn<S>>,
+    service: Svc,
+) -> ExitCode
+where
+    S: Send + Sync + 'static,
+    I: FnOnce() -> IFut,
+    IFut: Future<Output = Result<S, InitError>>,
+    Svc: Service<LambdaEvent<A>, Response = R> + Clone + Send + 'static,
+    Svc::Future: Future<Output = Result<R, Svc::Error>> + Send + 'static,
+    Svc::Error: Into<Diagnostic> + Debug + Send + 'static,
     A: for<'de> Deserialize<'de> + Send + 'static,
     R: IntoFunctionResponse<B, St> + Send + 'static,
     B: Serialize + Send + 'static,
@@ -80,82 +112,61 @@ where
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(options, cell, init, handler, shutdown))
+    runtime.block_on(async move {
+        if !options.lazy
+            && let Err(error) = eager_init(options, cell, init).await
+        {
+            tracing::error!(error_type = %error.error_type, "{}", error.message);
+            report_init_error(&error).await;
+            return ExitCode::FAILURE;
+        }
+        if let Some(hook) = shutdown {
+            // Registers a no-op internal extension so that Lambda sends SIGTERM at
+            // shutdown, and runs the hook then (within the ~500 ms grace period).
+            lambda_runtime::spawn_graceful_shutdown_handler(move || async move {
+                if let Some(state) = cell.get() {
+                    hook(state).await;
+                    tracing::info!("shutdown hook finished");
+                }
+            })
+            .await;
+        }
+        // Layers run outermost-last-added: tracing's request span wraps the defer layer,
+        // so deferred work logs under the invocation's request id.
+        let runtime = Runtime::new(service).layer(DeferLayer).layer(TracingLayer::new());
+        // `run_concurrent` starts AWS_LAMBDA_MAX_CONCURRENCY loops when it is above 1 and
+        // falls back to the sequential loop otherwise.
+        match runtime.run_concurrent().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(error = %error, handler = options.handler_name, "the Lambda runtime loop ended");
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
-async fn run<S, I, IFut, H, HFut, A, R, E, B, St, D, SE>(
+/// Lambda's INIT phase: before the first `next`, with the init CPU burst, and not billed
+/// to (or delaying) the first invocation.
+async fn eager_init<S, I, IFut>(
     options: Options,
     cell: &'static StateCell<S>,
     init: I,
-    handler: H,
-    shutdown: Option<ShutdownFn<S>>,
-) -> ExitCode
+) -> Result<(), InitError>
 where
-    S: Send + Sync + 'static,
-    I: Fn() -> IFut + Clone + Send + Sync + 'static,
-    IFut: Future<Output = Result<S, InitError>> + Send + 'static,
-    H: Fn(LambdaEvent<A>, &'static S) -> HFut + Clone + Send + Sync + 'static,
-    HFut: Future<Output = Result<R, E>> + Send + 'static,
-    E: Into<Diagnostic> + Send + 'static,
-    A: for<'de> Deserialize<'de> + Send + 'static,
-    R: IntoFunctionResponse<B, St> + Send + 'static,
-    B: Serialize + Send + 'static,
-    St: Stream<Item = Result<D, SE>> + Unpin + Send + 'static,
-    D: Into<bytes::Bytes> + Send + 'static,
-    SE: Into<crate::Error> + Send + Debug + 'static,
+    I: FnOnce() -> IFut,
+    IFut: Future<Output = Result<S, InitError>>,
 {
-    if !options.lazy {
-        // Lambda's INIT phase: before the first `next`, with the init CPU burst, and not
-        // billed to (or delaying) the first invocation.
-        let started = Instant::now();
-        match cell.get_or_init(options.init_name, init.clone()).await {
-            Ok(_) => {
-                if !options.init_name.is_empty() {
-                    tracing::info!(
-                        init = options.init_name,
-                        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-                        "init finished"
-                    );
-                }
-            }
-            Err(error) => {
-                tracing::error!(error_type = %error.error_type, "{}", error.message);
-                report_init_error(&error).await;
-                return ExitCode::FAILURE;
-            }
-        }
+    let started = Instant::now();
+    cell.get_or_init(options.init_name, init).await?;
+    if !options.init_name.is_empty() {
+        tracing::info!(
+            init = options.init_name,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "init finished"
+        );
     }
-
-    if let Some(hook) = shutdown {
-        // Registers a no-op internal extension so that Lambda sends SIGTERM at shutdown,
-        // and runs the hook then (within the ~500 ms grace period).
-        lambda_runtime::spawn_graceful_shutdown_handler(move || async move {
-            if let Some(state) = cell.get() {
-                hook(state).await;
-                tracing::info!("shutdown hook finished");
-            }
-        })
-        .await;
-    }
-
-    let adapter = lambda_runtime::service_fn(move |event: LambdaEvent<A>| {
-        invocation(options, cell, init.clone(), handler.clone(), event)
-    });
-
-    // Layers run outermost-last-added: tracing's request span wraps the defer layer, so
-    // deferred work logs under the invocation's request id.
-    let runtime = Runtime::new(adapter)
-        .layer(DeferLayer)
-        .layer(TracingLayer::new());
-    // `run_concurrent` starts AWS_LAMBDA_MAX_CONCURRENCY loops when it is above 1 and
-    // falls back to the sequential loop otherwise.
-    match runtime.run_concurrent().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(error = %error, handler = options.handler_name, "the Lambda runtime loop ended");
-            ExitCode::FAILURE
-        }
-    }
+    Ok(())
 }
 
 /// One invocation as the generated adapter runs it: the state (lazy init on first use),
@@ -175,17 +186,34 @@ where
     HFut: Future<Output = Result<R, E>>,
     E: Into<Diagnostic>,
 {
+    let deadline_ms = event.context.deadline;
+    guarded(options, cell, init, deadline_ms, |state| {
+        handler(event, state)
+    })
+    .await
+}
+
+/// The body of every invocation, whatever the handler's shape: state, deadline guard,
+/// and deferred work before the response when `early_return = false`.
+pub(crate) async fn guarded<S, I, IFut, C, Fut, R, E>(
+    options: Options,
+    cell: &'static StateCell<S>,
+    init: I,
+    deadline_ms: u64,
+    call: C,
+) -> Result<R, Diagnostic>
+where
+    I: FnOnce() -> IFut,
+    IFut: Future<Output = Result<S, InitError>>,
+    C: FnOnce(&'static S) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+    E: Into<Diagnostic>,
+{
     let state = match cell.get() {
         Some(state) => state,
         None => lazy_init(options, cell, init).await?,
     };
-    let deadline_ms = event.context.deadline;
-    let guarded = deadline::guard(
-        options.deadline_margin_ms,
-        deadline_ms,
-        handler(event, state),
-    );
-    let result = match guarded.await {
+    let result = match deadline::guard(options.deadline_margin_ms, deadline_ms, call(state)).await {
         Ok(result) => result.map_err(Into::into),
         Err(cancelled) => Err(deadline_error(cancelled.margin)),
     };

@@ -1,0 +1,148 @@
+//! `http-orders`: an HTTP API behind API Gateway (HTTP API, payload v2) or an Application
+//! Load Balancer. `POST /orders` records an order (JSON body) and answers `201` with it;
+//! `GET /orders/{id}` reads one back (`404` if unknown). The pool and schema are built
+//! once per environment; `DATABASE_URL` picks the database (SQLite in the temp directory
+//! when unset). Each created order is audited after the response, with `defer`.
+
+use lambda_thaw::lambda_http::http::{Method, StatusCode};
+use lambda_thaw::lambda_http::{Body, Request, Response};
+use lambda_thaw::{Error, handler};
+use serde::{Deserialize, Serialize};
+use sqlx::{Any, AnyPool};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewOrder {
+    customer: String,
+    item: String,
+    quantity: u32,
+}
+
+#[derive(Serialize)]
+struct Order {
+    id: String,
+    customer: String,
+    item: String,
+    quantity: i64,
+}
+
+struct Database {
+    pool: AnyPool,
+    postgres: bool,
+}
+
+impl lambda_thaw::Close for Database {
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn setup() -> Result<Database, Error> {
+    sqlx::any::install_default_drivers();
+    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        let file = std::env::temp_dir().join("lambda-thaw-http-orders.db");
+        format!("sqlite://{}?mode=rwc", file.display())
+    });
+    let pool = lambda_thaw::sqlx::connect::<Any>(&url).await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS http_orders (
+            id VARCHAR(64) PRIMARY KEY,
+            customer VARCHAR(200) NOT NULL,
+            item VARCHAR(200) NOT NULL,
+            quantity BIGINT NOT NULL
+        )",
+    )
+    .execute(&pool)
+    .await?;
+    Ok(Database {
+        pool,
+        postgres: url.starts_with("postgres"),
+    })
+}
+
+fn json(status: StatusCode, value: &impl Serialize) -> Result<Response<Body>, Error> {
+    Ok(Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::to_string(value)?))?)
+}
+
+fn problem(status: StatusCode, message: &str) -> Result<Response<Body>, Error> {
+    json(status, &serde_json::json!({ "error": message }))
+}
+
+#[handler(init = setup)]
+async fn handle(request: Request, db: &Database) -> Result<Response<Body>, Error> {
+    let segments: Vec<&str> = request.uri().path().trim_matches('/').split('/').collect();
+    match (request.method(), segments.as_slice()) {
+        (&Method::POST, ["orders"]) => {
+            let new: NewOrder = match serde_json::from_slice(request.body().as_ref()) {
+                Ok(order) => order,
+                Err(e) => return problem(StatusCode::BAD_REQUEST, &format!("invalid order: {e}")),
+            };
+            if new.quantity == 0 {
+                return problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "quantity must be at least 1",
+                );
+            }
+            let id = request
+                .headers()
+                .get("x-amzn-trace-id")
+                .and_then(|v| v.to_str().ok())
+                .map_or_else(
+                    || format!("order-{}", new.customer),
+                    |t| t.replace("Root=", ""),
+                );
+            let insert = if db.postgres {
+                "INSERT INTO http_orders (id, customer, item, quantity) VALUES ($1, $2, $3, $4)"
+            } else {
+                "INSERT INTO http_orders (id, customer, item, quantity) VALUES (?, ?, ?, ?)"
+            };
+            sqlx::query(insert)
+                .bind(&id)
+                .bind(&new.customer)
+                .bind(&new.item)
+                .bind(i64::from(new.quantity))
+                .execute(&db.pool)
+                .await?;
+            let audited = id.clone();
+            lambda_thaw::defer(async move { println!("audit: order {audited} created") })?;
+            let order = Order {
+                id,
+                customer: new.customer,
+                item: new.item,
+                quantity: i64::from(new.quantity),
+            };
+            json(StatusCode::CREATED, &order)
+        }
+        (&Method::GET, ["orders", id]) => {
+            let select = if db.postgres {
+                "SELECT id, customer, item, quantity FROM http_orders WHERE id = $1"
+            } else {
+                "SELECT id, customer, item, quantity FROM http_orders WHERE id = ?"
+            };
+            let found: Option<(String, String, String, i64)> = sqlx::query_as(select)
+                .bind(*id)
+                .fetch_optional(&db.pool)
+                .await?;
+            match found {
+                Some((id, customer, item, quantity)) => json(
+                    StatusCode::OK,
+                    &Order {
+                        id,
+                        customer,
+                        item,
+                        quantity,
+                    },
+                ),
+                None => problem(StatusCode::NOT_FOUND, &format!("no order `{id}`")),
+            }
+        }
+        (_, ["orders", ..]) => problem(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "use POST /orders or GET /orders/{id}",
+        ),
+        _ => problem(StatusCode::NOT_FOUND, "no such route"),
+    }
+}
