@@ -49,5 +49,6 @@ pub use fleet::Fleet;
 pub use logs::{LogLine, Logs, Stream};
 pub use outcome::{
     FunctionError, InitReport, InvocationRecord, Outcome, ProcessEnd, ShutdownReport,
+    all_in_flight_together,
 };
 pub use report::{Summary, percentile_ms, summary_text, table_header, table_row};

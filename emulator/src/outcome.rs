@@ -179,6 +179,19 @@ impl InvocationRecord {
     }
 }
 
+/// Whether every one of `records` was in flight at the same moment: the last was handed
+/// out before the first was answered (what `AWS_LAMBDA_MAX_CONCURRENCY` allows).
+pub fn all_in_flight_together(records: &[InvocationRecord]) -> bool {
+    let last_handout = records.iter().filter_map(|r| r.handed_out_at).max();
+    let first_response = records.iter().filter_map(|r| r.responded_at).min();
+    match (last_handout, first_response) {
+        (Some(handout), Some(response)) => {
+            records.iter().all(|r| r.handed_out_at.is_some()) && handout < response
+        }
+        _ => false,
+    }
+}
+
 /// How the function process ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum ProcessEnd {

@@ -224,18 +224,8 @@ async fn eight_concurrent_invocations_overlap_in_one_process() {
         .map(|r| response(&r.outcome)["pid"].clone())
         .collect();
     assert_eq!(pids.len(), 1, "one process served all eight");
-    let last_handout = records
-        .iter()
-        .map(|r| r.handed_out_at.unwrap())
-        .max()
-        .unwrap();
-    let first_response = records
-        .iter()
-        .map(|r| r.responded_at.unwrap())
-        .min()
-        .unwrap();
     assert!(
-        last_handout < first_response,
+        lambda_thaw_emulator::all_in_flight_together(&records),
         "all eight were in flight before the first answered"
     );
     env.shutdown().await;

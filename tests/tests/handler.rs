@@ -178,18 +178,8 @@ async fn eight_concurrent_first_invocations_share_one_init() {
     for record in &records {
         assert_eq!(body(record)["inits"], 1);
     }
-    let last_handout = records
-        .iter()
-        .map(|r| r.handed_out_at.unwrap())
-        .max()
-        .unwrap();
-    let first_response = records
-        .iter()
-        .map(|r| r.responded_at.unwrap())
-        .min()
-        .unwrap();
     assert!(
-        last_handout < first_response,
+        lambda_thaw_emulator::all_in_flight_together(&records),
         "the eight first invocations overlapped"
     );
     assert_eq!(env.logs().matching("init ran").len(), 1);
