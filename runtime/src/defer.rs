@@ -186,12 +186,14 @@ where
     }
 
     fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
+        crate::gap::invocation_started();
         let posted = self.inner.call(invocation);
         Box::pin(async move {
             let (result, work) = with_queue(posted).await;
             // The response (or error) is posted: the caller has its answer. The runtime
             // polls `next` only after this returns, so Lambda cannot freeze this work.
             run_work(work).await;
+            crate::gap::invocation_ended();
             result
         })
     }

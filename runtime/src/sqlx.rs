@@ -12,9 +12,11 @@
 //!   true): a warm connection used a moment ago is alive; a ping on every acquire costs a
 //!   round trip per query.
 //! * **A liveness check after a gap**: a connection idle for at least
-//!   [`FREEZE_CHECK_AFTER`] may have sat through a freeze while the database, a proxy or a
-//!   NAT closed it, so it is pinged before use and silently replaced if dead — before the
-//!   handler's query can fail on it.
+//!   [`FREEZE_CHECK_AFTER`], or any connection acquired in an invocation that started at
+//!   least that long after the previous one ended ([`crate::idle_gap_before_invocation`]),
+//!   may have sat through a freeze while the database, a proxy or a NAT closed it, so it is
+//!   pinged before use and silently replaced if dead — before the handler's query can fail
+//!   on it. Back-to-back warm invocations pay nothing.
 //! * **Acquire timeout 5 s**, so an exhausted pool or an unreachable database is an error
 //!   the handler (or init, well inside Lambda's 10 s init limit) can report, not a killed
 //!   environment.
@@ -62,7 +64,10 @@ pub fn pool_options<DB: Database>() -> PoolOptions<DB> {
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .before_acquire(|connection: &mut DB::Connection, meta| {
             Box::pin(async move {
-                if meta.idle_for < FREEZE_CHECK_AFTER {
+                // The connection's own idle time, or — under lambda-thaw's runtime — the
+                // environment's idle gap before this invocation (a connection may have been
+                // returned to the pool only after the thaw; see `idle_gap_before_invocation`).
+                if meta.idle_for < FREEZE_CHECK_AFTER && crate::idle_gap_before_invocation() < FREEZE_CHECK_AFTER {
                     return Ok(true);
                 }
                 match connection.ping().await {
