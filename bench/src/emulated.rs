@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use lambda_thaw_emulator::{Environment, Fleet, FunctionConfig, InvocationRecord};
-use lambda_thaw_tests::db::{MariaScratch, PgScratch};
+use lambda_thaw_tests::db::Scratch;
 
 use crate::report::{Row, median, percentile};
 
@@ -151,16 +151,11 @@ pub async fn reuse_vs_reconnect(
     environments: usize,
     per_environment: usize,
 ) -> Vec<Row> {
-    let (name, url, mut pg, mut maria) = match server {
-        Server::Postgres(admin) => {
-            let scratch = PgScratch::create(admin).await;
-            ("PostgreSQL", scratch.url.clone(), Some(scratch), None)
-        }
-        Server::MariaDb(admin) => {
-            let scratch = MariaScratch::create(admin).await;
-            ("MariaDB", scratch.url.clone(), None, Some(scratch))
-        }
+    let mut scratch = match server {
+        Server::Postgres(admin) => Scratch::postgres_at(admin).await,
+        Server::MariaDb(admin) => Scratch::mariadb_at(admin).await,
     };
+    let (name, url) = (scratch.server(), scratch.url().to_string());
     let reuse = Environment::new(config(fixtures, "db_thaw_eager").env("DATABASE_URL", &url));
     let reconnect =
         Environment::new(config(fixtures, "db_per_invocation").env("DATABASE_URL", &url));
@@ -176,7 +171,7 @@ pub async fn reuse_vs_reconnect(
 
     let mut connections = Vec::new();
     for fixture in ["db_thaw_eager", "db_per_invocation"] {
-        let before = count_connections(&mut pg, &mut maria).await;
+        let before = scratch.connections_opened().await;
         let fleet = Fleet::new(
             config(fixtures, fixture).env("DATABASE_URL", &url),
             environments,
@@ -192,14 +187,9 @@ pub async fn reuse_vs_reconnect(
             "fleet invocations failed"
         );
         fleet.shutdown().await;
-        connections.push(count_connections(&mut pg, &mut maria).await - before);
+        connections.push(scratch.connections_opened().await - before);
     }
-    if let Some(scratch) = pg {
-        scratch.drop_database().await;
-    }
-    if let Some(scratch) = maria {
-        scratch.drop_database().await;
-    }
+    scratch.drop_database().await;
     vec![
         Row {
             section: "4",
@@ -224,16 +214,6 @@ pub async fn reuse_vs_reconnect(
             baseline_name: "connect per invocation".into(),
         },
     ]
-}
-
-async fn count_connections(pg: &mut Option<PgScratch>, maria: &mut Option<MariaScratch>) -> i64 {
-    if let Some(scratch) = pg {
-        scratch.wait_until_idle().await;
-        return scratch.stat("sessions").await;
-    }
-    let scratch = maria.as_mut().unwrap();
-    scratch.wait_until_idle().await;
-    scratch.user_stat("TOTAL_CONNECTIONS").await
 }
 
 /// Benchmark 5: Early return: response latency of a handler with 200 ms of deferred work, with

@@ -52,11 +52,7 @@ pub(crate) async fn run_work(mut work: Vec<Work>) {
         let span = tracing::info_span!("deferred", tasks = work.len());
         let guarded = work.into_iter().map(|work| async move {
             if let Err(payload) = AssertUnwindSafe(work).catch_unwind().await {
-                let text = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
+                let text = crate::init::panic_message(&*payload);
                 tracing::error!(panic = %text, "deferred work panicked");
             }
         });

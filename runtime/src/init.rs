@@ -61,16 +61,21 @@ impl InitError {
     }
 
     pub(crate) fn from_panic(init_name: &str, payload: Box<dyn Any + Send>) -> Self {
-        let text = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a non-string panic payload".into());
+        let text = panic_message(&*payload);
         Self {
             error_type: "Runtime.InitPanic".into(),
             message: redact_secrets(&format!("init `{init_name}` panicked: {text}")),
         }
     }
+}
+
+/// The text a panic carried (`panic!("…")` gives a `&str` or a `String`).
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic payload".into())
 }
 
 /// What an init may return for state `S`: `S` itself or `Result<S, E>`.

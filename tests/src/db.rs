@@ -374,10 +374,107 @@ impl Drop for ThrowawayPostgres {
     }
 }
 
+/// Whether the tests run as root (asked once: every server command depends on it).
 fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0\n"))
-        .unwrap_or(false)
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ROOT.get_or_init(|| {
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout.starts_with(b"0\n"))
+            .unwrap_or(false)
+    })
+}
+
+/// A scratch database on either shared server, for checks that read the same thing from
+/// both: connections opened and connections that ended without a clean disconnect.
+pub enum Scratch {
+    /// On PostgreSQL: counted by `pg_stat_database` for the scratch database.
+    Postgres(PgScratch),
+    /// On MariaDB: counted by `USER_STATISTICS` for the scratch user.
+    MariaDb(MariaScratch),
+}
+
+impl Scratch {
+    /// A scratch database on the PostgreSQL server in `LAMBDA_THAW_TEST_POSTGRES`
+    /// (`None`: skipped, see [`admin_url`]).
+    pub async fn postgres() -> Option<Self> {
+        Some(Self::postgres_at(&admin_url("LAMBDA_THAW_TEST_POSTGRES")?).await)
+    }
+
+    /// A scratch database and user on the MariaDB server in `LAMBDA_THAW_TEST_MYSQL`.
+    pub async fn mariadb() -> Option<Self> {
+        Some(Self::mariadb_at(&admin_url("LAMBDA_THAW_TEST_MYSQL")?).await)
+    }
+
+    /// A scratch database on the PostgreSQL server at `admin`.
+    pub async fn postgres_at(admin: &str) -> Self {
+        Self::Postgres(PgScratch::create(admin).await)
+    }
+
+    /// A scratch database and user on the MariaDB server at `admin`.
+    pub async fn mariadb_at(admin: &str) -> Self {
+        Self::MariaDb(MariaScratch::create(admin).await)
+    }
+
+    /// "PostgreSQL" or "MariaDB".
+    pub fn server(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "PostgreSQL",
+            Self::MariaDb(_) => "MariaDB",
+        }
+    }
+
+    /// The URL a function should use.
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Postgres(s) => &s.url,
+            Self::MariaDb(s) => &s.url,
+        }
+    }
+
+    /// Ends the function's session from the server side.
+    pub async fn kill(&mut self, session: i64) {
+        match self {
+            Self::Postgres(s) => s.terminate(session).await,
+            Self::MariaDb(s) => s.kill(session).await,
+        }
+    }
+
+    /// Connections opened so far, read once every connection has ended (so every
+    /// session's statistics are in).
+    pub async fn connections_opened(&mut self) -> i64 {
+        match self {
+            Self::Postgres(s) => {
+                s.wait_until_idle().await;
+                s.stat("sessions").await
+            }
+            Self::MariaDb(s) => {
+                s.wait_until_idle().await;
+                s.user_stat("TOTAL_CONNECTIONS").await
+            }
+        }
+    }
+
+    /// Connections that ended without a clean disconnect, once every connection has ended.
+    pub async fn connections_lost(&mut self) -> i64 {
+        match self {
+            Self::Postgres(s) => {
+                s.wait_until_idle().await;
+                s.stat("sessions_abandoned").await
+            }
+            Self::MariaDb(s) => {
+                s.wait_until_idle().await;
+                s.user_stat("LOST_CONNECTIONS").await
+            }
+        }
+    }
+
+    /// Drops the scratch database (and user).
+    pub async fn drop_database(self) {
+        match self {
+            Self::Postgres(s) => s.drop_database().await,
+            Self::MariaDb(s) => s.drop_database().await,
+        }
+    }
 }

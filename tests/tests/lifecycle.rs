@@ -5,75 +5,33 @@
 use std::time::Duration;
 
 use lambda_thaw_emulator::{Environment, Fleet, FunctionConfig, InvocationRecord, Outcome};
-use lambda_thaw_tests::db::{MariaScratch, PgScratch, admin_url};
+use lambda_thaw_tests::db::{MariaScratch, PgScratch, Scratch, admin_url};
 
-/// A scratch database on one of the shared servers.
-enum Scratch {
-    Postgres(PgScratch),
-    MariaDb(MariaScratch),
-}
-
-impl Scratch {
-    async fn postgres() -> Option<Self> {
-        Some(Self::Postgres(
-            PgScratch::create(&admin_url("LAMBDA_THAW_TEST_POSTGRES")?).await,
-        ))
-    }
-
-    async fn mariadb() -> Option<Self> {
-        Some(Self::MariaDb(
-            MariaScratch::create(&admin_url("LAMBDA_THAW_TEST_MYSQL")?).await,
-        ))
-    }
-
-    fn url(&self) -> &str {
-        match self {
-            Self::Postgres(s) => &s.url,
-            Self::MariaDb(s) => &s.url,
-        }
-    }
-
-    /// Ends the function's session from the server side.
-    async fn kill(&mut self, session: i64) {
-        match self {
-            Self::Postgres(s) => s.terminate(session).await,
-            Self::MariaDb(s) => s.kill(session).await,
-        }
-    }
-
-    async fn rows_with_key(&mut self, key: &str) -> i64 {
-        match self {
-            Self::Postgres(s) => {
-                let url = s.url.clone();
-                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
-                    .await
-                    .unwrap();
-                let (n,): (i64,) =
-                    sqlx::query_as("SELECT count(*) FROM lt_items WHERE item_key = $1")
-                        .bind(key)
-                        .fetch_one(&mut conn)
-                        .await
-                        .unwrap();
-                n
-            }
-            Self::MariaDb(s) => {
-                let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT count(*) FROM {}.lt_items WHERE item_key = ?",
-                    s.name
-                )))
-                .bind(key)
-                .fetch_one(&mut s.admin)
+/// Rows of the fixture's table with `key`, read by the test (not the function).
+async fn rows_with_key(scratch: &mut Scratch, key: &str) -> i64 {
+    match scratch {
+        Scratch::Postgres(s) => {
+            let url = s.url.clone();
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
                 .await
                 .unwrap();
-                n
-            }
+            let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM lt_items WHERE item_key = $1")
+                .bind(key)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            n
         }
-    }
-
-    async fn drop_database(self) {
-        match self {
-            Self::Postgres(s) => s.drop_database().await,
-            Self::MariaDb(s) => s.drop_database().await,
+        Scratch::MariaDb(s) => {
+            let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM {}.lt_items WHERE item_key = ?",
+                s.name
+            )))
+            .bind(key)
+            .fetch_one(&mut s.admin)
+            .await
+            .unwrap();
+            n
         }
     }
 }
@@ -176,15 +134,15 @@ async fn a_deadline_inside_a_transaction_rolls_back(mut scratch: Scratch) {
     );
     assert!(!slow.killed_after_response);
     assert_eq!(
-        scratch.rows_with_key("too-slow").await,
+        rows_with_key(&mut scratch, "too-slow").await,
         0,
         "the insert was rolled back"
     );
     let next = env.invoke(r#"{"insert":"in-time"}"#).await;
     assert!(next.outcome.is_response(), "{:?}", next.outcome);
     assert!(next.cold_start.is_none(), "the environment survived");
-    assert_eq!(scratch.rows_with_key("in-time").await, 1);
-    assert_eq!(scratch.rows_with_key("too-slow").await, 0);
+    assert_eq!(rows_with_key(&mut scratch, "in-time").await, 1);
+    assert_eq!(rows_with_key(&mut scratch, "too-slow").await, 0);
     assert!(
         env.logs().matching("deferred ran").is_empty(),
         "deferred work of a cancelled invocation ran"

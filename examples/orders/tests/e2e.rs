@@ -8,7 +8,7 @@
 //! `.ci/run` does) a missing URL is a failure, not a skip.
 
 use lambda_thaw_emulator::{Environment, FunctionConfig, InvocationRecord};
-use lambda_thaw_tests::db::{MariaScratch, PgScratch, admin_url, unique};
+use lambda_thaw_tests::db::{Scratch, unique};
 
 fn orders(database_url: &str) -> FunctionConfig {
     FunctionConfig::new(env!("CARGO_BIN_EXE_orders"))
@@ -88,51 +88,39 @@ async fn a_bad_order_is_an_error_and_the_next_one_succeeds() {
     let _ = std::fs::remove_file(&file);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn fifty_orders_on_postgres_open_one_session() {
-    let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
-        return;
-    };
-    let mut scratch = PgScratch::create(&admin).await;
-    let env = Environment::new(orders(&scratch.url));
+/// 50 orders through one environment on `scratch`: the server counts one connection,
+/// closed cleanly at shutdown.
+async fn fifty_orders_open_one_connection(mut scratch: Scratch) {
+    let env = Environment::new(orders(scratch.url()));
     let records = run_orders(&env, 50).await;
     assert_eq!(receipt(records.last().unwrap())["orders_recorded"], 50);
     env.shutdown().await;
-    // Every backend of the database has exited (and so flushed its statistics).
-    scratch.wait_until_idle().await;
+    let server = scratch.server();
     assert_eq!(
-        scratch.stat("sessions").await,
+        scratch.connections_opened().await,
         1,
-        "50 invocations should share one database session"
+        "{server}: 50 invocations should share one connection"
     );
     assert_eq!(
-        scratch.stat("sessions_abandoned").await,
+        scratch.connections_lost().await,
         0,
-        "the pool was closed at shutdown"
+        "{server}: the pool was closed at shutdown"
     );
     scratch.drop_database().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn fifty_orders_on_mariadb_open_one_connection() {
-    let Some(admin) = admin_url("LAMBDA_THAW_TEST_MYSQL") else {
+async fn fifty_orders_on_postgres_open_one_session() {
+    let Some(scratch) = Scratch::postgres().await else {
         return;
     };
-    let mut scratch = MariaScratch::create(&admin).await;
-    let env = Environment::new(orders(&scratch.url));
-    let records = run_orders(&env, 50).await;
-    assert_eq!(receipt(records.last().unwrap())["orders_recorded"], 50);
-    env.shutdown().await;
-    scratch.wait_until_idle().await;
-    assert_eq!(
-        scratch.user_stat("TOTAL_CONNECTIONS").await,
-        1,
-        "50 invocations should share one connection"
-    );
-    assert_eq!(
-        scratch.user_stat("LOST_CONNECTIONS").await,
-        0,
-        "the pool was closed at shutdown"
-    );
-    scratch.drop_database().await;
+    fifty_orders_open_one_connection(scratch).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_orders_on_mariadb_open_one_connection() {
+    let Some(scratch) = Scratch::mariadb().await else {
+        return;
+    };
+    fifty_orders_open_one_connection(scratch).await;
 }
