@@ -2,8 +2,8 @@
 //! cell, and `main`.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned};
-use syn::ItemFn;
+use quote::{format_ident, quote, quote_spanned};
+use syn::{Ident, ItemFn};
 
 use crate::model::{Handler, Role};
 use crate::{check, parse};
@@ -110,31 +110,59 @@ fn generate(handler: &Handler) -> TokenStream {
     } else {
         quote!(main)
     };
-    // The cell lives inside `main`: a second `#[handler]` in the binary is then one
-    // error ("the name `main` is defined multiple times", pointing at both attributes),
-    // not a cascade.
+    let probe_event = match &event_ty {
+        Some((ty, _)) => quote!(#ty),
+        None => quote!(#private::HttpEvent),
+    };
+    let body = format_ident!("__lambda_thaw_main_{}", name);
+    let one_handler = Ident::new(ONE_HANDLER_PER_BINARY, Span::call_site());
     quote! {
         #[doc(hidden)]
-        fn main() -> #private::ExitCode {
-            static __LAMBDA_THAW_STATE: #private::StateCell<#state_ty> = #private::StateCell::new();
+        #[cfg_attr(test, allow(dead_code))]
+        fn #body() -> ::std::process::ExitCode {
             #event_check
             #state_check
-            #private::#entry(
-                #private::Options {
-                    handler_name: #handler_name,
-                    init_name: #init_name,
-                    lazy: #lazy,
-                    early_return: #early_return,
-                    deadline_margin_ms: #deadline_margin_ms,
-                },
-                &__LAMBDA_THAW_STATE,
-                #init,
-                #call,
-                #shutdown,
-            )
+            // `Checked` when the checks above hold; else `Rejected`, whose `main` has no
+            // bounds, so the failed check is the only error.
+            #[allow(unused_imports)]
+            use #private::{EntryChecked as _, EntryRejected as _};
+            (&&#private::Probe::<(#state_ty, #probe_event)>::new())
+                .__lambda_thaw_entry()
+                .#entry(
+                    #private::Options {
+                        handler_name: #handler_name,
+                        init_name: #init_name,
+                        lazy: #lazy,
+                        early_return: #early_return,
+                        deadline_margin_ms: #deadline_margin_ms,
+                    },
+                    #init,
+                    #call,
+                    #shutdown,
+                )
         }
+
+        // `main` comes from a module whose name is the rule: a second `#[handler]` in the
+        // binary defines it again, and that one error names the rule and the fix.
+        // Glob-imported so that the second import is not an error of its own. A `main`
+        // of the user's shadows the import; `dead_code` (denied) then says ours is unused.
+        #[doc(hidden)]
+        #[cfg_attr(not(test), deny(dead_code))]
+        #[cfg_attr(test, allow(dead_code))]
+        mod #one_handler {
+            pub(super) fn main() -> ::std::process::ExitCode {
+                super::#body()
+            }
+        }
+        #[doc(hidden)]
+        #[allow(unused_imports)]
+        use self::#one_handler::*;
     }
 }
+
+/// The module that holds `main`. Its name is what rustc shows when a binary has two
+/// `#[handler]`s ("the name `…` is defined multiple times", at both attributes).
+const ONE_HANDLER_PER_BINARY: &str = "one_handler_per_binary_move_the_others_to_src_bin";
 
 /// The closure the runtime calls per invocation: the event and the state in, the
 /// handler's own parameters, in its own order, out.
@@ -219,8 +247,12 @@ mod tests {
             "async fn handle(e: LambdaEvent<V>, db: &Pool) -> Result<R, E> { todo!() }",
         );
         assert!(out.contains("async fn handle"), "{out}");
-        assert!(out.contains("StateCell < Pool >"), "{out}");
+        assert!(
+            out.contains("Probe :: < (Pool , LambdaEvent < V >) >"),
+            "{out}"
+        );
         assert!(out.contains("fn main"), "{out}");
+        assert!(out.contains(ONE_HANDLER_PER_BINARY), "{out}");
         assert!(out.contains("init_name : \"setup\""), "{out}");
         assert!(!out.contains("compile_error"), "{out}");
     }

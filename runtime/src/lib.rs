@@ -45,6 +45,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod cache;
+mod checks;
 mod close;
 mod deadline;
 mod defer;

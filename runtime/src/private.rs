@@ -10,50 +10,13 @@ pub use crate::defer::{DeferredOutput, with_defer_queue};
 pub use crate::init::{
     AsyncInit, InitCall, InitError, IntoInitResult, SyncInit, ViaFuture, ViaValue,
 };
-pub use crate::run::{Options, invocation, main};
+pub use crate::run::{Options, invocation};
 pub use crate::state::StateCell;
 pub use lambda_runtime::LambdaEvent;
 
-/// Types a handler's first parameter may have.
-#[diagnostic::on_unimplemented(
-    message = "the handler's first parameter must be the event, `LambdaEvent<T>` with `T: Deserialize`; found `{Self}`",
-    label = "not `LambdaEvent<T>` for a deserializable `T`",
-    note = "write `event: LambdaEvent<MyEvent>` with `#[derive(serde::Deserialize)] struct MyEvent`, or `LambdaEvent<serde_json::Value>` for any JSON"
-)]
-pub trait HandlerEvent {}
-
-impl<T: for<'de> serde::Deserialize<'de>> HandlerEvent for LambdaEvent<T> {}
-
-/// Checks the event parameter's type where the user wrote it.
-pub fn assert_event<T: HandlerEvent>() {}
-
-/// Types the per-environment state may have.
-#[diagnostic::on_unimplemented(
-    message = "the state `{Self}` is shared by every invocation of the environment, across threads, so it must be `Send + Sync + 'static`",
-    label = "not `Send + Sync + 'static`",
-    note = "hold it in thread-safe types: `Arc` instead of `Rc`, `Mutex`/`RwLock` instead of `RefCell`, owned data instead of borrows"
-)]
-pub trait SharedState {}
-
-impl<T: Send + Sync + 'static> SharedState for T {}
-
-/// Checks the state parameter's type where the user wrote it.
-pub fn assert_state<T: SharedState>() {}
-
-#[cfg(feature = "http")]
-pub use crate::http::main_http;
-
-/// Present only with the `http` feature; its absence explains the error.
 #[cfg(not(feature = "http"))]
-#[diagnostic::on_unimplemented(
-    message = "a handler that takes a `Request` needs lambda-thaw's `http` feature",
-    label = "this handler takes an HTTP `Request`",
-    note = "enable it: add `features = [\"http\"]` to the `lambda-thaw` dependency"
-)]
-pub trait HttpFeature {}
-
-/// Stands in for the HTTP `main` when the `http` feature is off, to say so.
-#[cfg(not(feature = "http"))]
-pub fn main_http<O: HttpFeature, C, I, H, Sh>(_: O, _: C, _: I, _: H, _: Sh) -> ExitCode {
-    ExitCode::FAILURE
-}
+pub use crate::checks::HttpFeature;
+pub use crate::checks::{
+    Checked, EntryChecked, EntryRejected, HandlerEvent, HttpEvent, Probe, Rejected, SharedState,
+    assert_event, assert_state,
+};

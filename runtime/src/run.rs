@@ -11,6 +11,7 @@ use lambda_runtime::layers::TracingLayer;
 use lambda_runtime::{Diagnostic, IntoFunctionResponse, LambdaEvent, Runtime, Service};
 use serde::{Deserialize, Serialize};
 
+use crate::checks::Checked;
 use crate::close::ShutdownFn;
 use crate::deadline;
 use crate::defer::{DeferLayer, discard_current, run_work, take_current};
@@ -34,38 +35,48 @@ pub struct Options {
     pub deadline_margin_ms: u64,
 }
 
-/// Runs a function until the runtime loop ends. This is the whole generated `main`.
-///
-/// `init` builds the state (the macro wraps the user's init so it yields
-/// `Result<S, InitError>`); `handler` is the user's handler with the state reference.
-pub fn main<S, I, IFut, H, HFut, A, R, E, B, St, D, SE>(
-    options: Options,
-    cell: &'static StateCell<S>,
-    init: I,
-    handler: H,
-    shutdown: Option<ShutdownFn<S>>,
-) -> ExitCode
-where
-    S: Send + Sync + 'static,
-    I: Fn() -> IFut + Clone + Send + Sync + 'static,
-    IFut: Future<Output = Result<S, InitError>> + Send + 'static,
-    H: Fn(LambdaEvent<A>, &'static S) -> HFut + Clone + Send + Sync + 'static,
-    HFut: Future<Output = Result<R, E>> + Send + 'static,
-    E: Into<Diagnostic> + Send + 'static,
-    A: for<'de> Deserialize<'de> + Send + 'static,
-    R: IntoFunctionResponse<B, St> + Send + 'static,
-    B: Serialize + Send + 'static,
-    St: Stream<Item = Result<D, SE>> + Unpin + Send + 'static,
-    D: Into<bytes::Bytes> + Send + 'static,
-    SE: Into<crate::Error> + Send + Debug + 'static,
-{
-    let service = {
-        let init = init.clone();
-        lambda_runtime::service_fn(move |event: LambdaEvent<A>| {
-            invocation(options, cell, init.clone(), handler.clone(), event)
-        })
-    };
-    start(options, cell, init, shutdown, service)
+impl Checked {
+    /// Runs a function until the runtime loop ends. This is the whole generated `main`.
+    ///
+    /// `init` builds the state (the macro wraps the user's init so it yields
+    /// `Result<S, InitError>`); `handler` is the user's handler with the state reference.
+    pub fn main<S, I, IFut, H, HFut, A, R, E, B, St, D, SE>(
+        self,
+        options: Options,
+        init: I,
+        handler: H,
+        shutdown: Option<ShutdownFn<S>>,
+    ) -> ExitCode
+    where
+        S: Send + Sync + 'static,
+        I: Fn() -> IFut + Clone + Send + Sync + 'static,
+        IFut: Future<Output = Result<S, InitError>> + Send + 'static,
+        H: Fn(LambdaEvent<A>, &'static S) -> HFut + Clone + Send + Sync + 'static,
+        HFut: Future<Output = Result<R, E>> + Send + 'static,
+        E: Into<Diagnostic> + Send + 'static,
+        A: for<'de> Deserialize<'de> + Send + 'static,
+        R: IntoFunctionResponse<B, St> + Send + 'static,
+        B: Serialize + Send + 'static,
+        St: Stream<Item = Result<D, SE>> + Unpin + Send + 'static,
+        D: Into<bytes::Bytes> + Send + 'static,
+        SE: Into<crate::Error> + Send + Debug + 'static,
+    {
+        let cell = environment_cell();
+        let service = {
+            let init = init.clone();
+            lambda_runtime::service_fn(move |event: LambdaEvent<A>| {
+                invocation(options, cell, init.clone(), handler.clone(), event)
+            })
+        };
+        start(options, cell, init, shutdown, service)
+    }
+}
+
+/// The cell that holds the state for the life of the process — the execution
+/// environment. Leaked rather than `static` because a `static` cannot be generic; `main`
+/// runs once per process, so this is exactly one allocation, never freed, like a static.
+pub(crate) fn environment_cell<S>() -> &'static StateCell<S> {
+    Box::leak(Box::new(StateCell::new()))
 }
 
 /// What every generated `main` does around its service: check that it runs under

@@ -1,0 +1,129 @@
+//! The questions the generated `main` asks the compiler about the user's types, so that a
+//! misuse is one error, in our words, at the token the user wrote — not a cascade of
+//! unmet bounds inside `lambda_thaw`.
+//!
+//! Two tools:
+//!
+//! * An assertion per concern (`assert_state::<S>()` spanned at the state parameter,
+//!   `assert_event::<E>()` at the event), through a trait with
+//!   `#[diagnostic::on_unimplemented]` whose blanket impl is `#[diagnostic::do_not_recommend]`,
+//!   so rustc reports the trait itself (one error, our message) rather than each unmet
+//!   bound behind it (`Send` and `Sync` would be two).
+//! * The entry, chosen by method resolution on [`Probe`]: when every assertion holds,
+//!   [`Checked`] (whose `main` is the real one, with all its bounds); when one fails,
+//!   [`Rejected`], whose `main` has no bounds at all, so the failed assertion is the only
+//!   error. `Rejected` is chosen exactly when an assertion fails (its selection and the
+//!   assertions use the same traits), so it never ends up in a binary.
+
+use std::marker::PhantomData;
+use std::process::ExitCode;
+
+use lambda_runtime::LambdaEvent;
+
+/// Types the per-environment state may have.
+#[diagnostic::on_unimplemented(
+    message = "the state `{Self}` is shared by every invocation of the environment, across threads, so it must be `Send + Sync + 'static`",
+    label = "not `Send + Sync + 'static`",
+    note = "hold it in thread-safe types: `Arc` instead of `Rc`, `Mutex`/`RwLock` instead of `RefCell`/`Cell`, owned data instead of borrows"
+)]
+pub trait SharedState {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Send + Sync + 'static> SharedState for T {}
+
+/// Checks the state parameter's type where the user wrote it.
+pub fn assert_state<T: SharedState>() {}
+
+/// Types the event a handler receives may have.
+#[diagnostic::on_unimplemented(
+    message = "the event `{Self}` cannot be deserialized: the payload type must implement `serde::Deserialize` (and `Send`)",
+    label = "the payload in this event type is not deserializable",
+    note = "derive it: `#[derive(serde::Deserialize)] struct MyEvent {{ … }}`; or take `serde_json::Value` for any JSON, or a type from `aws_lambda_events`"
+)]
+pub trait HandlerEvent {}
+
+#[diagnostic::do_not_recommend]
+impl<T: for<'de> serde::Deserialize<'de> + Send + 'static> HandlerEvent for LambdaEvent<T> {}
+
+/// The event of an HTTP handler: `lambda_http` deserializes it, whatever the source.
+pub struct HttpEvent;
+
+impl HandlerEvent for HttpEvent {}
+
+/// Checks the event parameter's type where the user wrote it.
+pub fn assert_event<T: HandlerEvent>() {}
+
+/// Stands for the handler's `(state, event)` types while the generated code asks which
+/// entry applies: `(&&Probe::<(S, E)>::new()).__lambda_thaw_entry()`.
+pub struct Probe<T>(PhantomData<fn() -> T>);
+
+impl<T> Probe<T> {
+    /// A probe for `T`.
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<T> Default for Probe<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Every assertion holds: the real entry (`Checked::main`, `Checked::main_http`).
+#[derive(Debug, Clone, Copy)]
+pub struct Checked(());
+
+/// An assertion failed and has been reported: an entry without bounds, so nothing else
+/// is. Never in a binary (the failed assertion stops the build).
+#[derive(Debug, Clone, Copy)]
+pub struct Rejected(());
+
+/// Chosen, by autoref, when the state and the event pass their checks.
+pub trait EntryChecked {
+    /// [`Checked`].
+    fn __lambda_thaw_entry(&self) -> Checked {
+        Checked(())
+    }
+}
+
+impl<S: SharedState, E: HandlerEvent> EntryChecked for &Probe<(S, E)> {}
+
+/// Chosen otherwise.
+pub trait EntryRejected {
+    /// [`Rejected`].
+    fn __lambda_thaw_entry(&self) -> Rejected {
+        Rejected(())
+    }
+}
+
+impl<T> EntryRejected for Probe<T> {}
+
+impl Rejected {
+    /// Stands in for [`Checked::main`] while the compiler reports the failed assertion.
+    pub fn main<O, I, H, Sh>(self, _: O, _: I, _: H, _: Sh) -> ExitCode {
+        ExitCode::FAILURE
+    }
+
+    /// Stands in for `Checked::main_http` while the compiler reports the failed assertion.
+    pub fn main_http<O, I, H, Sh>(self, _: O, _: I, _: H, _: Sh) -> ExitCode {
+        ExitCode::FAILURE
+    }
+}
+
+/// Present only with the `http` feature; its absence explains the error.
+#[cfg(not(feature = "http"))]
+#[diagnostic::on_unimplemented(
+    message = "a handler that takes a `Request` needs lambda-thaw's `http` feature",
+    label = "this handler takes an HTTP `Request`",
+    note = "enable it: add `features = [\"http\"]` to the `lambda-thaw` dependency"
+)]
+pub trait HttpFeature {}
+
+#[cfg(not(feature = "http"))]
+impl Checked {
+    /// Stands in for the HTTP `main` when the `http` feature is off, to say so.
+    pub fn main_http<O: HttpFeature, I, H, Sh>(self, _: O, _: I, _: H, _: Sh) -> ExitCode {
+        ExitCode::FAILURE
+    }
+}
