@@ -75,16 +75,34 @@ fn generate(handler: &Handler) -> TokenStream {
     let state = handler
         .param(Role::State)
         .filter(|_| handler.init.is_some());
-    let shutdown = shutdown(handler, &private);
-    let (state_ty, state_check, init) = match (&handler.init, state) {
+    let state_ty = match state {
+        Some(state) => {
+            let ty = &state.ty;
+            quote!(#ty)
+        }
+        None => quote!(()),
+    };
+    let probe_event = match &event_ty {
+        Some((ty, _)) => quote!(#ty),
+        None => quote!(#private::HttpEvent),
+    };
+    // `Checked` when the checks hold; else `Rejected`, whose methods have no bounds, so
+    // the failed check is the only error. Asked afresh wherever it is needed (it is a
+    // zero-sized value) so that no closure has to capture it.
+    let entry_kind = quote! {
+        (&&#private::Probe::<(#state_ty, #probe_event)>::new()).__lambda_thaw_entry()
+    };
+    let shutdown = shutdown(handler, &private, &entry_kind);
+    let (state_check, init) = match (&handler.init, state) {
         (Some((path, init_span)), Some(state)) => {
             let ty = &state.ty;
             let state_check = quote_spanned! {state.span=> #private::assert_state::<#ty>(); };
             let into_state = quote_spanned! {*init_span=>
                 #private::IntoInitResult::<#ty>::into_init_result(__lambda_thaw_output, #init_name)
             };
-            let init = quote! {
-                || async {
+            // Spanned at `init = path`: an init future that is not `Send` is reported there.
+            let init = quote_spanned! {*init_span=>
+                || #entry_kind.send(async {
                     #[allow(unused_imports)]
                     use #private::{ViaFuture as _, ViaValue as _};
                     let __lambda_thaw_call = #private::InitCall(#path());
@@ -93,26 +111,28 @@ fn generate(handler: &Handler) -> TokenStream {
                     let __lambda_thaw_kind = (&&__lambda_thaw_call).__lambda_thaw_init_kind();
                     let __lambda_thaw_output = __lambda_thaw_kind.resolve(__lambda_thaw_call).await;
                     #into_state
-                }
+                })
             };
-            (quote!(#ty), state_check, init)
+            (state_check, init)
         }
         _ => (
-            quote!(()),
             quote!(),
             quote!(|| async { ::core::result::Result::Ok(()) }),
         ),
     };
-    let call = call(handler, &state_ty, event_ty.as_ref().map(|(ty, _)| ty));
+    let call = call(
+        handler,
+        &state_ty,
+        event_ty.as_ref().map(|(ty, _)| ty),
+        &entry_kind,
+    );
 
+    // Spanned at the return type: a response or error type the runtime cannot send is
+    // reported there.
     let entry = if http {
-        quote!(main_http)
+        Ident::new("main_http", handler.output_span)
     } else {
-        quote!(main)
-    };
-    let probe_event = match &event_ty {
-        Some((ty, _)) => quote!(#ty),
-        None => quote!(#private::HttpEvent),
+        Ident::new("main", handler.output_span)
     };
     let body = format_ident!("__lambda_thaw_main_{}", name);
     let one_handler = Ident::new(ONE_HANDLER_PER_BINARY, Span::call_site());
@@ -122,13 +142,9 @@ fn generate(handler: &Handler) -> TokenStream {
         fn #body() -> ::std::process::ExitCode {
             #event_check
             #state_check
-            // `Checked` when the checks above hold; else `Rejected`, whose `main` has no
-            // bounds, so the failed check is the only error.
             #[allow(unused_imports)]
             use #private::{EntryChecked as _, EntryRejected as _};
-            (&&#private::Probe::<(#state_ty, #probe_event)>::new())
-                .__lambda_thaw_entry()
-                .#entry(
+            #entry_kind.#entry(
                     #private::Options {
                         handler_name: #handler_name,
                         init_name: #init_name,
@@ -166,7 +182,12 @@ const ONE_HANDLER_PER_BINARY: &str = "one_handler_per_binary_move_the_others_to_
 
 /// The closure the runtime calls per invocation: the event and the state in, the
 /// handler's own parameters, in its own order, out.
-fn call(handler: &Handler, state_ty: &TokenStream, event_ty: Option<&syn::Type>) -> TokenStream {
+fn call(
+    handler: &Handler,
+    state_ty: &TokenStream,
+    event_ty: Option<&syn::Type>,
+    entry_kind: &TokenStream,
+) -> TokenStream {
     let name = &handler.name;
     let event = quote!(__lambda_thaw_event);
     let args = handler.params.iter().map(|param| match param.role {
@@ -187,10 +208,11 @@ fn call(handler: &Handler, state_ty: &TokenStream, event_ty: Option<&syn::Type>)
         (true, Some(ty)) => quote!(#event: #ty),
         _ => quote!(#event),
     };
-    quote! {
+    // Spanned at the handler's name: a handler future that is not `Send` is reported there.
+    quote_spanned! {name.span()=>
         |#event_param, __lambda_thaw_state: &'static #state_ty| {
             #split
-            #name(#(#args),*)
+            #entry_kind.send(#name(#(#args),*))
         }
     }
 }
@@ -198,7 +220,7 @@ fn call(handler: &Handler, state_ty: &TokenStream, event_ty: Option<&syn::Type>)
 /// The shutdown hook: the user's `shutdown = path` (sync or async, returning `()` or a
 /// `Result` whose error is logged), else closing the state when it implements
 /// `lambda_thaw::Close` (an sqlx pool does), else none.
-fn shutdown(handler: &Handler, private: &TokenStream) -> TokenStream {
+fn shutdown(handler: &Handler, private: &TokenStream, entry_kind: &TokenStream) -> TokenStream {
     let Some(state) = handler
         .param(Role::State)
         .filter(|_| handler.init.is_some())
@@ -211,7 +233,7 @@ fn shutdown(handler: &Handler, private: &TokenStream) -> TokenStream {
             let call = quote_spanned! {*span=> #path(__lambda_thaw_state) };
             quote! {
                 ::core::option::Option::Some(|__lambda_thaw_state: &'static #ty| {
-                    #private::shutdown_future(async move {
+                    #entry_kind.shutdown_future(async move {
                         #[allow(unused_imports)]
                         use #private::{ViaFuture as _, ViaValue as _};
                         let __lambda_thaw_call = #private::InitCall(#call);

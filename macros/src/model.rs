@@ -56,6 +56,8 @@ pub(crate) struct Handler {
     pub(crate) deadline_margin_ms: u64,
     pub(crate) shutdown: Option<(Path, Span)>,
     pub(crate) krate: Path,
+    /// The return type as written (the function's name if there is none).
+    pub(crate) output_span: Span,
 }
 
 /// The default `deadline_margin`, documented in the runtime crate.
@@ -102,6 +104,10 @@ impl Handler {
                 .as_ref()
                 .map(|k| k.value.clone())
                 .unwrap_or_else(|| syn::parse_quote!(::lambda_thaw)),
+            output_span: match &item.sig.output {
+                syn::ReturnType::Type(_, ty) => ty.span(),
+                syn::ReturnType::Default => item.sig.ident.span(),
+            },
         }
     }
 

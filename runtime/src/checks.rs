@@ -14,11 +14,20 @@
 //!   [`Rejected`], whose `main` has no bounds at all, so the failed assertion is the only
 //!   error. `Rejected` is chosen exactly when an assertion fails (its selection and the
 //!   assertions use the same traits), so it never ends up in a binary.
+//!
+//! The entry also checks the futures `main` will move between threads — the handler's at
+//! the handler's name, init's at `init = …` ([`Checked::send`]) — so a future that holds
+//! an `Rc` across an `.await` is reported at the function that made it.
 
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::process::ExitCode;
+use std::task::{Context, Poll};
 
 use lambda_runtime::LambdaEvent;
+
+use crate::close::ShutdownFuture;
 
 /// Types the per-environment state may have.
 #[diagnostic::on_unimplemented(
@@ -99,7 +108,54 @@ pub trait EntryRejected {
 
 impl<T> EntryRejected for Probe<T> {}
 
+impl Checked {
+    /// Checks that `future` is `Send`, where the generated code spans this call (the
+    /// handler's name, or `init = …`), and carries that proof to `main`'s bounds.
+    pub fn send<F: Future + Send>(self, future: F) -> SendFuture<F> {
+        SendFuture { future }
+    }
+
+    /// Boxes a shutdown hook's future.
+    pub fn shutdown_future(
+        self,
+        future: impl Future<Output = ()> + Send + 'static,
+    ) -> ShutdownFuture {
+        Box::pin(future)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future that [`Checked::send`] has checked to be `Send`.
+    pub struct SendFuture<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+// SAFETY: the only way to make a `SendFuture<F>` is `Checked::send`, which requires
+// `F: Send`; so every `SendFuture` that exists wraps a `Send` future. (The impl exists so
+// that `main`'s `Send` bound holds without repeating the error `send` already reported.)
+unsafe impl<F> Send for SendFuture<F> {}
+
+impl<F: Future> Future for SendFuture<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.project().future.poll(cx)
+    }
+}
+
 impl Rejected {
+    /// Stands in for [`Checked::send`]: the future as it is (no claim that it is `Send`).
+    pub fn send<F>(self, future: F) -> F {
+        future
+    }
+
+    /// Stands in for [`Checked::shutdown_future`].
+    pub fn shutdown_future<F>(self, _: F) -> ShutdownFuture {
+        Box::pin(std::future::ready(()))
+    }
+
     /// Stands in for [`Checked::main`] while the compiler reports the failed assertion.
     pub fn main<O, I, H, Sh>(self, _: O, _: I, _: H, _: Sh) -> ExitCode {
         ExitCode::FAILURE

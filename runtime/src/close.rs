@@ -43,11 +43,6 @@ pub type ShutdownFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// A shutdown hook for state `S`.
 pub type ShutdownFn<S> = fn(&'static S) -> ShutdownFuture;
 
-/// Boxes a hook's future.
-pub fn shutdown_future(future: impl Future<Output = ()> + Send + 'static) -> ShutdownFuture {
-    Box::pin(future)
-}
-
 /// Asks, by method resolution, whether `S` implements [`Close`].
 pub struct CloseProbe<S>(PhantomData<fn() -> S>);
 

@@ -3,9 +3,7 @@
 
 pub use std::process::ExitCode;
 
-pub use crate::close::{
-    CloseProbe, ShutdownFn, ShutdownFuture, ViaClose, ViaNoClose, shutdown_future,
-};
+pub use crate::close::{CloseProbe, ShutdownFn, ShutdownFuture, ViaClose, ViaNoClose};
 pub use crate::defer::{DeferredOutput, with_defer_queue};
 pub use crate::init::{
     AsyncInit, InitCall, InitError, IntoInitResult, SyncInit, ViaFuture, ViaValue,
@@ -17,6 +15,6 @@ pub use lambda_runtime::LambdaEvent;
 #[cfg(not(feature = "http"))]
 pub use crate::checks::HttpFeature;
 pub use crate::checks::{
-    Checked, EntryChecked, EntryRejected, HandlerEvent, HttpEvent, Probe, Rejected, SharedState,
-    assert_event, assert_state,
+    Checked, EntryChecked, EntryRejected, HandlerEvent, HttpEvent, Probe, Rejected, SendFuture,
+    SharedState, assert_event, assert_state,
 };
