@@ -160,19 +160,20 @@ fn generate(handler: &Handler) -> TokenStream {
 
         // `main` comes from a module whose name is the rule: a second `#[handler]` in the
         // binary defines it again, and that one error names the rule and the fix.
-        // Glob-imported so that the second import is not an error of its own. A `main`
-        // of the user's shadows the import; `dead_code` (denied) then says ours is unused.
+        // Glob-imported so that the second import is not an error of its own (a `main`
+        // of the user's shadows the import; rustc then warns that the handler is unused).
+        // `pub(crate)`: a handler in a module is the entry point after `use module::main;`.
+        // Under `cfg(test)` the harness brings its own `main`; ours is unused on purpose.
         #[doc(hidden)]
-        #[cfg_attr(not(test), deny(dead_code))]
         #[cfg_attr(test, allow(dead_code))]
         mod #one_handler {
-            pub(super) fn main() -> ::std::process::ExitCode {
+            pub(crate) fn main() -> ::std::process::ExitCode {
                 super::#body()
             }
         }
         #[doc(hidden)]
         #[allow(unused_imports)]
-        use self::#one_handler::*;
+        pub(crate) use self::#one_handler::*;
     }
 }
 
