@@ -3,6 +3,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Ident, ItemFn};
 
 use crate::model::{Handler, Role};
@@ -89,8 +90,16 @@ fn generate(handler: &Handler) -> TokenStream {
     // `Checked` when the checks hold; else `Rejected`, whose methods have no bounds, so
     // the failed check is the only error. Asked afresh wherever it is needed (it is a
     // zero-sized value) so that no closure has to capture it.
+    let (error_ty, error_check) = match &handler.error_ty {
+        Some(ty) => (
+            quote!(#ty),
+            quote_spanned! {ty.span()=> #private::assert_error::<#ty>(); },
+        ),
+        // An alias we cannot see into: `main`'s own bound reports a bad error type.
+        None => (quote!(#private::Diagnostic), quote!()),
+    };
     let entry_kind = quote! {
-        (&&#private::Probe::<(#state_ty, #probe_event)>::new()).__lambda_thaw_entry()
+        (&&#private::Probe::<(#state_ty, #probe_event, #error_ty)>::new()).__lambda_thaw_entry()
     };
     let shutdown = shutdown(handler, &private, &entry_kind);
     let (state_check, init) = match (&handler.init, state) {
@@ -142,6 +151,7 @@ fn generate(handler: &Handler) -> TokenStream {
         fn #body() -> ::std::process::ExitCode {
             #event_check
             #state_check
+            #error_check
             #[allow(unused_imports)]
             use #private::{EntryChecked as _, EntryRejected as _};
             #entry_kind.#entry(
@@ -271,7 +281,7 @@ mod tests {
         );
         assert!(out.contains("async fn handle"), "{out}");
         assert!(
-            out.contains("Probe :: < (Pool , LambdaEvent < V >) >"),
+            out.contains("Probe :: < (Pool , LambdaEvent < V > , E) >"),
             "{out}"
         );
         assert!(out.contains("fn main"), "{out}");

@@ -35,6 +35,26 @@ pub(crate) fn role_of(ty: &Type) -> Role {
     }
 }
 
+/// `E` in a return type written `Result<R, E>` (any path ending in `Result`).
+fn result_error_type(ty: &Type) -> Option<Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident != "Result" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    let mut types = args.args.iter().filter_map(|arg| match arg {
+        syn::GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    });
+    match (types.next(), types.next(), types.next()) {
+        (Some(_), Some(error), None) => Some(error.clone()),
+        _ => None,
+    }
+}
+
 /// A typed parameter of the handler.
 pub(crate) struct Param {
     pub(crate) role: Role,
@@ -58,6 +78,9 @@ pub(crate) struct Handler {
     pub(crate) krate: Path,
     /// The return type as written (the function's name if there is none).
     pub(crate) output_span: Span,
+    /// `E` when the return type is written `Result<R, E>`, to check it where it is
+    /// written; `None` for an alias such as `lambda_thaw::Result<R>`.
+    pub(crate) error_ty: Option<Type>,
 }
 
 /// The default `deadline_margin`, documented in the runtime crate.
@@ -107,6 +130,10 @@ impl Handler {
             output_span: match &item.sig.output {
                 syn::ReturnType::Type(_, ty) => ty.span(),
                 syn::ReturnType::Default => item.sig.ident.span(),
+            },
+            error_ty: match &item.sig.output {
+                syn::ReturnType::Type(_, ty) => result_error_type(ty),
+                syn::ReturnType::Default => None,
             },
         }
     }

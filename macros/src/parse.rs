@@ -207,7 +207,12 @@ fn parse_bool(meta: &syn::meta::ParseNestedMeta<'_>, name: &str) -> syn::Result<
         )),
         other => Err(syn::Error::new(
             other.span(),
-            format!("`{name}` takes `true` or `false`"),
+            if name == "lazy" {
+                "`lazy` takes `true` or `false`, or stands alone: `#[handler(init = setup, lazy)]`"
+                    .to_string()
+            } else {
+                format!("`{name}` takes `true` or `false`")
+            },
         )),
     }
 }

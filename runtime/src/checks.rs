@@ -5,7 +5,7 @@
 //! Two tools:
 //!
 //! * An assertion per concern (`assert_state::<S>()` spanned at the state parameter,
-//!   `assert_event::<E>()` at the event), through a trait with
+//!   `assert_event::<E>()` at the event, `assert_error::<E>()` at the error type), through a trait with
 //!   `#[diagnostic::on_unimplemented]` whose blanket impl is `#[diagnostic::do_not_recommend]`,
 //!   so rustc reports the trait itself (one error, our message) rather than each unmet
 //!   bound behind it (`Send` and `Sync` would be two).
@@ -25,7 +25,7 @@ use std::pin::Pin;
 use std::process::ExitCode;
 use std::task::{Context, Poll};
 
-use lambda_runtime::LambdaEvent;
+use lambda_runtime::{Diagnostic, LambdaEvent};
 
 use crate::close::ShutdownFuture;
 
@@ -62,8 +62,22 @@ impl HandlerEvent for HttpEvent {}
 /// Checks the event parameter's type where the user wrote it.
 pub fn assert_event<T: HandlerEvent>() {}
 
-/// Stands for the handler's `(state, event)` types while the generated code asks which
-/// entry applies: `(&&Probe::<(S, E)>::new()).__lambda_thaw_entry()`.
+/// Error types a handler may return.
+#[diagnostic::on_unimplemented(
+    message = "the handler's error type `{Self}` cannot be reported to Lambda: it must convert into `lambda_thaw::Diagnostic`",
+    label = "Lambda cannot report this error type",
+    note = "return `lambda_thaw::Error` (every `std::error::Error` converts into it with `?`), or implement `From<{Self}> for lambda_thaw::Diagnostic` to choose the `errorType` and `errorMessage`"
+)]
+pub trait HandlerError {}
+
+#[diagnostic::do_not_recommend]
+impl<E: Into<Diagnostic> + Send + 'static> HandlerError for E {}
+
+/// Checks the handler's error type where the user wrote it (in `Result<R, E>`).
+pub fn assert_error<T: HandlerError>() {}
+
+/// Stands for the handler's `(state, event, error)` types while the generated code asks which
+/// entry applies: `(&&Probe::<(S, E, Err)>::new()).__lambda_thaw_entry()`.
 pub struct Probe<T>(PhantomData<fn() -> T>);
 
 impl<T> Probe<T> {
@@ -96,7 +110,7 @@ pub trait EntryChecked {
     }
 }
 
-impl<S: SharedState, E: HandlerEvent> EntryChecked for &Probe<(S, E)> {}
+impl<S: SharedState, E: HandlerEvent, Err: HandlerError> EntryChecked for &Probe<(S, E, Err)> {}
 
 /// Chosen otherwise.
 pub trait EntryRejected {

@@ -10,11 +10,11 @@ pub use crate::init::{
 };
 pub use crate::run::{Options, invocation};
 pub use crate::state::StateCell;
-pub use lambda_runtime::LambdaEvent;
+pub use lambda_runtime::{Diagnostic, LambdaEvent};
 
 #[cfg(not(feature = "http"))]
 pub use crate::checks::HttpFeature;
 pub use crate::checks::{
-    Checked, EntryChecked, EntryRejected, HandlerEvent, HttpEvent, Probe, Rejected, SendFuture,
-    SharedState, assert_event, assert_state,
+    Checked, EntryChecked, EntryRejected, HandlerError, HandlerEvent, HttpEvent, Probe, Rejected,
+    SendFuture, SharedState, assert_error, assert_event, assert_state,
 };
