@@ -137,6 +137,7 @@ impl std::error::Error for DeferError {}
 ///     })?;
 ///     Ok("accepted")
 /// }
+/// # fn main() {} // keeps rustdoc from wrapping the example in a function body
 /// ```
 pub fn defer<F>(work: F) -> Result<(), DeferError>
 where

@@ -107,3 +107,35 @@
 //! # `crate = "path"`
 //!
 //! Every path above starts with `path` instead of `::lambda_thaw`.
+//!
+//! # Around all of it: checks, and one `main` per binary
+//!
+//! The body above sits in a function named after the handler, preceded by one check per
+//! type you wrote, each spanned at that type so that a mistake is reported there, once:
+//!
+//! ```text
+//! fn __lambda_thaw_main_handle() -> ExitCode {
+//!     assert_event::<LambdaEvent<Order>>(); // Deserialize + Send, at `LambdaEvent<Order>`
+//!     assert_state::<Db>();                 // Send + Sync + 'static, at `&Db`
+//!     assert_error::<Error>();              // Into<Diagnostic>, at the `E` of `Result<R, E>`
+//!     // `Checked` if the three hold, else `Rejected` (a `main` without bounds, so the
+//!     // failed check above stays the only error). `send` checks a future is `Send`
+//!     // where it is made: the handler's at its name, init's at `init = …`.
+//!     Probe::<(Db, LambdaEvent<Order>, Error)>::new().entry().main(options, init, call, shutdown)
+//! }
+//!
+//! mod one_handler_per_binary_move_the_others_to_src_bin {
+//!     pub(crate) fn main() -> ExitCode { super::__lambda_thaw_main_handle() }
+//! }
+//! pub(crate) use self::one_handler_per_binary_move_the_others_to_src_bin::*;
+//! ```
+//!
+//! The module's name is the rule: a second `#[handler]` in the binary defines it again,
+//! and rustc's one error ("the name `one_handler_per_binary_move_the_others_to_src_bin` is
+//! defined multiple times") points at both attributes. A handler in a module is the entry
+//! point once the crate root says `use module::main;`.
+//!
+//! `#[handler]` goes where items of the crate root (or a module) go, not inside a function
+//! body: a module declared in a block cannot name the block's items. A doctest is such a
+//! body unless it has its own `fn main`, so examples with `#[handler]` end with a hidden
+//! `# fn main() {}` (which shadows the generated `main`; the example still compiles it).

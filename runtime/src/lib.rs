@@ -23,10 +23,11 @@
 //! async fn handle(event: LambdaEvent<Order>, config: &Config) -> Result<Receipt, Error> {
 //!     Ok(Receipt { item: event.payload.item, greeting: config.greeting })
 //! }
+//! # fn main() {} // keeps rustdoc from wrapping the example in a function body
 //! ```
 //!
 //! `#[handler]` generates `main`: tracing set-up compatible with `lambda_runtime`'s, the
-//! static [`StateCell`] holding the state, the init (eager by default, `lazy` on the first
+//! [`StateCell`] holding the state (one per process), the init (eager by default, `lazy` on the first
 //! invocation, single flight, failures reported to Lambda's `init/error` and never cached),
 //! and the runtime loop with [`defer`]red work run after the response is posted and before
 //! the environment can be frozen. The handler itself stays a plain `async fn` that tests

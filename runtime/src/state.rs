@@ -11,7 +11,8 @@ use crate::init::{InitError, catch_init};
 /// * A failed init is not cached: the cell stays empty and the next caller tries again.
 /// * A panic in init is an error like any other; the cell is never poisoned.
 ///
-/// The `#[handler]` macro declares one as a `static`; hand-written code can too:
+/// The `#[handler]` macro makes one for the life of the process; hand-written code can
+/// declare one as a `static`:
 ///
 /// ```
 /// use lambda_thaw::StateCell;
