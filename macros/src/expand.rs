@@ -31,6 +31,8 @@ pub(crate) fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     let model = Handler::new(&function, &args);
     let generated = generate(&model);
     quote! {
+        // `#[handler]` requires `async`, even for a handler that never awaits.
+        #[allow(clippy::unused_async)]
         #function
         #generated
     }
