@@ -52,29 +52,7 @@ fn generate(handler: &Handler) -> TokenStream {
     let krate = &handler.krate;
     let private = quote!(#krate::__private);
     let name = &handler.name;
-    let handler_name = name.to_string();
-    let init_name = handler.init_name();
-    let lazy = handler.lazy;
-    let early_return = handler.early_return;
-    let deadline_margin_ms = handler.deadline_margin_ms;
-
-    // The event type the runtime deserializes: the handler's `LambdaEvent<T>`, or
-    // `LambdaEvent<T>` around its payload `T`.
-    let payload = handler.param(Role::Payload);
-    let http = handler.param(Role::Request).is_some();
-    let event_ty = match (handler.param(Role::Event), payload) {
-        _ if http => None,
-        (Some(event), _) => Some((event.ty.clone(), event.span)),
-        (None, Some(payload)) => {
-            let ty = &payload.ty;
-            Some((syn::parse_quote!(#private::LambdaEvent<#ty>), payload.span))
-        }
-        (None, None) => None,
-    };
-    let event_check = event_ty.as_ref().map(|(ty, span)| {
-        quote_spanned! {*span=> #private::assert_event::<#ty>(); }
-    });
-
+    let event_ty = event_type(handler, &private);
     let state = handler
         .param(Role::State)
         .filter(|_| handler.init.is_some());
@@ -85,6 +63,23 @@ fn generate(handler: &Handler) -> TokenStream {
         }
         None => quote!(()),
     };
+
+    // One check per type the user wrote, spanned there, so a mistake is one error at it.
+    let event_check = event_ty.as_ref().map(|(ty, span)| {
+        quote_spanned! {*span=> #private::assert_event::<#ty>(); }
+    });
+    let state_check = state.map(|state| {
+        let ty = &state.ty;
+        quote_spanned! {state.span=> #private::assert_state::<#ty>(); }
+    });
+    let (error_ty, error_check) = match &handler.error_ty {
+        Some(ty) => (
+            quote!(#ty),
+            Some(quote_spanned! {ty.span()=> #private::assert_error::<#ty>(); }),
+        ),
+        // An alias we cannot see into: `main`'s own bound reports a bad error type.
+        None => (quote!(#private::Diagnostic), None),
+    };
     let probe_event = match &event_ty {
         Some((ty, _)) => quote!(#ty),
         None => quote!(#private::HttpEvent),
@@ -92,61 +87,32 @@ fn generate(handler: &Handler) -> TokenStream {
     // `Checked` when the checks hold; else `Rejected`, whose methods have no bounds, so
     // the failed check is the only error. Asked afresh wherever it is needed (it is a
     // zero-sized value) so that no closure has to capture it.
-    let (error_ty, error_check) = match &handler.error_ty {
-        Some(ty) => (
-            quote!(#ty),
-            quote_spanned! {ty.span()=> #private::assert_error::<#ty>(); },
-        ),
-        // An alias we cannot see into: `main`'s own bound reports a bad error type.
-        None => (quote!(#private::Diagnostic), quote!()),
-    };
     let entry_kind = quote! {
         (&&#private::Probe::<(#state_ty, #probe_event, #error_ty)>::new()).__lambda_thaw_entry()
     };
-    let shutdown = shutdown(handler, &private, &entry_kind);
-    let (state_check, init) = match (&handler.init, state) {
-        (Some((path, init_span)), Some(state)) => {
-            let ty = &state.ty;
-            let state_check = quote_spanned! {state.span=> #private::assert_state::<#ty>(); };
-            let into_state = quote_spanned! {*init_span=>
-                #private::IntoInitResult::<#ty>::into_init_result(__lambda_thaw_output, #init_name)
-            };
-            // Spanned at `init = path`: an init future that is not `Send` is reported there.
-            let init = quote_spanned! {*init_span=>
-                || #entry_kind.send(async {
-                    #[allow(unused_imports)]
-                    use #private::{ViaFuture as _, ViaValue as _};
-                    let __lambda_thaw_call = #private::InitCall(#path());
-                    // Its own statement: a borrow of the call must not live across the
-                    // await, or the init future would have to be `Sync`.
-                    let __lambda_thaw_kind = (&&__lambda_thaw_call).__lambda_thaw_init_kind();
-                    let __lambda_thaw_output = __lambda_thaw_kind.resolve(__lambda_thaw_call).await;
-                    #into_state
-                })
-            };
-            (state_check, init)
-        }
-        _ => (
-            quote!(),
-            quote!(|| async { ::core::result::Result::Ok(()) }),
-        ),
-    };
+
+    let init = init(handler, &private, &entry_kind);
     let call = call(
         handler,
         &state_ty,
         event_ty.as_ref().map(|(ty, _)| ty),
         &entry_kind,
     );
-
-    // Spanned at the return type: a response or error type the runtime cannot send is
-    // reported there.
-    let entry = if http {
+    let shutdown = shutdown(handler, &private, &entry_kind);
+    // Spanned at the return type: a response type the runtime cannot send is reported
+    // there.
+    let entry = if handler.param(Role::Request).is_some() {
         Ident::new("main_http", handler.output_span)
     } else {
         Ident::new("main", handler.output_span)
     };
+    let handler_name = name.to_string();
+    let init_name = handler.init_name();
+    let lazy = handler.lazy;
+    let early_return = handler.early_return;
+    let deadline_margin_ms = handler.deadline_margin_ms;
     let body = format_ident!("__lambda_thaw_main_{}", name);
-    let one_handler = Ident::new(ONE_HANDLER_PER_BINARY, Span::call_site());
+    let main = entry_point(&body);
     quote! {
         #[doc(hidden)]
         #[cfg_attr(test, allow(dead_code))]
@@ -157,19 +123,70 @@ fn generate(handler: &Handler) -> TokenStream {
             #[allow(unused_imports)]
             use #private::{EntryChecked as _, EntryRejected as _};
             #entry_kind.#entry(
-                    #private::Options {
-                        handler_name: #handler_name,
-                        init_name: #init_name,
-                        lazy: #lazy,
-                        early_return: #early_return,
-                        deadline_margin_ms: #deadline_margin_ms,
-                    },
-                    #init,
-                    #call,
-                    #shutdown,
-                )
+                #private::Options {
+                    handler_name: #handler_name,
+                    init_name: #init_name,
+                    lazy: #lazy,
+                    early_return: #early_return,
+                    deadline_margin_ms: #deadline_margin_ms,
+                },
+                #init,
+                #call,
+                #shutdown,
+            )
         }
+        #main
+    }
+}
 
+/// The event type the runtime deserializes, and where the user wrote it: the handler's
+/// `LambdaEvent<T>`, or `LambdaEvent<T>` around its payload `T`; `None` for HTTP
+/// handlers (`lambda_http` deserializes their event).
+fn event_type(handler: &Handler, private: &TokenStream) -> Option<(syn::Type, Span)> {
+    if handler.param(Role::Request).is_some() {
+        return None;
+    }
+    match (handler.param(Role::Event), handler.param(Role::Payload)) {
+        (Some(event), _) => Some((event.ty.clone(), event.span)),
+        (None, Some(payload)) => {
+            let ty = &payload.ty;
+            Some((syn::parse_quote!(#private::LambdaEvent<#ty>), payload.span))
+        }
+        (None, None) => None,
+    }
+}
+
+/// The init closure: the user's init, sync or async, returning `S` or `Result<S, E>`,
+/// turned into a `Send` future of `Result<S, InitError>`.
+fn init(handler: &Handler, private: &TokenStream, entry_kind: &TokenStream) -> TokenStream {
+    let state = handler.param(Role::State);
+    let (Some((path, init_span)), Some(state)) = (&handler.init, state) else {
+        return quote!(|| async { ::core::result::Result::Ok(()) });
+    };
+    let ty = &state.ty;
+    let init_name = handler.init_name();
+    let into_state = quote_spanned! {*init_span=>
+        #private::IntoInitResult::<#ty>::into_init_result(__lambda_thaw_output, #init_name)
+    };
+    // Spanned at `init = path`: an init future that is not `Send` is reported there.
+    quote_spanned! {*init_span=>
+        || #entry_kind.send(async {
+            #[allow(unused_imports)]
+            use #private::{ViaFuture as _, ViaValue as _};
+            let __lambda_thaw_call = #private::InitCall(#path());
+            // Its own statement: a borrow of the call must not live across the
+            // await, or the init future would have to be `Sync`.
+            let __lambda_thaw_kind = (&&__lambda_thaw_call).__lambda_thaw_init_kind();
+            let __lambda_thaw_output = __lambda_thaw_kind.resolve(__lambda_thaw_call).await;
+            #into_state
+        })
+    }
+}
+
+/// `main` itself, calling `body`.
+fn entry_point(body: &Ident) -> TokenStream {
+    let one_handler = Ident::new(ONE_HANDLER_PER_BINARY, Span::call_site());
+    quote! {
         // `main` comes from a module whose name is the rule: a second `#[handler]` in the
         // binary defines it again, and that one error names the rule and the fix.
         // Glob-imported so that the second import is not an error of its own (a `main`
