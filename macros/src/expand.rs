@@ -18,7 +18,7 @@ pub(crate) fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(function) => function,
         Err(_) => {
             errors.push(syn::Error::new(
-                Span::call_site(),
+                item_keyword(&item),
                 "`#[handler]` goes on an `async fn`, e.g. `async fn handle(event: LambdaEvent<T>) -> Result<R, Error>`",
             ));
             return with_errors(item, errors);
@@ -36,6 +36,29 @@ pub(crate) fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
         #function
         #generated
     }
+}
+
+/// Where an item that is not a function says what it is (`struct`, `const`, `fn`, …):
+/// past its attributes and visibility.
+fn item_keyword(item: &TokenStream) -> Span {
+    use proc_macro2::TokenTree;
+    let mut tokens = item.clone().into_iter().peekable();
+    while let Some(token) = tokens.next() {
+        match &token {
+            // `#[attribute]`
+            TokenTree::Punct(p) if p.as_char() == '#' => {
+                tokens.next();
+            }
+            // `pub`, `pub(crate)`
+            TokenTree::Ident(ident) if ident == "pub" => {
+                if let Some(TokenTree::Group(_)) = tokens.peek() {
+                    tokens.next();
+                }
+            }
+            other => return other.span(),
+        }
+    }
+    Span::call_site()
 }
 
 fn with_errors(item: TokenStream, errors: Vec<syn::Error>) -> TokenStream {
@@ -65,9 +88,7 @@ fn generate(handler: &Handler) -> TokenStream {
     };
 
     // One check per type the user wrote, spanned there, so a mistake is one error at it.
-    let event_check = event_ty.as_ref().map(|(ty, span)| {
-        quote_spanned! {*span=> #private::assert_event::<#ty>(); }
-    });
+    let event_check = event_check(handler, &private);
     let state_check = state.map(|state| {
         let ty = &state.ty;
         quote_spanned! {state.span=> #private::assert_state::<#ty>(); }
@@ -81,7 +102,7 @@ fn generate(handler: &Handler) -> TokenStream {
         None => (quote!(#private::Diagnostic), None),
     };
     let probe_event = match &event_ty {
-        Some((ty, _)) => quote!(#ty),
+        Some(ty) => quote!(#ty),
         None => quote!(#private::HttpEvent),
     };
     // `Checked` when the checks hold; else `Rejected`, whose methods have no bounds, so
@@ -92,12 +113,7 @@ fn generate(handler: &Handler) -> TokenStream {
     };
 
     let init = init(handler, &private, &entry_kind);
-    let call = call(
-        handler,
-        &state_ty,
-        event_ty.as_ref().map(|(ty, _)| ty),
-        &entry_kind,
-    );
+    let call = call(handler, &state_ty, event_ty.as_ref(), &entry_kind);
     let shutdown = shutdown(handler, &private, &entry_kind);
     // Spanned at the return type: a response type the runtime cannot send is reported
     // there.
@@ -139,18 +155,36 @@ fn generate(handler: &Handler) -> TokenStream {
     }
 }
 
-/// The event type the runtime deserializes, and where the user wrote it: the handler's
-/// `LambdaEvent<T>`, or `LambdaEvent<T>` around its payload `T`; `None` for HTTP
-/// handlers (`lambda_http` deserializes their event).
-fn event_type(handler: &Handler, private: &TokenStream) -> Option<(syn::Type, Span)> {
+/// The event type the runtime deserializes: the handler's `LambdaEvent<T>`, or
+/// `LambdaEvent<T>` around its payload `T`; `None` for HTTP handlers (`lambda_http`
+/// deserializes their event).
+fn event_type(handler: &Handler, private: &TokenStream) -> Option<syn::Type> {
     if handler.param(Role::Request).is_some() {
         return None;
     }
     match (handler.param(Role::Event), handler.param(Role::Payload)) {
-        (Some(event), _) => Some((event.ty.clone(), event.span)),
+        (Some(event), _) => Some(event.ty.clone()),
         (None, Some(payload)) => {
             let ty = &payload.ty;
-            Some((syn::parse_quote!(#private::LambdaEvent<#ty>), payload.span))
+            Some(syn::parse_quote!(#private::LambdaEvent<#ty>))
+        }
+        (None, None) => None,
+    }
+}
+
+/// Checks that the event (or the payload) deserializes, where the user wrote its type.
+fn event_check(handler: &Handler, private: &TokenStream) -> Option<TokenStream> {
+    if handler.param(Role::Request).is_some() {
+        return None;
+    }
+    match (handler.param(Role::Event), handler.param(Role::Payload)) {
+        (Some(event), _) => {
+            let ty = &event.ty;
+            Some(quote_spanned! {event.span=> #private::assert_event::<#ty>(); })
+        }
+        (None, Some(payload)) => {
+            let ty = &payload.ty;
+            Some(quote_spanned! {payload.span=> #private::assert_payload::<#ty>(); })
         }
         (None, None) => None,
     }

@@ -5,7 +5,7 @@
 //! Two tools:
 //!
 //! * An assertion per concern (`assert_state::<S>()` spanned at the state parameter,
-//!   `assert_event::<E>()` at the event, `assert_error::<E>()` at the error type), through a trait with
+//!   `assert_event::<E>()` at the event (or `assert_payload::<T>()` at the payload), `assert_error::<E>()` at the error type), through a trait with
 //!   `#[diagnostic::on_unimplemented]` whose blanket impl is `#[diagnostic::do_not_recommend]`,
 //!   so rustc reports the trait itself (one error, our message) rather than each unmet
 //!   bound behind it (`Send` and `Sync` would be two).
@@ -43,16 +43,27 @@ impl<T: Send + Sync + 'static> SharedState for T {}
 /// Checks the state parameter's type where the user wrote it.
 pub fn assert_state<T: SharedState>() {}
 
+/// Types the payload of an event may have.
+#[diagnostic::on_unimplemented(
+    message = "the payload `{Self}` cannot be deserialized: it must implement `serde::Deserialize` (and `Send`)",
+    label = "not deserializable",
+    note = "derive it: `#[derive(serde::Deserialize)] struct MyEvent {{ … }}`; or take `serde_json::Value` for any JSON, or a type from `aws_lambda_events`"
+)]
+pub trait EventPayload {}
+
+#[diagnostic::do_not_recommend]
+impl<T: for<'de> serde::Deserialize<'de> + Send + 'static> EventPayload for T {}
+
 /// Types the event a handler receives may have.
 #[diagnostic::on_unimplemented(
-    message = "the event `{Self}` cannot be deserialized: the payload type must implement `serde::Deserialize` (and `Send`)",
+    message = "the event `{Self}` cannot be deserialized: its payload type must implement `serde::Deserialize` (and `Send`)",
     label = "the payload in this event type is not deserializable",
     note = "derive it: `#[derive(serde::Deserialize)] struct MyEvent {{ … }}`; or take `serde_json::Value` for any JSON, or a type from `aws_lambda_events`"
 )]
 pub trait HandlerEvent {}
 
 #[diagnostic::do_not_recommend]
-impl<T: for<'de> serde::Deserialize<'de> + Send + 'static> HandlerEvent for LambdaEvent<T> {}
+impl<T: EventPayload> HandlerEvent for LambdaEvent<T> {}
 
 /// The event of an HTTP handler: `lambda_http` deserializes it, whatever the source.
 pub struct HttpEvent;
@@ -61,6 +72,9 @@ impl HandlerEvent for HttpEvent {}
 
 /// Checks the event parameter's type where the user wrote it.
 pub fn assert_event<T: HandlerEvent>() {}
+
+/// Checks the payload parameter's type where the user wrote it.
+pub fn assert_payload<T: EventPayload>() {}
 
 /// Error types a handler may return.
 #[diagnostic::on_unimplemented(

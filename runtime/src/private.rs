@@ -15,6 +15,7 @@ pub use lambda_runtime::{Diagnostic, LambdaEvent};
 #[cfg(not(feature = "http"))]
 pub use crate::checks::HttpFeature;
 pub use crate::checks::{
-    Checked, EntryChecked, EntryRejected, HandlerError, HandlerEvent, HttpEvent, Probe, Rejected,
-    SendFuture, SharedState, assert_error, assert_event, assert_state,
+    Checked, EntryChecked, EntryRejected, EventPayload, HandlerError, HandlerEvent, HttpEvent,
+    Probe, Rejected, SendFuture, SharedState, assert_error, assert_event, assert_payload,
+    assert_state,
 };
