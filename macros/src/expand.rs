@@ -128,7 +128,15 @@ fn generate(handler: &Handler) -> TokenStream {
     let early_return = handler.early_return;
     let deadline_margin_ms = handler.deadline_margin_ms;
     let body = format_ident!("__lambda_thaw_main_{}", name);
-    let main = entry_point(&body);
+    let one_handler = Ident::new(ONE_HANDLER_PER_BINARY, Span::call_site());
+    let main = entry_point(&body, &one_handler);
+    // Spanned at the handler's name: the warning when a `fn main` of the user's shadows
+    // the generated one.
+    let main_check = quote_spanned! {name.span()=>
+        #[allow(unused_imports)]
+        use #private::{MainIsGenerated as _, MainIsTheUsers as _};
+        (&&#private::MainProbe::<_, #one_handler::__LambdaThawExit>::new(main)).__lambda_thaw_main();
+    };
     quote! {
         #[doc(hidden)]
         #[cfg_attr(test, allow(dead_code))]
@@ -136,6 +144,7 @@ fn generate(handler: &Handler) -> TokenStream {
             #event_check
             #state_check
             #error_check
+            #main_check
             #[allow(unused_imports)]
             use #private::{EntryChecked as _, EntryRejected as _};
             #entry_kind.#entry(
@@ -218,8 +227,7 @@ fn init(handler: &Handler, private: &TokenStream, entry_kind: &TokenStream) -> T
 }
 
 /// `main` itself, calling `body`.
-fn entry_point(body: &Ident) -> TokenStream {
-    let one_handler = Ident::new(ONE_HANDLER_PER_BINARY, Span::call_site());
+fn entry_point(body: &Ident, one_handler: &Ident) -> TokenStream {
     quote! {
         // `main` comes from a module whose name is the rule: a second `#[handler]` in the
         // binary defines it again, and that one error names the rule and the fix.
@@ -230,8 +238,17 @@ fn entry_point(body: &Ident) -> TokenStream {
         #[doc(hidden)]
         #[cfg_attr(test, allow(dead_code))]
         mod #one_handler {
-            pub(crate) fn main() -> ::std::process::ExitCode {
-                super::#body()
+            // A return type of its own, so the body can tell this `main` from a user's.
+            pub(crate) struct __LambdaThawExit(::std::process::ExitCode);
+
+            impl ::std::process::Termination for __LambdaThawExit {
+                fn report(self) -> ::std::process::ExitCode {
+                    self.0
+                }
+            }
+
+            pub(crate) fn main() -> __LambdaThawExit {
+                __LambdaThawExit(super::#body())
             }
         }
         #[doc(hidden)]

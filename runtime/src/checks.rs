@@ -195,6 +195,38 @@ impl Rejected {
     }
 }
 
+/// Asks whether the `main` that the handler's module sees is the one `#[handler]`
+/// generated (whose return type, `Exit`, only the generated module defines): a `fn main`
+/// of the user's shadows it, and the handler would silently never run.
+pub struct MainProbe<F, Exit>(PhantomData<(F, fn() -> Exit)>);
+
+impl<F, Exit> MainProbe<F, Exit> {
+    /// A probe for the function `main`.
+    pub fn new(_main: F) -> Self {
+        Self(PhantomData)
+    }
+}
+
+/// Chosen when `main` is the generated one: nothing to say.
+pub trait MainIsGenerated {
+    /// Nothing.
+    fn __lambda_thaw_main(&self) {}
+}
+
+impl<F: Fn() -> Exit, Exit> MainIsGenerated for &MainProbe<F, Exit> {}
+
+/// Chosen when the user wrote `fn main`: a warning in our words (rustc's deprecation
+/// warning is the one diagnostic a library can word that does not stop the build).
+pub trait MainIsTheUsers {
+    /// Warns.
+    #[deprecated(
+        note = "this binary defines its own `fn main`, so the `main` that `#[handler]` generates (init, the runtime loop, this handler) never runs: remove your `fn main`"
+    )]
+    fn __lambda_thaw_main(&self) {}
+}
+
+impl<F, Exit> MainIsTheUsers for MainProbe<F, Exit> {}
+
 /// Present only with the `http` feature; its absence explains the error.
 #[cfg(not(feature = "http"))]
 #[diagnostic::on_unimplemented(

@@ -16,6 +16,6 @@ pub use lambda_runtime::{Diagnostic, LambdaEvent};
 pub use crate::checks::HttpFeature;
 pub use crate::checks::{
     Checked, EntryChecked, EntryRejected, EventPayload, HandlerError, HandlerEvent, HttpEvent,
-    Probe, Rejected, SendFuture, SharedState, assert_error, assert_event, assert_payload,
-    assert_state,
+    MainIsGenerated, MainIsTheUsers, MainProbe, Probe, Rejected, SendFuture, SharedState,
+    assert_error, assert_event, assert_payload, assert_state,
 };

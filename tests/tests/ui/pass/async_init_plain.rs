@@ -9,7 +9,7 @@ async fn connect() -> Client {
 
 #[allow(dead_code)]
 mod function {
-    use super::*;
+    use super::{Client, Error, LambdaEvent, connect};
 
     #[lambda_thaw::handler(init = connect)]
     async fn handle(_event: LambdaEvent<serde_json::Value>, _client: &Client) -> Result<(), Error> {

@@ -9,7 +9,7 @@ async fn setup() -> Result<Pool, Error> {
 
 #[allow(dead_code)]
 mod function {
-    use super::*;
+    use super::{Error, LambdaEvent, Pool, setup};
 
     #[lambda_thaw::handler(init = setup)]
     async fn handle(event: LambdaEvent<serde_json::Value>, _pool: &Pool) -> Result<serde_json::Value, Error> {

@@ -10,7 +10,7 @@ fn setup() -> State {
 
 #[allow(dead_code)]
 mod with_state {
-    use super::*;
+    use super::{Error, IntoResponse, Request, RequestExt, State, setup};
 
     #[lambda_thaw::handler(init = setup)]
     async fn handle(_state: &State, request: Request) -> Result<impl IntoResponse, Error> {
@@ -20,7 +20,7 @@ mod with_state {
 
 #[allow(dead_code)]
 mod plain {
-    use super::*;
+    use super::{Body, Error, Request, Response};
 
     #[lambda_thaw::handler]
     async fn handle(_request: Request) -> Result<Response<Body>, Error> {

@@ -9,7 +9,7 @@ async fn setup() -> Result<State, Error> {
 
 #[allow(dead_code)]
 mod flag {
-    use super::*;
+    use super::{Error, LambdaEvent, State, setup};
 
     #[lambda_thaw::handler(init = setup, lazy)]
     async fn handle(_event: LambdaEvent<()>, _state: &State) -> Result<(), Error> {
@@ -19,7 +19,7 @@ mod flag {
 
 #[allow(dead_code)]
 mod explicit {
-    use super::*;
+    use super::{Error, LambdaEvent, State, setup};
 
     #[lambda_thaw::handler(init = setup, lazy = false, early_return = false)]
     async fn handle(_event: LambdaEvent<()>, _state: &State) -> Result<(), Error> {

@@ -15,7 +15,7 @@ fn close_sync(_pool: &Pool) -> Result<(), std::io::Error> {
 
 #[allow(dead_code)]
 mod async_hook {
-    use super::*;
+    use super::{Error, LambdaEvent, Pool, close_async, setup};
 
     #[lambda_thaw::handler(init = setup, shutdown = close_async, deadline_margin = "2s")]
     async fn handle(_event: LambdaEvent<()>, _pool: &Pool) -> Result<(), Error> {
@@ -25,7 +25,7 @@ mod async_hook {
 
 #[allow(dead_code)]
 mod sync_hook {
-    use super::*;
+    use super::{Error, LambdaEvent, Pool, close_sync, setup};
 
     #[lambda_thaw::handler(init = setup, shutdown = close_sync, deadline_margin = "0")]
     async fn handle(_event: LambdaEvent<()>, _pool: &Pool) -> Result<(), Error> {

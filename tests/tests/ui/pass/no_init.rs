@@ -14,7 +14,7 @@ impl From<Rejected> for Diagnostic {
 
 #[allow(dead_code)]
 mod function {
-    use super::*;
+    use super::{LambdaEvent, Rejected};
 
     #[lambda_thaw::handler]
     async fn handle(event: LambdaEvent<u32>) -> Result<u32, Rejected> {

@@ -14,7 +14,7 @@ pub struct Order {
 
 #[allow(dead_code)]
 mod payload_context_state {
-    use super::*;
+    use super::{Context, Error, Order, State, setup};
 
     #[lambda_thaw::handler(init = setup)]
     async fn handle(order: Order, context: Context, _state: &State) -> Result<String, Error> {
@@ -24,7 +24,7 @@ mod payload_context_state {
 
 #[allow(dead_code)]
 mod state_first {
-    use super::*;
+    use super::{Error, Order, State, setup};
 
     #[lambda_thaw::handler(init = setup)]
     async fn handle(_state: &State, order: Order) -> Result<String, Error> {
@@ -34,7 +34,7 @@ mod state_first {
 
 #[allow(dead_code)]
 mod payload_only {
-    use super::*;
+    use super::Error;
 
     #[lambda_thaw::handler]
     async fn handle(value: serde_json::Value) -> Result<serde_json::Value, Error> {

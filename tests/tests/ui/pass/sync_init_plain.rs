@@ -11,7 +11,7 @@ fn load() -> Config {
 
 #[allow(dead_code)]
 mod function {
-    use super::*;
+    use super::{Config, Error, LambdaEvent, load};
 
     #[lambda_thaw::handler(init = load)]
     async fn handle(_event: LambdaEvent<serde_json::Value>, config: &Config) -> Result<String, Error> {

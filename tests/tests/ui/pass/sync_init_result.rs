@@ -9,7 +9,7 @@ fn parse_limits() -> Result<Limits, std::num::ParseIntError> {
 
 #[allow(dead_code)]
 mod function {
-    use super::*;
+    use super::{Error, LambdaEvent, Limits, parse_limits};
 
     #[lambda_thaw::handler(init = parse_limits)]
     async fn handle(_event: LambdaEvent<()>, limits: &Limits) -> Result<u32, Error> {
