@@ -75,7 +75,7 @@ fn generate(handler: &Handler) -> TokenStream {
     let krate = &handler.krate;
     let private = quote!(#krate::__private);
     let name = &handler.name;
-    let event_ty = event_type(handler, &private);
+    let (event_ty, event_check) = event(handler, &private).unzip();
     let state = handler
         .param(Role::State)
         .filter(|_| handler.init.is_some());
@@ -88,7 +88,6 @@ fn generate(handler: &Handler) -> TokenStream {
     };
 
     // One check per type the user wrote, spanned there, so a mistake is one error at it.
-    let event_check = event_check(handler, &private);
     let state_check = state.map(|state| {
         let ty = &state.ty;
         quote_spanned! {state.span=> #private::assert_state::<#ty>(); }
@@ -135,7 +134,7 @@ fn generate(handler: &Handler) -> TokenStream {
     let main_check = quote_spanned! {name.span()=>
         #[allow(unused_imports)]
         use #private::{MainIsGenerated as _, MainIsTheUsers as _};
-        (&&#private::MainProbe::<_, #one_handler::__LambdaThawExit>::new(main)).__lambda_thaw_main();
+        (&&#private::Probe::<(_, #one_handler::__LambdaThawExit)>::of(main)).__lambda_thaw_main();
     };
     quote! {
         #[doc(hidden)]
@@ -164,36 +163,24 @@ fn generate(handler: &Handler) -> TokenStream {
     }
 }
 
-/// The event type the runtime deserializes: the handler's `LambdaEvent<T>`, or
-/// `LambdaEvent<T>` around its payload `T`; `None` for HTTP handlers (`lambda_http`
-/// deserializes their event).
-fn event_type(handler: &Handler, private: &TokenStream) -> Option<syn::Type> {
-    if handler.param(Role::Request).is_some() {
-        return None;
-    }
-    match (handler.param(Role::Event), handler.param(Role::Payload)) {
-        (Some(event), _) => Some(event.ty.clone()),
-        (None, Some(payload)) => {
-            let ty = &payload.ty;
-            Some(syn::parse_quote!(#private::LambdaEvent<#ty>))
-        }
-        (None, None) => None,
-    }
-}
-
-/// Checks that the event (or the payload) deserializes, where the user wrote its type.
-fn event_check(handler: &Handler, private: &TokenStream) -> Option<TokenStream> {
+/// The event type the runtime deserializes — the handler's `LambdaEvent<T>`, or
+/// `LambdaEvent<T>` around its payload `T` — and the check that it deserializes, spanned
+/// where the user wrote the type. `None` for HTTP handlers (`lambda_http` deserializes
+/// their event).
+fn event(handler: &Handler, private: &TokenStream) -> Option<(syn::Type, TokenStream)> {
     if handler.param(Role::Request).is_some() {
         return None;
     }
     match (handler.param(Role::Event), handler.param(Role::Payload)) {
         (Some(event), _) => {
             let ty = &event.ty;
-            Some(quote_spanned! {event.span=> #private::assert_event::<#ty>(); })
+            let check = quote_spanned! {event.span=> #private::assert_event::<#ty>(); };
+            Some((ty.clone(), check))
         }
         (None, Some(payload)) => {
             let ty = &payload.ty;
-            Some(quote_spanned! {payload.span=> #private::assert_payload::<#ty>(); })
+            let check = quote_spanned! {payload.span=> #private::assert_payload::<#ty>(); };
+            Some((syn::parse_quote!(#private::LambdaEvent<#ty>), check))
         }
         (None, None) => None,
     }
@@ -329,7 +316,7 @@ fn shutdown(handler: &Handler, private: &TokenStream, entry_kind: &TokenStream) 
             {
                 #[allow(unused_imports)]
                 use #private::{ViaClose as _, ViaNoClose as _};
-                (&&#private::CloseProbe::<#ty>::new()).__lambda_thaw_close()
+                (&&#private::Probe::<#ty>::new()).__lambda_thaw_close()
             }
         },
     }

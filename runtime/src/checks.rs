@@ -9,7 +9,7 @@
 //!   `#[diagnostic::on_unimplemented]` whose blanket impl is `#[diagnostic::do_not_recommend]`,
 //!   so rustc reports the trait itself (one error, our message) rather than each unmet
 //!   bound behind it (`Send` and `Sync` would be two).
-//! * The entry, chosen by method resolution on [`Probe`]: when every assertion holds,
+//! * The entry, chosen by method resolution on a [`Probe`]: when every assertion holds,
 //!   [`Checked`] (whose `main` is the real one, with all its bounds); when one fails,
 //!   [`Rejected`], whose `main` has no bounds at all, so the failed assertion is the only
 //!   error. `Rejected` is chosen exactly when an assertion fails (its selection and the
@@ -20,7 +20,6 @@
 //! an `Rc` across an `.await` is reported at the function that made it.
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::task::{Context, Poll};
@@ -28,6 +27,7 @@ use std::task::{Context, Poll};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 
 use crate::close::ShutdownFuture;
+use crate::probe::Probe;
 
 /// Types the per-environment state may have.
 #[diagnostic::on_unimplemented(
@@ -90,23 +90,6 @@ impl<E: Into<Diagnostic> + Send + 'static> HandlerError for E {}
 /// Checks the handler's error type where the user wrote it (in `Result<R, E>`).
 pub fn assert_error<T: HandlerError>() {}
 
-/// Stands for the handler's `(state, event, error)` types while the generated code asks which
-/// entry applies: `(&&Probe::<(S, E, Err)>::new()).__lambda_thaw_entry()`.
-pub struct Probe<T>(PhantomData<fn() -> T>);
-
-impl<T> Probe<T> {
-    /// A probe for `T`.
-    pub const fn new() -> Self {
-        Self(PhantomData)
-    }
-}
-
-impl<T> Default for Probe<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// Every assertion holds: the real entry (`Checked::main`, `Checked::main_http`).
 #[derive(Debug, Clone, Copy)]
 pub struct Checked(());
@@ -124,6 +107,8 @@ pub trait EntryChecked {
     }
 }
 
+/// Asked as `(&&Probe::<(S, E, Err)>::new()).__lambda_thaw_entry()` with the handler's
+/// state, event and error types.
 impl<S: SharedState, E: HandlerEvent, Err: HandlerError> EntryChecked for &Probe<(S, E, Err)> {}
 
 /// Chosen otherwise.
@@ -195,25 +180,16 @@ impl Rejected {
     }
 }
 
-/// Asks whether the `main` that the handler's module sees is the one `#[handler]`
-/// generated (whose return type, `Exit`, only the generated module defines): a `fn main`
-/// of the user's shadows it, and the handler would silently never run.
-pub struct MainProbe<F, Exit>(PhantomData<(F, fn() -> Exit)>);
-
-impl<F, Exit> MainProbe<F, Exit> {
-    /// A probe for the function `main`.
-    pub fn new(_main: F) -> Self {
-        Self(PhantomData)
-    }
-}
-
 /// Chosen when `main` is the generated one: nothing to say.
 pub trait MainIsGenerated {
     /// Nothing.
     fn __lambda_thaw_main(&self) {}
 }
 
-impl<F: Fn() -> Exit, Exit> MainIsGenerated for &MainProbe<F, Exit> {}
+/// Asked as `(&&Probe::<(F, Exit)>::of(main)).__lambda_thaw_main()`: the generated `main`
+/// returns `Exit`, a type only the generated module defines; a `fn main` of the user's
+/// shadows it, and the handler would silently never run.
+impl<F: Fn() -> Exit, Exit> MainIsGenerated for &Probe<(F, Exit)> {}
 
 /// Chosen when the user wrote `fn main`: a warning in our words (rustc's deprecation
 /// warning is the one diagnostic a library can word that does not stop the build).
@@ -225,7 +201,7 @@ pub trait MainIsTheUsers {
     fn __lambda_thaw_main(&self) {}
 }
 
-impl<F, Exit> MainIsTheUsers for MainProbe<F, Exit> {}
+impl<T> MainIsTheUsers for Probe<T> {}
 
 /// Present only with the `http` feature; its absence explains the error.
 #[cfg(not(feature = "http"))]

@@ -8,8 +8,9 @@
 //! a clean disconnect instead of being abandoned when the process is killed.
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
+
+use crate::probe::Probe;
 
 /// A state that knows how to close itself at shutdown. Implemented for `sqlx::Pool`
 /// (feature `sqlx`); implement it for a state struct to close what it holds:
@@ -43,29 +44,14 @@ pub type ShutdownFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// A shutdown hook for state `S`.
 pub type ShutdownFn<S> = fn(&'static S) -> ShutdownFuture;
 
-/// Asks, by method resolution, whether `S` implements [`Close`].
-pub struct CloseProbe<S>(PhantomData<fn() -> S>);
-
-impl<S> CloseProbe<S> {
-    /// A probe for `S`.
-    pub const fn new() -> Self {
-        Self(PhantomData)
-    }
-}
-
-impl<S> Default for CloseProbe<S> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// Chosen when `S: Close`: the hook closes the state.
+/// Chosen when `S: Close`: the hook closes the state. Asked as
+/// `(&&Probe::<S>::new()).__lambda_thaw_close()`.
 pub trait ViaClose<S> {
     /// `Some` hook that closes the state.
     fn __lambda_thaw_close(&self) -> Option<ShutdownFn<S>>;
 }
 
-impl<S: Close + 'static> ViaClose<S> for &CloseProbe<S> {
+impl<S: Close + 'static> ViaClose<S> for &Probe<S> {
     fn __lambda_thaw_close(&self) -> Option<ShutdownFn<S>> {
         Some(|state: &'static S| Box::pin(state.close()))
     }
@@ -77,7 +63,7 @@ pub trait ViaNoClose<S> {
     fn __lambda_thaw_close(&self) -> Option<ShutdownFn<S>>;
 }
 
-impl<S> ViaNoClose<S> for CloseProbe<S> {
+impl<S> ViaNoClose<S> for Probe<S> {
     fn __lambda_thaw_close(&self) -> Option<ShutdownFn<S>> {
         None
     }

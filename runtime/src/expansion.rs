@@ -134,7 +134,7 @@
 //! and rustc's one error ("the name `one_handler_per_binary_move_the_others_to_src_bin` is
 //! defined multiple times") points at both attributes. A handler in a module is the entry
 //! point once the crate root says `use module::main;`. The module's `main` returns a type
-//! of its own, so the body can ask (`MainProbe`) whether the `main` in scope is this one;
+//! of its own, so the body can ask (with a `Probe`) whether the `main` in scope is this one;
 //! when a `fn main` of the user's shadows it, a deprecation warning says so in our words.
 //!
 //! `#[handler]` goes where items of the crate root (or a module) go, not inside a function

@@ -54,6 +54,7 @@ pub mod expansion;
 mod gap;
 mod init;
 mod init_report;
+mod probe;
 mod redact;
 mod run;
 mod state;

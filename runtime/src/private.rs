@@ -3,11 +3,12 @@
 
 pub use std::process::ExitCode;
 
-pub use crate::close::{CloseProbe, ShutdownFn, ShutdownFuture, ViaClose, ViaNoClose};
+pub use crate::close::{ShutdownFn, ShutdownFuture, ViaClose, ViaNoClose};
 pub use crate::defer::{DeferredOutput, with_defer_queue};
 pub use crate::init::{
     AsyncInit, InitCall, InitError, IntoInitResult, SyncInit, ViaFuture, ViaValue,
 };
+pub use crate::probe::Probe;
 pub use crate::run::{Options, invocation};
 pub use crate::state::StateCell;
 pub use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -16,6 +17,6 @@ pub use lambda_runtime::{Diagnostic, LambdaEvent};
 pub use crate::checks::HttpFeature;
 pub use crate::checks::{
     Checked, EntryChecked, EntryRejected, EventPayload, HandlerError, HandlerEvent, HttpEvent,
-    MainIsGenerated, MainIsTheUsers, MainProbe, Probe, Rejected, SendFuture, SharedState,
-    assert_error, assert_event, assert_payload, assert_state,
+    MainIsGenerated, MainIsTheUsers, Rejected, SendFuture, SharedState, assert_error, assert_event,
+    assert_payload, assert_state,
 };

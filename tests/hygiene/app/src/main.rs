@@ -1,21 +1,8 @@
 //! A function written the way strict codebases write them, to show that what `#[handler]`
-//! generates lives with it: every lint below denied, user modules named `core`, `std` and
-//! `lambda_thaw`, the prelude's `Result`, `Option`, `Box` and `String` shadowed, init and
-//! shutdown in another module, `lambda-thaw` reached only through a re-exporting crate,
-//! and two `#[cfg]`-gated handlers of which one is compiled.
-#![forbid(unsafe_code)]
-#![deny(
-    unused_qualifications,
-    unused_imports,
-    missing_docs,
-    unreachable_pub,
-    rust_2018_idioms,
-    missing_debug_implementations,
-    clippy::pedantic,
-    unused_results,
-    trivial_casts,
-    warnings
-)]
+//! generates lives with it: every lint in this crate's `[lints]` (Cargo.toml) denied, user
+//! modules named `core`, `std` and `lambda_thaw`, the prelude's `Result`, `Option`, `Box`
+//! and `String` shadowed, init and shutdown in another module, `lambda-thaw` reached only
+//! through a re-exporting crate, and two `#[cfg]`-gated handlers of which one is compiled.
 
 use thaw_facade::lambda_thaw::{Context, Error, handler};
 use thaw_facade::serde::{Deserialize, Serialize};

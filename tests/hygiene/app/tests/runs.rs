@@ -67,5 +67,5 @@ async fn a_handler_defined_in_a_module_is_the_entry_point_after_use_module_main(
         "{:?}",
         record.outcome
     );
-    env.shutdown().await;
+    let _report = env.shutdown().await;
 }

@@ -1,16 +1,5 @@
 //! A handler defined in a module, beside a user module named like every crate the
 //! generated code names; `main` is brought to the crate root with `use`.
-#![forbid(unsafe_code)]
-#![deny(
-    unused_qualifications,
-    unused_imports,
-    missing_docs,
-    unreachable_pub,
-    rust_2018_idioms,
-    missing_debug_implementations,
-    clippy::pedantic,
-    warnings
-)]
 
 use function::main;
 
