@@ -122,10 +122,10 @@ fn generate(handler: &Handler) -> TokenStream {
         Ident::new("main", handler.output_span)
     };
     let handler_name = name.to_string();
-    let init_name = handler.init_name();
+    let init_name = option(handler.init_name());
     let lazy = handler.lazy;
     let early_return = handler.early_return;
-    let deadline_margin_ms = handler.deadline_margin_ms;
+    let deadline_margin_ms = option(handler.deadline_margin_ms);
     let body = format_ident!("__lambda_thaw_main_{}", name);
     let one_handler = Ident::new(ONE_HANDLER_PER_BINARY, Span::call_site());
     let main = entry_point(&body, &one_handler);
@@ -163,6 +163,14 @@ fn generate(handler: &Handler) -> TokenStream {
     }
 }
 
+/// `Some(value)` or `None`, as tokens with absolute paths.
+fn option<T: quote::ToTokens>(value: Option<T>) -> TokenStream {
+    match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
 /// The event type the runtime deserializes — the handler's `LambdaEvent<T>`, or
 /// `LambdaEvent<T>` around its payload `T` — and the check that it deserializes, spanned
 /// where the user wrote the type. `None` for HTTP handlers (`lambda_http` deserializes
@@ -194,7 +202,7 @@ fn init(handler: &Handler, private: &TokenStream, entry_kind: &TokenStream) -> T
         return quote!(|| async { ::core::result::Result::Ok(()) });
     };
     let ty = &state.ty;
-    let init_name = handler.init_name();
+    let init_name = handler.init_name().unwrap_or_default();
     let into_state = quote_spanned! {*init_span=>
         #private::IntoInitResult::<#ty>::into_init_result(__lambda_thaw_output, #init_name)
     };
@@ -343,7 +351,10 @@ mod tests {
         );
         assert!(out.contains("fn main"), "{out}");
         assert!(out.contains(ONE_HANDLER_PER_BINARY), "{out}");
-        assert!(out.contains("init_name : \"setup\""), "{out}");
+        assert!(
+            out.contains("init_name : :: core :: option :: Option :: Some (\"setup\")"),
+            "{out}"
+        );
         assert!(!out.contains("compile_error"), "{out}");
     }
 

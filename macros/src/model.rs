@@ -72,8 +72,9 @@ pub(crate) struct Handler {
     pub(crate) init: Option<(Path, Span)>,
     pub(crate) lazy: bool,
     pub(crate) early_return: bool,
-    /// Milliseconds before the deadline at which the handler is cancelled; 0 = off.
-    pub(crate) deadline_margin_ms: u64,
+    /// Milliseconds before the deadline at which the handler is cancelled; 0 = off;
+    /// `None` = the runtime's default (`lambda_thaw::DEFAULT_DEADLINE_MARGIN`).
+    pub(crate) deadline_margin_ms: Option<u64>,
     pub(crate) shutdown: Option<(Path, Span)>,
     pub(crate) krate: Path,
     /// The return type as written (the function's name if there is none).
@@ -82,9 +83,6 @@ pub(crate) struct Handler {
     /// written; `None` for an alias such as `lambda_thaw::Result<R>`.
     pub(crate) error_ty: Option<Type>,
 }
-
-/// The default `deadline_margin`, documented in the runtime crate.
-pub(crate) const DEFAULT_DEADLINE_MARGIN_MS: u64 = 500;
 
 impl Handler {
     /// Reads the function and its options. Shapes the model cannot hold are left to
@@ -117,10 +115,7 @@ impl Handler {
             init: args.init.as_ref().map(|i| (i.value.clone(), i.span)),
             lazy: args.lazy.as_ref().is_some_and(|l| l.value),
             early_return: args.early_return.as_ref().is_none_or(|e| e.value),
-            deadline_margin_ms: args
-                .deadline_margin
-                .as_ref()
-                .map_or(DEFAULT_DEADLINE_MARGIN_MS, |m| m.value),
+            deadline_margin_ms: args.deadline_margin.as_ref().map(|m| m.value),
             shutdown: args.shutdown.as_ref().map(|s| (s.value.clone(), s.span)),
             krate: args
                 .krate
@@ -143,11 +138,10 @@ impl Handler {
         self.params.iter().find(|p| p.role == role)
     }
 
-    /// The init path as the user wrote it, for logs and errors.
-    pub(crate) fn init_name(&self) -> String {
+    /// The init path as the user wrote it, for logs and errors; `None` without init.
+    pub(crate) fn init_name(&self) -> Option<String> {
         self.init
             .as_ref()
             .map(|(path, _)| quote::quote!(#path).to_string().replace(' ', ""))
-            .unwrap_or_default()
     }
 }

@@ -144,7 +144,7 @@ impl<T: Send + Sync + 'static> TtlCache<T> {
         };
         if let Some(value) = stale
             && self.stale_while_refresh
-            && crate::defer::in_invocation()
+            && crate::lifecycle::defer::in_invocation()
             && !self.refresh_queued.swap(true, Ordering::SeqCst)
         {
             let queued = crate::defer(async move {
@@ -247,7 +247,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     use super::*;
-    use crate::defer::{run_work, with_queue};
+    use crate::lifecycle::defer::{run_work, with_queue};
 
     /// A clock tests move by hand.
     struct ManualClock {

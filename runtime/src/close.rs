@@ -1,16 +1,16 @@
 //! Closing the state when Lambda shuts the environment down.
 //!
 //! Lambda sends SIGTERM (then SIGKILL about 500 ms later) only to a function that
-//! registered an extension; `lambda_runtime`'s `graceful-shutdown` helper registers a
-//! no-op one and runs a hook on SIGTERM. The generated `main` installs it when there is
+//! registered an extension; the runtime registers one (while init runs) when there is
 //! something to close: the `shutdown = path` hook, or else the state itself when it
 //! implements [`Close`] — an sqlx pool does (feature `sqlx`), so its connections end with
-//! a clean disconnect instead of being abandoned when the process is killed.
+//! a clean disconnect instead of being abandoned when the process is killed. In-flight
+//! invocations answer first (see `lifecycle/shutdown.rs`).
 
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::probe::Probe;
+use crate::__private::probe::Probe;
 
 /// A state that knows how to close itself at shutdown. Implemented for `sqlx::Pool`
 /// (feature `sqlx`); implement it for a state struct to close what it holds:
@@ -39,10 +39,10 @@ impl<DB: sqlx::Database> Close for sqlx::Pool<DB> {
 }
 
 /// The future a shutdown hook returns.
-pub type ShutdownFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+pub(crate) type ShutdownFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A shutdown hook for state `S`.
-pub type ShutdownFn<S> = fn(&'static S) -> ShutdownFuture;
+pub(crate) type ShutdownFn<S> = fn(&'static S) -> ShutdownFuture;
 
 /// Chosen when `S: Close`: the hook closes the state. Asked as
 /// `(&&Probe::<S>::new()).__lambda_thaw_close()`.

@@ -3,19 +3,30 @@
 //!
 //! `lambda_http`'s adapter turns the Lambda event into an `http::Request` (with the
 //! invocation's `Context` in its extensions, see [`RequestExt`](lambda_http::RequestExt))
-//! and the response back into the shape the event source expects; around it, the same
-//! state, deadline guard, defer queue and shutdown as for plain events.
+//! and the response back into the shape the event source expects. The adapter runs here,
+//! over a type-erased handler, so it is compiled once in this crate; the user's crate
+//! instantiates only the typed shim in [`Checked::main_http`]. Around it, the same state,
+//! deadline guard, defer queue and shutdown as for plain events.
 
 use std::future::Future;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use lambda_http::{Adapter, IntoResponse, Request, RequestExt};
-use lambda_runtime::Diagnostic;
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Adapter, Body, IntoResponse, Request, Response};
+use lambda_runtime::tower::Service;
+use lambda_runtime::{Diagnostic, LambdaEvent};
 
-use crate::checks::Checked;
 use crate::close::ShutdownFn;
 use crate::init::InitError;
-use crate::run::{Options, environment_cell, guarded, start};
+use crate::lifecycle::errors::{self, INVALID_RESPONSE};
+use crate::lifecycle::{BoxFuture, Function, Handler, Options, Reply};
+use crate::__private::checks::Checked;
+use crate::__private::shim::{eager_init, environment_cell, event, hook, state};
+
+/// The user's HTTP handler with its types erased.
+type HttpHandler = Arc<dyn Fn(Request) -> BoxFuture<Result<Response<Body>, Diagnostic>> + Send + Sync>;
 
 impl Checked {
     /// The generated `main` of an HTTP handler.
@@ -36,18 +47,54 @@ impl Checked {
         E: Into<Diagnostic> + Send + 'static,
     {
         let cell = environment_cell::<S>();
-        let service = {
+        let eager = eager_init(options, cell, init.clone());
+        let http: HttpHandler = Arc::new(move |request: Request| {
             let init = init.clone();
-            lambda_http::service_fn(move |request: Request| {
-                let deadline_ms = request
-                    .lambda_context_ref()
-                    .map_or(0, |context| context.deadline);
-                let handler = handler.clone();
-                guarded(options, cell, init.clone(), deadline_ms, move |state| {
-                    handler(request, state)
-                })
+            let handler = handler.clone();
+            Box::pin(async move {
+                let state = state(options, cell, init).await?;
+                match handler(request, state).await {
+                    Ok(response) => Ok(response.into_response().await),
+                    Err(error) => Err(errors::diagnose(error)),
+                }
             })
-        };
-        start(options, cell, init, shutdown, Adapter::from(service))
+        });
+        crate::lifecycle::start(Function::new(options, eager, adapted(http), hook(cell, shutdown)))
+    }
+}
+
+/// The HTTP handler as a handler of Lambda events, through `lambda_http`'s adapter.
+fn adapted(http: HttpHandler) -> Handler {
+    Box::new(move |invocation| {
+        let http = http.clone();
+        Box::pin(async move {
+            let event: LambdaEvent<LambdaRequest> = event(invocation)?;
+            let response = Adapter::from(Erased(http)).call(event).await?;
+            match serde_json::to_vec(&response) {
+                Ok(bytes) => Ok(Reply::Buffered(bytes.into())),
+                Err(error) => Err(Diagnostic {
+                    error_type: errors::error_type(INVALID_RESPONSE),
+                    error_message: format!("the HTTP response does not serialize: {error}"),
+                }),
+            }
+        })
+    })
+}
+
+/// The erased handler as the `tower::Service` that `lambda_http`'s adapter wraps.
+#[derive(Clone)]
+struct Erased(HttpHandler);
+
+impl Service<Request> for Erased {
+    type Response = Response<Body>;
+    type Error = Diagnostic;
+    type Future = BoxFuture<Result<Response<Body>, Diagnostic>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Diagnostic>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        (self.0)(request)
     }
 }

@@ -14,13 +14,14 @@ use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
 
+use crate::lifecycle::errors;
 use crate::redact::redact_secrets;
 
 /// Why init failed: an error it returned or a panic. Reported to Lambda as
 /// `errorType`/`errorMessage`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InitError {
-    /// The error's type name (e.g. `sqlx_core::error::Error`), or `Runtime.InitPanic`.
+    /// `lambda_thaw::InitError` (init returned an error) or `lambda_thaw::InitPanic`.
     pub error_type: String,
     /// What went wrong, with the error's sources.
     pub message: String,
@@ -46,16 +47,15 @@ impl From<InitError> for lambda_runtime::Diagnostic {
 impl InitError {
     /// An init error from any error value, its source chain included in the message.
     pub(crate) fn from_error<E: Into<crate::Error>>(init_name: &str, error: E) -> Self {
-        let error_type = std::any::type_name::<E>().to_string();
         let error: crate::Error = error.into();
-        let mut message = format!("init `{init_name}` failed: {error}");
-        let mut source = error.source();
-        while let Some(cause) = source {
-            message.push_str(&format!(": {cause}"));
-            source = cause.source();
-        }
+        Self::from_boxed(init_name, &*error)
+    }
+
+    /// Not generic, so that each init's error type costs its crate nothing more.
+    fn from_boxed(init_name: &str, error: &(dyn std::error::Error + Send + Sync + 'static)) -> Self {
+        let message = format!("init `{init_name}` failed: {}", errors::message(error));
         Self {
-            error_type,
+            error_type: errors::error_type(errors::INIT_ERROR),
             message: redact_secrets(&message),
         }
     }
@@ -63,7 +63,7 @@ impl InitError {
     pub(crate) fn from_panic(init_name: &str, payload: Box<dyn Any + Send>) -> Self {
         let text = panic_message(&*payload);
         Self {
-            error_type: "Runtime.InitPanic".into(),
+            error_type: errors::error_type(errors::INIT_PANIC),
             message: redact_secrets(&format!("init `{init_name}` panicked: {text}")),
         }
     }

@@ -46,17 +46,11 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod cache;
-mod checks;
 mod close;
-mod deadline;
-mod defer;
 pub mod expansion;
-mod gap;
 mod init;
-mod init_report;
-mod probe;
+mod lifecycle;
 mod redact;
-mod run;
 mod state;
 
 #[cfg(feature = "sqlx")]
@@ -70,18 +64,27 @@ mod http;
 pub use lambda_http;
 
 #[doc(hidden)]
-#[path = "private.rs"]
+#[path = "private/mod.rs"]
 pub mod __private;
 
 pub use cache::{Clock, Stamp, SystemClock, TtlCache};
 pub use close::Close;
-pub use defer::{DeferError, DeferLayer, DeferService, DeferredOutput, defer};
-pub use gap::idle_gap_before_invocation;
 pub use init::InitError;
+pub use lifecycle::defer::{DeferError, DeferredOutput, defer, idle_gap_before_invocation, time_left};
 pub use lambda_runtime::{self, Context, Diagnostic, Error, LambdaEvent};
 pub use lambda_thaw_macros::handler;
 pub use redact::redact_secrets;
 pub use state::StateCell;
+
+/// `AWS_LAMBDA_MAX_CONCURRENCY`, or 1 when unset or invalid: how many invocations this
+/// environment runs at once (Lambda Managed Instances set it above 1).
+pub fn max_concurrency() -> u32 {
+    std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1)
+}
 
 /// The default `#[handler(deadline_margin = "…")]`: the handler is cancelled 500 ms before
 /// the invocation's deadline (or at half the time it had, if that is later), its error is

@@ -1,14 +1,18 @@
 //! The per-environment global cell that holds what `init` built.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::init::{InitError, catch_init};
 
 /// Holds the state of one execution environment, created once by `init` and shared by
 /// every invocation (and every concurrent invocation) of that environment.
 ///
-/// * Single flight: concurrent first callers share one init; the others wait for it.
-/// * A failed init is not cached: the cell stays empty and the next caller tries again.
+/// * Single flight: concurrent first callers share one init; the others wait for it —
+///   and share its failure too: callers that waited for an attempt that failed get its
+///   error at once instead of each trying again, one after another.
+/// * A failed init is not cached: the cell stays empty and the next caller (one that
+///   arrives after the failure) tries again.
 /// * A panic in init is an error like any other; the cell is never poisoned.
 ///
 /// The `#[handler]` macro makes one for the life of the process; hand-written code can
@@ -29,6 +33,10 @@ use crate::init::{InitError, catch_init};
 /// ```
 pub struct StateCell<S> {
     cell: tokio::sync::OnceCell<S>,
+    /// Held while an attempt runs; holds the last failed attempt's error.
+    attempt: tokio::sync::Mutex<Option<InitError>>,
+    /// How many attempts have failed.
+    failures: AtomicU64,
 }
 
 impl<S> StateCell<S> {
@@ -36,6 +44,8 @@ impl<S> StateCell<S> {
     pub const fn new() -> Self {
         Self {
             cell: tokio::sync::OnceCell::const_new(),
+            attempt: tokio::sync::Mutex::const_new(None),
+            failures: AtomicU64::new(0),
         }
     }
 
@@ -54,9 +64,25 @@ impl<S> StateCell<S> {
         if let Some(state) = self.cell.get() {
             return Ok(state);
         }
-        self.cell
-            .get_or_try_init(|| catch_init(init_name, init()))
-            .await
+        let failures_seen = self.failures.load(Ordering::SeqCst);
+        let mut last_failure = self.attempt.lock().await;
+        if let Some(state) = self.cell.get() {
+            return Ok(state);
+        }
+        if self.failures.load(Ordering::SeqCst) != failures_seen
+            && let Some(error) = last_failure.as_ref()
+        {
+            // An attempt failed while this caller waited for it: share its outcome.
+            return Err(error.clone());
+        }
+        match catch_init(init_name, init()).await {
+            Ok(state) => Ok(self.cell.get_or_init(|| async { state }).await),
+            Err(error) => {
+                *last_failure = Some(error.clone());
+                self.failures.fetch_add(1, Ordering::SeqCst);
+                Err(error)
+            }
+        }
     }
 }
 
@@ -131,6 +157,37 @@ mod tests {
     }
 
     #[test]
+    fn waiters_for_a_failing_init_share_its_one_attempt() {
+        static CELL: StateCell<u32> = StateCell::new();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let errors = runtime().block_on(async {
+            let tasks: Vec<_> = (0..8)
+                .map(|_| {
+                    let runs = runs.clone();
+                    tokio::spawn(async move {
+                        CELL.get_or_init("setup", || async move {
+                            runs.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            Err(InitError { error_type: "x".into(), message: "database down".into() })
+                        })
+                        .await
+                        .unwrap_err()
+                    })
+                })
+                .collect();
+            futures_util::future::join_all(tasks).await
+        });
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "one attempt for eight waiters");
+        for error in errors {
+            assert_eq!(error.unwrap().message, "database down");
+        }
+        // A caller arriving after the failure tries again.
+        runtime().block_on(async {
+            assert_eq!(*CELL.get_or_init("setup", || async { Ok(5) }).await.unwrap(), 5);
+        });
+    }
+
+    #[test]
     fn a_panicking_init_is_an_error_and_does_not_poison() {
         let cell: StateCell<u32> = StateCell::new();
         runtime().block_on(async {
@@ -138,7 +195,7 @@ mod tests {
                 .get_or_init("setup", || async { panic!("no config") })
                 .await
                 .unwrap_err();
-            assert_eq!(err.error_type, "Runtime.InitPanic");
+            assert_eq!(err.error_type, "lambda_thaw::InitPanic");
             assert!(
                 err.message.contains("`setup` panicked: no config"),
                 "{}",

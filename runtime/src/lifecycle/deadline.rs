@@ -1,8 +1,10 @@
-//! The deadline guard: cancel the handler shortly before the invocation's deadline.
+//! The deadline guard: cancel the handler (and a lazy init) shortly before the
+//! invocation's deadline, and deferred work just before it, so that Lambda never has to
+//! kill the environment.
 //!
-//! Cheap on the fast path: a handler that finishes on its first poll never touches a
-//! clock or the timer wheel. Only a handler that has to wait gets a timer, set from
-//! `Context::deadline` minus the margin.
+//! Cheap on the fast path: a future that finishes on its first poll never touches a
+//! clock or the timer wheel. Only one that has to wait gets a timer, set from the
+//! invocation's deadline minus the margin.
 
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
@@ -11,23 +13,26 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::{Instant, Sleep};
 
+use crate::lifecycle::context::Deadline;
+
 /// The handler did not finish before the guard fired; `margin` is how long before the
 /// deadline that was.
 pub(crate) struct Cancelled {
     pub(crate) margin: Duration,
 }
 
-/// Runs `handler`, cancelling it `margin_ms` before `deadline_epoch_ms` — but never earlier
+/// Runs `handler`, cancelling it `margin_ms` before `deadline` — but never earlier
 /// than half the time the invocation had when the guard started, so a short timeout still
 /// runs the handler. `margin_ms == 0` or no deadline: no guard.
 pub(crate) async fn guard<F: Future>(
     margin_ms: u64,
-    deadline_epoch_ms: u64,
+    deadline: Option<Deadline>,
     handler: F,
 ) -> Result<F::Output, Cancelled> {
-    if margin_ms == 0 || deadline_epoch_ms == 0 {
-        return Ok(handler.await);
-    }
+    let deadline_epoch_ms = match deadline {
+        Some(Deadline(ms)) if margin_ms > 0 => ms,
+        _ => return Ok(handler.await),
+    };
     let started = Instant::now();
     let mut handler = pin!(handler);
     let mut timer: Option<(Pin<Box<Sleep>>, Duration)> = None;
@@ -48,6 +53,11 @@ pub(crate) async fn guard<F: Future>(
         }
     })
     .await
+}
+
+/// How long from now until `deadline` (zero once past).
+pub(crate) fn until(deadline: Deadline) -> Duration {
+    Duration::from_millis(deadline.0.saturating_sub(crate::lifecycle::context::now_ms()))
 }
 
 /// How long the handler may run from now, and the margin actually applied.
@@ -88,7 +98,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_slow_handler_is_cancelled_before_the_deadline() {
         let deadline = epoch_ms_in(3_000);
-        let result = guard(500, deadline, tokio::time::sleep(Duration::from_secs(10))).await;
+        let result = guard(500, Some(Deadline(deadline)), tokio::time::sleep(Duration::from_secs(10))).await;
         assert!(
             matches!(result, Err(Cancelled { margin }) if margin == Duration::from_millis(500))
         );
@@ -96,9 +106,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_fast_handler_is_not_cancelled() {
-        assert!(guard(500, epoch_ms_in(3_000), async { 7 }).await.is_ok());
+        assert!(guard(500, Some(Deadline(epoch_ms_in(3_000))), async { 7 }).await.is_ok());
         assert!(
-            guard(0, 1, async { 7 }).await.is_ok(),
+            guard(0, Some(Deadline(1)), async { 7 }).await.is_ok(),
             "no guard without a margin"
         );
     }

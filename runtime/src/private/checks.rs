@@ -27,7 +27,7 @@ use std::task::{Context, Poll};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 
 use crate::close::ShutdownFuture;
-use crate::probe::Probe;
+use crate::__private::probe::Probe;
 
 /// Types the per-environment state may have.
 #[diagnostic::on_unimplemented(

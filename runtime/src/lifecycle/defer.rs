@@ -1,0 +1,212 @@
+//! The invocation's scope: its defer queue, its deadline and the idle gap before it, in a
+//! task-local that the invocation's own task (and nothing else) sees.
+//!
+//! `defer` queues work that runs after the response is posted and before the runtime asks
+//! for the next event, so the caller does not wait for it and Lambda cannot freeze it
+//! half-way; `invoke.rs` runs the queue, bounded by the deadline.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tracing::Instrument;
+
+use crate::lifecycle::context::Deadline;
+use crate::lifecycle::deadline;
+
+pub(crate) type Work = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What one invocation carries besides its event.
+struct Scope {
+    /// Its deferred work. A `RefCell`, not an `Arc<Mutex<…>>`: only the invocation's own
+    /// task touches it, and an invocation that defers nothing allocates nothing.
+    deferred: RefCell<Vec<Work>>,
+    deadline: Option<Deadline>,
+    idle_gap: Duration,
+}
+
+tokio::task_local! {
+    static SCOPE: Scope;
+}
+
+/// Runs `future` as an invocation with this deadline and idle gap; returns its output and
+/// the work it deferred.
+pub(crate) async fn scope<F: Future>(deadline: Option<Deadline>, idle_gap: Duration, future: F) -> F::Output {
+    let scope = Scope {
+        deferred: RefCell::new(Vec::new()),
+        deadline,
+        idle_gap,
+    };
+    SCOPE.scope(scope, future).await
+}
+
+/// Runs `future` with a fresh queue (and the current invocation's deadline and gap);
+/// returns its output and the work it deferred.
+pub(crate) async fn with_queue<F: Future>(future: F) -> (F::Output, Vec<Work>) {
+    let (deadline, idle_gap) = SCOPE
+        .try_with(|scope| (scope.deadline, scope.idle_gap))
+        .unwrap_or((None, Duration::ZERO));
+    scope(deadline, idle_gap, async {
+        let output = future.await;
+        (output, take_current())
+    })
+    .await
+}
+
+/// The work deferred so far in the current invocation, taken out of its queue.
+pub(crate) fn take_current() -> Vec<Work> {
+    SCOPE
+        .try_with(|scope| std::mem::take(&mut *scope.deferred.borrow_mut()))
+        .unwrap_or_default()
+}
+
+/// How long the current invocation has until its deadline: `None` outside an invocation,
+/// or when the invocation has no usable deadline (see [`Context`](crate::Context):
+/// cargo-lambda's relative deadline, for one). Zero once the deadline has passed.
+///
+/// Use it to bound what the handler waits for — a connect, a retry loop, a call to
+/// another service — so it fails with an error of its own instead of being cancelled
+/// by the deadline guard.
+pub fn time_left() -> Option<Duration> {
+    SCOPE
+        .try_with(|scope| scope.deadline)
+        .ok()
+        .flatten()
+        .map(deadline::until)
+}
+
+/// How long the environment sat idle (and so, on Lambda, possibly frozen) before the
+/// current invocation: from the moment the environment last had no invocation in flight
+/// to this invocation's start. Zero outside an invocation, for the first invocation, and
+/// for an invocation that started while others were in flight (the environment was not
+/// frozen then).
+///
+/// A connection's own idle time is not enough to know it sat through a freeze: sqlx
+/// returns a connection to its pool from a spawned task, which may only run *after* the
+/// thaw, so a connection can look freshly released although the server closed it while
+/// the environment was frozen.
+pub fn idle_gap_before_invocation() -> Duration {
+    SCOPE.try_with(|scope| scope.idle_gap).unwrap_or_default()
+}
+
+/// Runs `work` together, then whatever it deferred in turn. Errors and panics are logged,
+/// never propagated.
+pub(crate) async fn run_work(mut work: Vec<Work>) {
+    while !work.is_empty() {
+        let span = tracing::info_span!("deferred", tasks = work.len());
+        let guarded = work.into_iter().map(|work| async move {
+            if let Err(payload) = AssertUnwindSafe(work).catch_unwind().await {
+                let text = crate::init::panic_message(&*payload);
+                tracing::error!(panic = %text, "deferred work panicked");
+            }
+        });
+        let ((), more) = with_queue(futures_util::future::join_all(guarded).map(drop))
+            .instrument(span)
+            .await;
+        work = more;
+    }
+}
+
+/// Deferred work must be over this long before the deadline: the runtime still has to
+/// get back to `next` before Lambda's timeout kills the environment.
+const DEFERRED_MARGIN: Duration = Duration::from_millis(50);
+
+/// Runs `work` (see [`run_work`]) until `DEFERRED_MARGIN` before `deadline`; what is still
+/// running then is cancelled and logged, so the environment is never killed for it.
+pub(crate) async fn run_work_until(work: Vec<Work>, deadline: Option<Deadline>) {
+    let Some(deadline) = deadline else {
+        return run_work(work).await;
+    };
+    let tasks = work.len();
+    let budget = deadline::until(deadline).saturating_sub(DEFERRED_MARGIN);
+    if tokio::time::timeout(budget, run_work(work)).await.is_err() {
+        tracing::error!(
+            tasks,
+            budget_ms = budget.as_millis() as u64,
+            "deferred work was still running {} ms before the invocation's deadline and was cancelled, so that Lambda does not kill the environment; make it shorter or raise the function's timeout",
+            DEFERRED_MARGIN.as_millis()
+        );
+    }
+}
+
+/// Drops the current invocation's deferred work (it was cancelled); returns how many.
+pub(crate) fn discard_current() -> usize {
+    take_current().len()
+}
+
+/// Whether the caller runs inside an invocation, where [`defer`] can queue work.
+pub(crate) fn in_invocation() -> bool {
+    SCOPE.try_with(|_| ()).is_ok()
+}
+
+/// What deferred work may return: `()` or a `Result` whose error is logged.
+pub trait DeferredOutput: Send + 'static {
+    /// Logs the outcome if it is an error.
+    fn log(self);
+}
+
+impl DeferredOutput for () {
+    fn log(self) {}
+}
+
+impl<E: fmt::Display + Send + 'static> DeferredOutput for Result<(), E> {
+    fn log(self) {
+        if let Err(error) = self {
+            tracing::error!(error = %error, "deferred work failed");
+        }
+    }
+}
+
+/// `defer` was called where there is no invocation to attach the work to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeferError;
+
+impl fmt::Display for DeferError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "`lambda_thaw::defer` was called outside an invocation: call it from the handler's \
+             own task (not from `init`, a `tokio::spawn`ed task or a thread), where the work \
+             can be run after the response and before the environment is frozen",
+        )
+    }
+}
+
+impl std::error::Error for DeferError {}
+
+/// Queues `work` to run after this invocation's response is posted and before the
+/// runtime asks for the next event: the caller does not wait for it, and Lambda cannot
+/// freeze it half-way (it would, had you used `tokio::spawn`: a spawned task is frozen
+/// with the environment as soon as the runtime is back in `next`).
+///
+/// With `#[handler(early_return = false)]` the response waits for the work instead.
+///
+/// The work's error (if it returns a `Result`) and any panic are logged and never reach
+/// the runtime. Calling `defer` outside an invocation's task returns [`DeferError`].
+///
+/// ```no_run
+/// use lambda_thaw::{handler, Error, LambdaEvent};
+///
+/// #[handler]
+/// async fn handle(event: LambdaEvent<serde_json::Value>) -> Result<&'static str, Error> {
+///     lambda_thaw::defer(async move {
+///         // e.g. flush metrics, write an audit row, call a webhook
+///         tracing::info!(request = %event.context.request_id, "audited");
+///     })?;
+///     Ok("accepted")
+/// }
+/// # fn main() {} // keeps rustdoc from wrapping the example in a function body
+/// ```
+pub fn defer<F>(work: F) -> Result<(), DeferError>
+where
+    F: Future + Send + 'static,
+    F::Output: DeferredOutput,
+{
+    let work: Work = Box::pin(work.map(DeferredOutput::log));
+    SCOPE
+        .try_with(|scope| scope.deferred.borrow_mut().push(work))
+        .map_err(|_| DeferError)
+}

@@ -1,0 +1,192 @@
+//! One invocation, from the event to the moment the runtime may ask for the next one:
+//!
+//! 1. its scope: the defer queue, the usable deadline, the idle gap before it;
+//! 2. the handler (which builds the state first under `lazy`), under the deadline guard,
+//!    with a panic caught — and, with `early_return = false`, the deferred work too;
+//! 3. the answer, posted: the caller has it now;
+//! 4. the deferred work, bounded by the deadline;
+//! 5. done: only now does the worker ask for the next event, so Lambda cannot freeze
+//!    anything above half-way.
+//!
+//! [`InvokeService`] is the innermost tower service; layers written for `lambda_runtime`
+//! (`TracingLayer`, `OpenTelemetryLayer`) wrap it as they wrap `lambda_runtime`'s own.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use lambda_runtime::tower::Service;
+use lambda_runtime::{Diagnostic, LambdaInvocation};
+use lambda_runtime_api_client::BoxError;
+
+use crate::lifecycle::api::{Api, INVOCATION_ID};
+use crate::lifecycle::context::Deadline;
+use crate::lifecycle::defer::{discard_current, run_work, run_work_until, scope, take_current};
+use crate::lifecycle::errors::{DEADLINE_EXCEEDED, HANDLER_PANIC, error_type};
+use crate::lifecycle::respond::respond;
+use crate::lifecycle::{Function, Handler, Options, Reply, deadline};
+
+/// The innermost service: runs one invocation and answers it.
+#[derive(Clone)]
+pub(crate) struct InvokeService {
+    pub(crate) options: Options,
+    pub(crate) handler: Arc<Handler>,
+    pub(crate) api: &'static Api,
+}
+
+impl Service<LambdaInvocation> for InvokeService {
+    type Response = ();
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
+        let (options, handler, api) = (self.options, self.handler.clone(), self.api);
+        Box::pin(async move {
+            invoke(options, &handler, api, invocation).await;
+            Ok(())
+        })
+    }
+}
+
+async fn invoke(options: Options, handler: &Handler, api: &Api, invocation: LambdaInvocation) {
+    let request_id = invocation.context.request_id.clone();
+    let invocation_id = invocation
+        .parts
+        .headers
+        .get(INVOCATION_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let deadline = invocation.parts.extensions.get::<Deadline>().copied();
+    let gap = IdleGap::start();
+    scope(deadline, gap.before, async {
+        let reply = answer(options, handler, invocation, deadline).await;
+        respond(api, &request_id, invocation_id.as_deref(), reply).await;
+        // The caller has its answer; the worker asks for the next event only after this.
+        run_work_until(take_current(), deadline).await;
+    })
+    .await;
+}
+
+/// The handler's answer under the guard: its reply, or the error to report.
+async fn answer(options: Options, handler: &Handler, invocation: LambdaInvocation, deadline: Option<Deadline>) -> Result<Reply, Diagnostic> {
+    let handler = AssertUnwindSafe(handler(invocation)).catch_unwind();
+    let work = async {
+        let reply = match handler.await {
+            Ok(reply) => reply,
+            Err(payload) => Err(panicked(&*payload)),
+        };
+        if !options.early_return {
+            // Node's default: the response waits for the deferred work.
+            run_work(take_current()).await;
+        }
+        reply
+    };
+    match deadline::guard(options.margin_ms(), deadline, work).await {
+        Ok(reply) => reply,
+        Err(cancelled) => Err(deadline_exceeded(cancelled.margin)),
+    }
+}
+
+fn panicked(payload: &(dyn std::any::Any + Send)) -> Diagnostic {
+    Diagnostic {
+        error_type: error_type(HANDLER_PANIC),
+        error_message: format!("Lambda panicked: {}", crate::init::panic_message(payload)),
+    }
+}
+
+fn deadline_exceeded(margin: Duration) -> Diagnostic {
+    // Work the handler deferred belongs to an invocation that did not happen.
+    let dropped = discard_current();
+    Diagnostic {
+        error_type: error_type(DEADLINE_EXCEEDED),
+        error_message: format!(
+            "the handler was cancelled {} ms before the invocation's deadline so that this error could \
+             be reported instead of Lambda killing the environment; its open transactions are rolled \
+             back and its {dropped} deferred task(s) will not run. Raise the function's timeout, make \
+             the handler (or a lazy init) faster, or tune `#[handler(deadline_margin = \"…\")]`",
+            margin.as_millis()
+        ),
+    }
+}
+
+/// When this environment last had nothing in flight, and how many invocations are.
+struct IdleGap {
+    before: Duration,
+}
+
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// Microseconds since `base()` at which the environment last became idle; 0: never.
+static IDLE_SINCE: AtomicU64 = AtomicU64::new(0);
+
+fn base() -> Instant {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
+fn now_micros() -> u64 {
+    base().elapsed().as_micros() as u64 + 1
+}
+
+impl IdleGap {
+    /// An invocation starts: if nothing else was in flight, the environment may have been
+    /// frozen since it last became idle.
+    fn start() -> Self {
+        let was_idle = IN_FLIGHT.fetch_add(1, Ordering::SeqCst) == 0;
+        let since = IDLE_SINCE.load(Ordering::SeqCst);
+        let before = if was_idle && since != 0 {
+            Duration::from_micros(now_micros().saturating_sub(since))
+        } else {
+            Duration::ZERO
+        };
+        Self { before }
+    }
+}
+
+impl Drop for IdleGap {
+    /// The invocation is over (deferred work included), or was dropped.
+    fn drop(&mut self) {
+        if IN_FLIGHT.fetch_sub(1, Ordering::SeqCst) == 1 {
+            IDLE_SINCE.store(now_micros(), Ordering::SeqCst);
+            IDLE.notify_waiters();
+        }
+    }
+}
+
+static IDLE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Waits until no invocation is in flight (shutdown drains them), or `limit` has passed;
+/// returns how many are still in flight.
+pub(crate) async fn drained(limit: Duration) -> usize {
+    let give_up = tokio::time::Instant::now() + limit;
+    loop {
+        let idle = IDLE.notified();
+        let in_flight = IN_FLIGHT.load(Ordering::SeqCst);
+        if in_flight == 0 {
+            return 0;
+        }
+        if tokio::time::timeout_at(give_up, idle).await.is_err() {
+            return IN_FLIGHT.load(Ordering::SeqCst);
+        }
+    }
+}
+
+/// One invocation without the HTTP: the handler, guarded, then its deferred work — what
+/// the benchmarks compare with a hand-written service, in process.
+pub async fn invoke_in_process(function: &Function, invocation: LambdaInvocation) -> Result<Reply, Diagnostic> {
+    let deadline = invocation.parts.extensions.get::<Deadline>().copied();
+    scope(deadline, Duration::ZERO, async {
+        let reply = answer(function.options, &function.handler, invocation, deadline).await;
+        run_work_until(take_current(), deadline).await;
+        reply
+    })
+    .await
+}

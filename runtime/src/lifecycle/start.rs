@@ -1,0 +1,133 @@
+//! The process, which is one execution environment: its configuration, tracing, the tokio
+//! runtime, eager init (Lambda's INIT phase) overlapping the shutdown extension's
+//! registration, and the workers.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use lambda_runtime::Config;
+use lambda_runtime::layers::TracingLayer;
+use lambda_runtime::tower::Layer;
+
+use crate::lifecycle::api::Api;
+use crate::lifecycle::invoke::InvokeService;
+use crate::lifecycle::worker::{TraceEnv, serve};
+use crate::lifecycle::{Function, shutdown, trace_env};
+
+/// Runs `function` as this process's Lambda function until shutdown. This is the whole
+/// generated `main`, after the typed shim.
+pub(crate) fn start(function: Function) -> ExitCode {
+    let handler = function.options.handler_name;
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        eprintln!(
+            "lambda-thaw: `{handler}` is an AWS Lambda function and AWS_LAMBDA_RUNTIME_API is not set.\n\
+             Deploy it to Lambda, or run it locally under the emulator:\n  \
+             cargo run -p lambda-thaw-emulator -- --cargo-bin <this binary> --event '{{}}'"
+        );
+        return ExitCode::from(2);
+    }
+    let config = match config_from_env() {
+        Ok(config) => Arc::new(config),
+        Err(problem) => {
+            eprintln!("lambda-thaw: {problem}; Lambda sets it for every function");
+            return ExitCode::from(2);
+        }
+    };
+    // Before any thread of ours exists (see `trace_env.rs`).
+    trace_env::prepare();
+    lambda_runtime::tracing::init_default_subscriber();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("lambda-thaw: cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(environment(function, config))
+}
+
+async fn environment(mut function: Function, config: Arc<Config>) -> ExitCode {
+    let options = function.options;
+    let workers = crate::max_concurrency() as usize;
+    let api: &'static Api = Box::leak(Box::new(Api::new(workers)));
+    let hook = function.shutdown.take();
+    // Lambda sends SIGTERM at shutdown only to a function with an extension; registering
+    // one is a round trip, done while init runs rather than before it.
+    let registration = hook
+        .is_some()
+        .then(|| tokio::spawn(api.register_shutdown_extension()));
+    if let Some(init) = function.init.take() {
+        let started = Instant::now();
+        if let Err(error) = init().await {
+            let diagnostic = lambda_runtime::Diagnostic::from(error);
+            tracing::error!(error_type = %diagnostic.error_type, "{}", diagnostic.error_message);
+            // In 1.5 `lambda_runtime` reports only SnapStart failures; any other failed
+            // init would be a bare `Runtime.ExitError`.
+            api.init_error(&diagnostic).await;
+            return ExitCode::FAILURE;
+        }
+        if let Some(init) = options.init_name {
+            tracing::info!(init, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "init finished");
+        }
+    }
+    if let Some(task) = registration {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "cannot register the shutdown extension: Lambda will not send SIGTERM, so the state is not closed at shutdown"),
+            Err(error) => tracing::warn!(%error, "the shutdown extension's registration failed"),
+        }
+    }
+    let stopping = match shutdown::on_signal(hook) {
+        Ok(stopping) => stopping,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGTERM");
+            return ExitCode::FAILURE;
+        }
+    };
+    let service = TracingLayer::new().layer(InvokeService {
+        options,
+        handler: Arc::new(function.handler),
+        api,
+    });
+    let outcome = if workers <= 1 {
+        serve(service, api, config, TraceEnv::Set, stopping.clone()).await
+    } else {
+        let tasks = (0..workers).map(|_| tokio::spawn(serve(service.clone(), api, config.clone(), TraceEnv::Leave, stopping.clone())));
+        let mut outcome = Ok(());
+        for result in futures_util::future::join_all(tasks).await {
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => outcome = Err(error),
+                Err(panic) => outcome = Err(panic.to_string().into()),
+            }
+        }
+        outcome
+    };
+    match outcome {
+        Ok(()) => {
+            // Shutdown: the signal task drains, runs the hook and exits the process.
+            std::future::pending::<()>().await;
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(%error, handler = options.handler_name, "the Lambda runtime loop ended");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `lambda_runtime::Config::from_env`, with an error instead of a panic.
+fn config_from_env() -> Result<Config, String> {
+    let var = |name: &str| std::env::var(name).map_err(|_| format!("`{name}` is not set"));
+    let memory = var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")?;
+    Ok(Config {
+        function_name: var("AWS_LAMBDA_FUNCTION_NAME")?,
+        memory: memory
+            .parse()
+            .map_err(|_| format!("`AWS_LAMBDA_FUNCTION_MEMORY_SIZE` is `{memory}`, not a number of megabytes"))?,
+        version: var("AWS_LAMBDA_FUNCTION_VERSION")?,
+        log_stream: std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
+        log_group: std::env::var("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_default(),
+    })
+}

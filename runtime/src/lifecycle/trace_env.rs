@@ -1,0 +1,101 @@
+//! `_X_AMZN_TRACE_ID`, the environment variable through which the AWS SDKs learn the
+//! current invocation's X-Ray trace id.
+//!
+//! `lambda_runtime` sets it with `std::env::set_var` on every invocation. glibc's `setenv`
+//! copies each new value and never frees the one it replaces (another thread may still
+//! hold a pointer to it), so a warm environment grows by the size of a trace id on every
+//! invocation, for as long as it lives. Here the variable points into one of two buffers
+//! that live as long as the process, set with `putenv` (which stores the pointer it is
+//! given, not a copy): each invocation writes the buffer the variable does *not* point at,
+//! then points the variable at it. Memory stays flat; a reader that fetched the previous
+//! value reads intact bytes until the invocation after next.
+//!
+//! Only with one invocation at a time, as `lambda_runtime` does: with concurrent
+//! invocations a process-wide variable cannot be right for all of them, so it is not set
+//! (use `Context::xray_trace_id`).
+
+use std::ffi::CStr;
+use std::sync::Mutex;
+
+const NAME: &str = "_X_AMZN_TRACE_ID";
+/// Room for `_X_AMZN_TRACE_ID=`, the value and its NUL; Lambda's trace ids (with
+/// `Parent`, `Sampled` and `Lineage`) are around 100 bytes.
+const CAPACITY: usize = 512;
+
+struct Buffers {
+    slots: [&'static mut [u8]; 2],
+    /// The slot the variable points at (`None` before the first `set`).
+    active: Option<usize>,
+}
+
+static BUFFERS: Mutex<Option<Buffers>> = Mutex::new(None);
+
+/// Creates the variable while the process is still single-threaded, so that later
+/// `putenv`s replace its entry in place and never grow (reallocate) `environ` under a
+/// reader on another thread.
+pub(crate) fn prepare() {
+    if std::env::var_os(NAME).is_none() {
+        // SAFETY: called from `start` before the tokio runtime (or any other thread of
+        // ours) exists; nothing else reads or writes the environment concurrently.
+        unsafe { std::env::set_var(NAME, "") };
+    }
+}
+
+/// Points `_X_AMZN_TRACE_ID` at this invocation's trace id (empty without one).
+pub(crate) fn set(trace_id: Option<&str>) {
+    let value = trace_id.unwrap_or_default();
+    let len = NAME.len() + 1 + value.len() + 1;
+    if len > CAPACITY || value.as_bytes().contains(&0) {
+        // Too long for the buffers (or not representable): the plain way, just this once.
+        // SAFETY: as `lambda_runtime` does in sequential mode; no other thread of ours
+        // writes the environment.
+        unsafe { std::env::set_var(NAME, value.replace('\0', "")) };
+        return;
+    }
+    let mut guard = BUFFERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let buffers = guard.get_or_insert_with(|| Buffers {
+        slots: [
+            Box::leak(vec![0u8; CAPACITY].into_boxed_slice()),
+            Box::leak(vec![0u8; CAPACITY].into_boxed_slice()),
+        ],
+        active: None,
+    });
+    let next = buffers.active.map_or(0, |active| 1 - active);
+    let slot = &mut buffers.slots[next];
+    slot[..NAME.len()].copy_from_slice(NAME.as_bytes());
+    slot[NAME.len()] = b'=';
+    slot[NAME.len() + 1..len - 1].copy_from_slice(value.as_bytes());
+    slot[len - 1] = 0;
+    let entry = CStr::from_bytes_until_nul(slot).expect("NUL-terminated above");
+    // SAFETY: `entry` is NUL-terminated and lives for the rest of the process (leaked),
+    // as `putenv` requires; the variable exists already (`prepare`), so glibc replaces
+    // the pointer in its entry without reallocating `environ`. The slot written is not
+    // the one the variable pointed at.
+    let failed = unsafe { libc::putenv(entry.as_ptr().cast_mut()) } != 0;
+    if failed {
+        tracing::warn!("cannot set _X_AMZN_TRACE_ID");
+        return;
+    }
+    buffers.active = Some(next);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_variable_follows_each_invocation() {
+        prepare();
+        for id in ["Root=1-a;Sampled=1", "Root=1-bb;Parent=cc;Sampled=0", "", "Root=1-d"] {
+            set(Some(id));
+            assert_eq!(std::env::var(NAME).unwrap(), id);
+        }
+        set(None);
+        assert_eq!(std::env::var(NAME).unwrap(), "");
+        let long = "x".repeat(CAPACITY);
+        set(Some(&long));
+        assert_eq!(std::env::var(NAME).unwrap(), long);
+        set(Some("Root=1-e"));
+        assert_eq!(std::env::var(NAME).unwrap(), "Root=1-e");
+    }
+}
