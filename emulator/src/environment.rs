@@ -260,6 +260,20 @@ impl Environment {
     /// Invokes the function with `event` (JSON bytes) and waits until the invocation is
     /// complete, timed out, or the process died.
     pub async fn invoke(&self, event: impl Into<Bytes>) -> InvocationRecord {
+        self.invoke_with_headers(event, &[]).await
+    }
+
+    /// [`invoke`](Self::invoke), with Runtime API headers of the test's choosing: each
+    /// `(name, Some(value))` replaces (or adds) that header of `GET next`'s answer, each
+    /// `(name, None)` leaves it out — to send what a real invoker or local tool may send
+    /// (a `Lambda-Runtime-Client-Context` that is not JSON, cargo-lambda's relative
+    /// `Lambda-Runtime-Deadline-Ms: 600000`, no request id). The emulator's own deadline
+    /// enforcement is unchanged.
+    pub async fn invoke_with_headers(
+        &self,
+        event: impl Into<Bytes>,
+        headers: &[(&str, Option<&str>)],
+    ) -> InvocationRecord {
         let invoked_at = SystemTime::now();
         let request_id = new_request_id();
         let (instance, cold_start) = match self.acquire().await {
@@ -293,6 +307,10 @@ impl Environment {
                 "arn:aws:lambda:us-east-1:000000000000:function:{}",
                 self.config.function_name
             ),
+            headers: headers
+                .iter()
+                .map(|(name, value)| (name.to_ascii_lowercase(), value.map(str::to_string)))
+                .collect(),
         });
 
         let mut changes = instance.shared.subscribe();

@@ -135,6 +135,21 @@ async fn next_invocation(shared: &Shared) -> Reply {
         "lambda-runtime-trace-id",
         format!("Root=1-{};Sampled=0", dispatch.request_id),
     );
+    // What a test asked for instead: malformed or missing headers, a relative deadline.
+    for (name, value) in &dispatch.headers {
+        let Ok(name) = hyper::header::HeaderName::from_bytes(name.as_bytes()) else {
+            continue;
+        };
+        match value.as_deref().map(HeaderValue::from_str) {
+            Some(Ok(value)) => {
+                headers.insert(name, value);
+            }
+            Some(Err(_)) => {}
+            None => {
+                headers.remove(name);
+            }
+        }
+    }
     reply
 }
 

@@ -19,6 +19,8 @@ pub(crate) struct Dispatch {
     pub(crate) deadline: SystemTime,
     pub(crate) body: Bytes,
     pub(crate) function_arn: String,
+    /// Headers to send instead of (`Some`) or to leave out of (`None`) the usual ones.
+    pub(crate) headers: Vec<(String, Option<String>)>,
 }
 
 /// What the emulator knows about one invocation of this environment.

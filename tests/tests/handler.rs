@@ -136,7 +136,7 @@ async fn a_failing_eager_init_reaches_init_error_under_a_prefixed_api() {
 async fn a_panicking_eager_init_is_reported_as_an_init_error() {
     let env = Environment::new(eager().env("FIXTURE_INIT_PANIC", "1"));
     let error = env.start().await.unwrap_err();
-    assert_eq!(error.error_type, "Runtime.InitPanic");
+    assert_eq!(error.error_type, "lambda_thaw::InitPanic");
     assert!(
         error.error_message.contains("init panicked on purpose"),
         "{error:?}"

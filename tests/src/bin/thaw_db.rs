@@ -1,5 +1,5 @@
 //! A `#[handler]` on sqlx for the lifecycle tests: `DATABASE_URL` picks the database
-//! (PostgreSQL or MariaDB). Events: `{"insert": key, "sleep_ms"?: N, "defer"?: true}`
+//! (PostgreSQL, MariaDB, or SQLite where no session can be killed). Events: `{"insert": key, "sleep_ms"?: N, "defer"?: true}`
 //! inserts `key` in a transaction, sleeping inside it before the commit;
 //! `{"select": true}` runs one query. Every answer names the database session that served
 //! it, so tests can kill that session while the environment is frozen.
@@ -15,7 +15,13 @@ use sqlx::{Any, AnyPool};
 
 struct Db {
     pool: AnyPool,
-    postgres: bool,
+    kind: Kind,
+}
+
+enum Kind {
+    Postgres,
+    MySql,
+    Sqlite,
 }
 
 #[derive(Deserialize)]
@@ -38,10 +44,14 @@ async fn setup() -> Result<Db, Error> {
     sqlx::query("CREATE TABLE IF NOT EXISTS lt_items (item_key VARCHAR(64) PRIMARY KEY)")
         .execute(&pool)
         .await?;
-    Ok(Db {
-        pool,
-        postgres: url.starts_with("postgres"),
-    })
+    let kind = if url.starts_with("postgres") {
+        Kind::Postgres
+    } else if url.starts_with("sqlite") {
+        Kind::Sqlite
+    } else {
+        Kind::MySql
+    };
+    Ok(Db { pool, kind })
 }
 
 async fn close(db: &Db) {
@@ -53,20 +63,21 @@ async fn close(db: &Db) {
 async fn handle(event: LambdaEvent<Command>, db: &Db) -> Result<Value, Error> {
     let command = event.payload;
     let request_id = event.context.request_id;
-    let session_query = if db.postgres {
-        "SELECT CAST(pg_backend_pid() AS BIGINT)"
-    } else {
-        "SELECT CAST(CONNECTION_ID() AS SIGNED)"
+    let session_query = match db.kind {
+        Kind::Postgres => "SELECT CAST(pg_backend_pid() AS BIGINT)",
+        Kind::MySql => "SELECT CAST(CONNECTION_ID() AS SIGNED)",
+        Kind::Sqlite => "SELECT CAST(0 AS BIGINT)",
     };
     if command.select.is_some() {
         let (session,): (i64,) = sqlx::query_as(session_query).fetch_one(&db.pool).await?;
         return Ok(json!({ "session": session }));
     }
     let key = command.insert.ok_or("expected `insert` or `select`")?;
+    println!("inserting {key} in {request_id}");
     if command.defer == Some(true) {
         lambda_thaw::defer(async move { println!("deferred ran {request_id}") })?;
     }
-    let insert = if db.postgres {
+    let insert = if let Kind::Postgres = db.kind {
         "INSERT INTO lt_items (item_key) VALUES ($1)"
     } else {
         "INSERT INTO lt_items (item_key) VALUES (?)"
