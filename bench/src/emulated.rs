@@ -272,3 +272,60 @@ pub async fn early_return(fixtures: &Fixtures, invocations: usize) -> Vec<Row> {
         },
     ]
 }
+
+/// The resident set of process `pid`, in KiB (from `/proc/<pid>/status`).
+fn rss_kib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// Resident-set growth of one warm environment over `invocations` after `warm_up`
+/// invocations, `concurrency` at a time, in KiB.
+async fn growth(fixtures: &Fixtures, name: &str, concurrency: u32, warm_up: usize, invocations: usize) -> f64 {
+    let env = Environment::new(config(fixtures, name).freeze(false).max_concurrency(concurrency));
+    let batch = concurrency as usize;
+    let run = |count: usize| {
+        let env = &env;
+        async move {
+            for _ in 0..count.div_ceil(batch) {
+                let records = futures_util::future::join_all((0..batch).map(|_| env.invoke(r#"{"order":42}"#))).await;
+                for record in &records {
+                    ms(record);
+                }
+            }
+        }
+    };
+    run(warm_up).await;
+    let pid = env.pid().await.expect("the environment is running");
+    let before = rss_kib(pid);
+    run(invocations).await;
+    let after = rss_kib(pid);
+    env.shutdown().await;
+    after - before
+}
+
+/// Benchmark 7: memory over a long warm life — RSS growth over `invocations` warm
+/// invocations after the first `warm_up`, sequential and four at a time.
+pub async fn memory_growth(fixtures: &Fixtures, warm_up: usize, invocations: usize) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for concurrency in [1, 4] {
+        let thaw = growth(fixtures, "echo_thaw", concurrency, warm_up, invocations).await;
+        let handwritten = growth(fixtures, "echo_handwritten", concurrency, warm_up, invocations).await;
+        let mode = if concurrency == 1 { "sequential".to_string() } else { format!("concurrency {concurrency}") };
+        rows.push(Row {
+            section: "7",
+            what: format!("RSS growth over {invocations} warm invocations after the first {warm_up}, {mode}"),
+            tag: format!("RSS growth, {mode}"),
+            subject: thaw,
+            baseline: handwritten,
+            unit: "KiB",
+            subject_name: "lambda-thaw".into(),
+            baseline_name: "plain lambda_runtime".into(),
+        });
+    }
+    rows
+}

@@ -32,6 +32,8 @@ struct Plan {
     early: usize,
     builds: usize,
     clean_builds: bool,
+    /// Warm-up and measured invocations of the memory section.
+    memory: (usize, usize),
 }
 
 const FULL: Plan = Plan {
@@ -44,6 +46,7 @@ const FULL: Plan = Plan {
     early: 20,
     builds: 3,
     clean_builds: true,
+    memory: (1_000, 100_000),
 };
 
 const QUICK: Plan = Plan {
@@ -56,6 +59,7 @@ const QUICK: Plan = Plan {
     early: 3,
     builds: 1,
     clean_builds: false,
+    memory: (200, 2_000),
 };
 
 fn main() {
@@ -135,6 +139,10 @@ fn main() {
     section(
         "5 early return",
         runtime.block_on(emulated::early_return(&fixtures, plan.early)),
+    );
+    section(
+        "7 memory",
+        runtime.block_on(emulated::memory_growth(&fixtures, plan.memory.0, plan.memory.1)),
     );
     section(
         "6 build cost",

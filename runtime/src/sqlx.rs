@@ -17,9 +17,12 @@
 //!   may have sat through a freeze while the database, a proxy or a NAT closed it, so it is
 //!   pinged before use and silently replaced if dead — before the handler's query can fail
 //!   on it. Back-to-back warm invocations pay nothing.
-//! * **Acquire timeout 5 s**, so an exhausted pool or an unreachable database is an error
-//!   the handler (or init, well inside Lambda's 10 s init limit) can report, not a killed
-//!   environment.
+//! * **Acquire timeout from the time left**: at most 5 s (well inside Lambda's 10 s init
+//!   limit, for eager init), and inside an invocation — a lazy init, or options built per
+//!   invocation — no later than [`CONNECT_MARGIN`] before its deadline
+//!   ([`crate::time_left`]): Lambda's default timeout is 3 s, shorter than sqlx's 5 s
+//!   connect wait, so an unreachable database is an error the invocation reports, not a
+//!   killed environment.
 
 use std::time::Duration;
 
@@ -32,16 +35,22 @@ use sqlx::{Connection, Database};
 /// enough for a server to have closed the connection.
 pub const FREEZE_CHECK_AFTER: Duration = Duration::from_secs(1);
 
-/// How long an acquire (and so the first connect in init) may wait.
+/// The longest an acquire (and so the first connect in init) may wait.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// `AWS_LAMBDA_MAX_CONCURRENCY`, or 1 when unset or invalid.
-pub fn max_concurrency() -> u32 {
-    std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(1)
+/// Inside an invocation, an acquire gives up this long before the deadline, leaving time
+/// to report its error.
+pub const CONNECT_MARGIN: Duration = Duration::from_millis(200);
+
+pub use crate::max_concurrency;
+
+/// How long an acquire may wait, from here: [`ACQUIRE_TIMEOUT`], or less when the current
+/// invocation's deadline comes sooner.
+pub fn acquire_timeout() -> Duration {
+    match crate::time_left() {
+        Some(left) => ACQUIRE_TIMEOUT.min(left.saturating_sub(CONNECT_MARGIN)).max(Duration::from_millis(1)),
+        None => ACQUIRE_TIMEOUT,
+    }
 }
 
 /// Pool options for a Lambda function; see the module docs for each choice. Add your own
@@ -61,7 +70,7 @@ pub fn pool_options<DB: Database>() -> PoolOptions<DB> {
         .max_connections(max_concurrency())
         .min_connections(0)
         .test_before_acquire(false)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .acquire_timeout(acquire_timeout())
         .before_acquire(|connection: &mut DB::Connection, meta| {
             Box::pin(async move {
                 // The connection's own idle time, or — under lambda-thaw's runtime — the

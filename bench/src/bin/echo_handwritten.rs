@@ -1,5 +1,6 @@
 //! Benchmark baseline: the same handler written by hand on `lambda_runtime`, its state in
-//! a `OnceCell` initialised before the runtime loop.
+//! a `OnceCell` initialised before the runtime loop (`run_concurrent`: sequential unless
+//! `AWS_LAMBDA_MAX_CONCURRENCY` is above 1).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
@@ -19,5 +20,5 @@ async fn main() -> Result<(), Error> {
     let greeting = GREETING
         .get_or_init(|| async { Greeting("hello".into()) })
         .await;
-    lambda_runtime::run(service_fn(move |event| handle(event, greeting))).await
+    lambda_runtime::run_concurrent(service_fn(move |event| handle(event, greeting))).await
 }
