@@ -285,14 +285,27 @@ fn rss_kib(pid: u32) -> f64 {
 
 /// Resident-set growth of one warm environment over `invocations` after `warm_up`
 /// invocations, `concurrency` at a time, in KiB.
-async fn growth(fixtures: &Fixtures, name: &str, concurrency: u32, warm_up: usize, invocations: usize) -> f64 {
-    let env = Environment::new(config(fixtures, name).freeze(false).max_concurrency(concurrency));
+async fn growth(
+    fixtures: &Fixtures,
+    name: &str,
+    concurrency: u32,
+    warm_up: usize,
+    invocations: usize,
+) -> f64 {
+    let env = Environment::new(
+        config(fixtures, name)
+            .freeze(false)
+            .max_concurrency(concurrency),
+    );
     let batch = concurrency as usize;
     let run = |count: usize| {
         let env = &env;
         async move {
             for _ in 0..count.div_ceil(batch) {
-                let records = futures_util::future::join_all((0..batch).map(|_| env.invoke(r#"{"order":42}"#))).await;
+                let records = futures_util::future::join_all(
+                    (0..batch).map(|_| env.invoke(r#"{"order":42}"#)),
+                )
+                .await;
                 for record in &records {
                     ms(record);
                 }
@@ -314,11 +327,24 @@ pub async fn memory_growth(fixtures: &Fixtures, warm_up: usize, invocations: usi
     let mut rows = Vec::new();
     for concurrency in [1, 4] {
         let thaw = growth(fixtures, "echo_thaw", concurrency, warm_up, invocations).await;
-        let handwritten = growth(fixtures, "echo_handwritten", concurrency, warm_up, invocations).await;
-        let mode = if concurrency == 1 { "sequential".to_string() } else { format!("concurrency {concurrency}") };
+        let handwritten = growth(
+            fixtures,
+            "echo_handwritten",
+            concurrency,
+            warm_up,
+            invocations,
+        )
+        .await;
+        let mode = if concurrency == 1 {
+            "sequential".to_string()
+        } else {
+            format!("concurrency {concurrency}")
+        };
         rows.push(Row {
             section: "7",
-            what: format!("RSS growth over {invocations} warm invocations after the first {warm_up}, {mode}"),
+            what: format!(
+                "RSS growth over {invocations} warm invocations after the first {warm_up}, {mode}"
+            ),
             tag: format!("RSS growth, {mode}"),
             subject: thaw,
             baseline: handwritten,

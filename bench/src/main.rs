@@ -142,7 +142,11 @@ fn main() {
     );
     section(
         "7 memory",
-        runtime.block_on(emulated::memory_growth(&fixtures, plan.memory.0, plan.memory.1)),
+        runtime.block_on(emulated::memory_growth(
+            &fixtures,
+            plan.memory.0,
+            plan.memory.1,
+        )),
     );
     section(
         "6 build cost",

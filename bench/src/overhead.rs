@@ -56,7 +56,12 @@ const OPTIONS: Options = Options {
 };
 
 fn thaw_function() -> Function {
-    typed_function(OPTIONS, || async { Ok(Greeting("hello".into())) }, handle, None)
+    typed_function(
+        OPTIONS,
+        || async { Ok(Greeting("hello".into())) },
+        handle,
+        None,
+    )
 }
 
 async fn thaw_round(function: &Function, calls: u64) -> Duration {

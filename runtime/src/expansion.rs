@@ -1,50 +1,42 @@
 //! What `#[handler]` generates, option by option, written out as hand-written Rust.
 //!
 //! There is no magic: the attribute leaves your function as it is and adds a `main` that
-//! calls the pieces below. The real expansion goes through `lambda_thaw::__private` (not a
-//! stable API) with absolute paths; this page uses the public equivalents.
+//! calls the pieces below, through `lambda_thaw::__private` (not a stable API) with
+//! absolute paths.
 //!
 //! # `#[handler(init = setup)]` — the default
 //!
-//! ```no_run
-//! use lambda_thaw::{DeferLayer, Error, LambdaEvent, StateCell};
-//! use lambda_runtime::{Runtime, layers::TracingLayer, service_fn};
+//! The generated `main` hands three closures to the runtime and returns what it returns:
 //!
-//! struct Pool;
-//! async fn setup() -> Result<Pool, Error> { Ok(Pool) }
-//! async fn handle(event: LambdaEvent<serde_json::Value>, pool: &Pool) -> Result<serde_json::Value, Error> {
-//!     Ok(event.payload)
-//! }
-//!
-//! fn main() -> std::process::ExitCode {
-//!     // One cell per execution environment: what init built, shared by every invocation.
-//!     static STATE: StateCell<Pool> = StateCell::new();
-//!     lambda_runtime::tracing::init_default_subscriber();
-//!     let runtime = tokio::runtime::Runtime::new().unwrap();
-//!     runtime.block_on(async {
-//!         // Eager init, in Lambda's INIT phase, before the first `GET /invocation/next`.
-//!         // Errors *and panics* become an `InitError`; lambda-thaw POSTs it to
-//!         // /2018-06-01/runtime/init/error (password-redacted) before exiting.
-//!         if let Err(error) = STATE.get_or_init("setup", || async {
-//!             setup().await.map_err(|e| lambda_thaw::InitError { error_type: "Error".into(), message: e.to_string() })
-//!         }).await {
-//!             eprintln!("{error}");
-//!             return std::process::ExitCode::FAILURE;
-//!         }
-//!         let service = service_fn(|event: LambdaEvent<serde_json::Value>| async move {
-//!             let pool = STATE.get().expect("initialised above");
-//!             // The deadline guard (`deadline_margin`, 500 ms by default) wraps this call.
-//!             handle(event, pool).await
-//!         });
-//!         let result = Runtime::new(service)
-//!             .layer(DeferLayer) // deferred work: after the POST, before the next GET
-//!             .layer(TracingLayer::new())
-//!             .run_concurrent() // AWS_LAMBDA_MAX_CONCURRENCY loops, or one
-//!             .await;
-//!         if result.is_ok() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE }
-//!     })
+//! ```text
+//! fn main() -> ExitCode {
+//!     // checks at your tokens (below), then:
+//!     Checked.main(
+//!         Options { handler_name: "handle", init_name: Some("setup"), lazy: false,
+//!                   early_return: true, deadline_margin_ms: None },
+//!         || async { setup().await.into_init_result("setup") },   // -> Result<Pool, InitError>
+//!         |event: LambdaEvent<Order>, pool: &'static Pool| handle(event, pool),
+//!         /* shutdown: */ Close::close for the pool, or None
+//!     )
 //! }
 //! ```
+//!
+//! `Checked::main` is the only generic code your crate compiles: it puts the state in a
+//! cell allocated once for the process, and erases the types — per invocation it
+//! deserializes the event (an event that does not fit is a `lambda_thaw::InvalidEvent`
+//! answer naming the field), gets the state, calls `handle`, and serializes the response.
+//! Everything else runs in lambda-thaw's own invocation loop, compiled once with the
+//! crate (`runtime/src/lifecycle/`):
+//!
+//! 1. tracing compatible with `lambda_runtime`'s, and a multi-threaded tokio runtime;
+//! 2. eager init, in Lambda's INIT phase, before the first `GET /invocation/next`: errors
+//!    *and panics* are POSTed to `/2018-06-01/runtime/init/error` (password-redacted) as
+//!    `lambda_thaw::InitError` / `lambda_thaw::InitPanic`, and the process exits;
+//! 3. one worker per `AWS_LAMBDA_MAX_CONCURRENCY`, each: `GET next` → read the headers
+//!    (an unreadable one is answered as `lambda_thaw::MalformedHeader`; a deadline that is
+//!    not one is no deadline) → the handler under the deadline guard, a panic caught →
+//!    `POST response|error` → the deferred work, bounded by the deadline → `GET next`.
+//!    `lambda_runtime`'s `TracingLayer` wraps each invocation, as it does there.
 //!
 //! `setup` may also be a plain `fn`, and may return the state itself instead of a
 //! `Result`: the expansion asks the compiler which (by method resolution on the value the
@@ -52,45 +44,46 @@
 //!
 //! # `lazy`
 //!
-//! No init before the loop; the service does it on first use, single flight, and a failure
-//! fails only that invocation (the cell stays empty, the next invocation tries again):
+//! No init before the loop; the shim builds the state on first use, under that
+//! invocation's deadline guard (an init that cannot finish in time fails the invocation
+//! with `lambda_thaw::DeadlineExceeded`, never the environment). Concurrent first
+//! invocations share one attempt — and its failure; a failure is not cached, so the next
+//! invocation tries again. By hand, with a [`StateCell`](crate::StateCell):
 //!
-//! ```no_run
-//! # use lambda_thaw::{Error, LambdaEvent, StateCell};
+//! ```
+//! # use lambda_thaw::{Error, StateCell};
 //! # struct Pool;
 //! # async fn setup() -> Result<Pool, Error> { Ok(Pool) }
-//! # async fn handle(event: LambdaEvent<()>, pool: &Pool) -> Result<(), Error> { Ok(()) }
 //! static STATE: StateCell<Pool> = StateCell::new();
-//! let service = lambda_runtime::service_fn(|event: LambdaEvent<()>| async move {
-//!     let pool = STATE
-//!         .get_or_init("setup", || async {
-//!             setup().await.map_err(|e| lambda_thaw::InitError { error_type: "Error".into(), message: e.to_string() })
-//!         })
-//!         .await?;
-//!     handle(event, pool).await
-//! });
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let pool = STATE
+//!     .get_or_init("setup", || async {
+//!         setup().await.map_err(|e| lambda_thaw::InitError { error_type: "lambda_thaw::InitError".into(), message: e.to_string() })
+//!     })
+//!     .await?;
+//! # Ok::<(), lambda_thaw::InitError>(())
+//! # }).unwrap();
 //! ```
 //!
 //! # `early_return = false`
 //!
-//! The service runs the work deferred so far *before* returning, so the response waits
+//! The work deferred so far runs *before* the response is posted, so the response waits
 //! for it — Node's `callbackWaitsForEmptyEventLoop = true`. With the default, the same
-//! work runs in [`DeferLayer`](crate::DeferLayer) after `lambda_runtime` has POSTed the
-//! response.
+//! work runs after the response is posted and before the next `GET next`.
 //!
 //! # `deadline_margin = "…"`
 //!
-//! The handler's future is raced against a timer set `margin` before
-//! `event.context.deadline` (never earlier than half the time left). A handler that
-//! finishes on its first poll never sets the timer. When the timer wins, the handler's
-//! future is dropped — an sqlx `Transaction` in it rolls back — its deferred work is
-//! discarded, and the invocation answers `lambda_thaw::DeadlineExceeded`.
+//! The handler's future is raced against a timer set `margin` before the invocation's
+//! deadline (never earlier than half the time left). A handler that finishes on its first
+//! poll never sets the timer. When the timer wins, the handler's future is dropped — an
+//! sqlx `Transaction` in it rolls back — its deferred work is discarded, and the
+//! invocation answers `lambda_thaw::DeadlineExceeded`.
 //!
 //! # `shutdown = close`
 //!
-//! Before the loop, `lambda_runtime::spawn_graceful_shutdown_handler` registers a no-op
-//! internal extension (so Lambda sends SIGTERM at shutdown) and, on SIGTERM, runs
-//! `close(STATE.get())` if init ran. Without `shutdown`, the same happens with
+//! While init runs, the runtime registers an internal extension (so Lambda sends SIGTERM
+//! at shutdown). On SIGTERM it stops taking events, lets invocations in flight answer,
+//! then runs `close(state)` if init ran. Without `shutdown`, the same happens with
 //! [`Close::close`](crate::Close) when the state type implements it (an sqlx pool does).
 //!
 //! # Payload and context

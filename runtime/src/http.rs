@@ -18,15 +18,16 @@ use lambda_http::{Adapter, Body, IntoResponse, Request, Response};
 use lambda_runtime::tower::Service;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 
+use crate::__private::checks::Checked;
+use crate::__private::shim::{eager_init, environment_cell, event, hook, state};
 use crate::close::ShutdownFn;
 use crate::init::InitError;
 use crate::lifecycle::errors::{self, INVALID_RESPONSE};
 use crate::lifecycle::{BoxFuture, Function, Handler, Options, Reply};
-use crate::__private::checks::Checked;
-use crate::__private::shim::{eager_init, environment_cell, event, hook, state};
 
 /// The user's HTTP handler with its types erased.
-type HttpHandler = Arc<dyn Fn(Request) -> BoxFuture<Result<Response<Body>, Diagnostic>> + Send + Sync>;
+type HttpHandler =
+    Arc<dyn Fn(Request) -> BoxFuture<Result<Response<Body>, Diagnostic>> + Send + Sync>;
 
 impl Checked {
     /// The generated `main` of an HTTP handler.
@@ -59,7 +60,12 @@ impl Checked {
                 }
             })
         });
-        crate::lifecycle::start(Function::new(options, eager, adapted(http), hook(cell, shutdown)))
+        crate::lifecycle::start(Function::new(
+            options,
+            eager,
+            adapted(http),
+            hook(cell, shutdown),
+        ))
     }
 }
 

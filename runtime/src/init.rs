@@ -52,7 +52,10 @@ impl InitError {
     }
 
     /// Not generic, so that each init's error type costs its crate nothing more.
-    fn from_boxed(init_name: &str, error: &(dyn std::error::Error + Send + Sync + 'static)) -> Self {
+    fn from_boxed(
+        init_name: &str,
+        error: &(dyn std::error::Error + Send + Sync + 'static),
+    ) -> Self {
         let message = format!("init `{init_name}` failed: {}", errors::message(error));
         Self {
             error_type: errors::error_type(errors::INIT_ERROR),

@@ -70,9 +70,11 @@ pub mod __private;
 pub use cache::{Clock, Stamp, SystemClock, TtlCache};
 pub use close::Close;
 pub use init::InitError;
-pub use lifecycle::defer::{DeferError, DeferredOutput, defer, idle_gap_before_invocation, time_left};
 pub use lambda_runtime::{self, Context, Diagnostic, Error, LambdaEvent};
 pub use lambda_thaw_macros::handler;
+pub use lifecycle::defer::{
+    DeferError, DeferredOutput, defer, idle_gap_before_invocation, time_left,
+};
 pub use redact::redact_secrets;
 pub use state::StateCell;
 

@@ -48,7 +48,9 @@ pub use crate::max_concurrency;
 /// invocation's deadline comes sooner.
 pub fn acquire_timeout() -> Duration {
     match crate::time_left() {
-        Some(left) => ACQUIRE_TIMEOUT.min(left.saturating_sub(CONNECT_MARGIN)).max(Duration::from_millis(1)),
+        Some(left) => ACQUIRE_TIMEOUT
+            .min(left.saturating_sub(CONNECT_MARGIN))
+            .max(Duration::from_millis(1)),
         None => ACQUIRE_TIMEOUT,
     }
 }

@@ -168,7 +168,10 @@ mod tests {
                         CELL.get_or_init("setup", || async move {
                             runs.fetch_add(1, Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_millis(100)).await;
-                            Err(InitError { error_type: "x".into(), message: "database down".into() })
+                            Err(InitError {
+                                error_type: "x".into(),
+                                message: "database down".into(),
+                            })
                         })
                         .await
                         .unwrap_err()
@@ -177,13 +180,20 @@ mod tests {
                 .collect();
             futures_util::future::join_all(tasks).await
         });
-        assert_eq!(runs.load(Ordering::SeqCst), 1, "one attempt for eight waiters");
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            1,
+            "one attempt for eight waiters"
+        );
         for error in errors {
             assert_eq!(error.unwrap().message, "database down");
         }
         // A caller arriving after the failure tries again.
         runtime().block_on(async {
-            assert_eq!(*CELL.get_or_init("setup", || async { Ok(5) }).await.unwrap(), 5);
+            assert_eq!(
+                *CELL.get_or_init("setup", || async { Ok(5) }).await.unwrap(),
+                5
+            );
         });
     }
 

@@ -27,10 +27,26 @@ fn body(record: &InvocationRecord) -> serde_json::Value {
 
 /// Headers the invoker (or a local tool) controls, sent as no Lambda runtime expects.
 const MALFORMED: [(&str, &str, &str); 4] = [
-    ("Lambda-Runtime-Client-Context", "{not json", "Lambda-Runtime-Client-Context"),
-    ("Lambda-Runtime-Client-Context", r#"{"client":5}"#, "Lambda-Runtime-Client-Context"),
-    ("Lambda-Runtime-Cognito-Identity", "{\"identityId\":", "Lambda-Runtime-Cognito-Identity"),
-    ("Lambda-Runtime-Deadline-Ms", "abc", "Lambda-Runtime-Deadline-Ms"),
+    (
+        "Lambda-Runtime-Client-Context",
+        "{not json",
+        "Lambda-Runtime-Client-Context",
+    ),
+    (
+        "Lambda-Runtime-Client-Context",
+        r#"{"client":5}"#,
+        "Lambda-Runtime-Client-Context",
+    ),
+    (
+        "Lambda-Runtime-Cognito-Identity",
+        "{\"identityId\":",
+        "Lambda-Runtime-Cognito-Identity",
+    ),
+    (
+        "Lambda-Runtime-Deadline-Ms",
+        "abc",
+        "Lambda-Runtime-Deadline-Ms",
+    ),
 ];
 
 async fn malformed_headers_are_answered_and_the_environment_serves_on(config: FunctionConfig) {
@@ -38,17 +54,34 @@ async fn malformed_headers_are_answered_and_the_environment_serves_on(config: Fu
     let first = env.invoke("{}").await;
     let pid = body(&first)["pid"].clone();
     for (i, (header, value, named)) in MALFORMED.iter().enumerate() {
-        let bad = env.invoke_with_headers("{}", &[(header, Some(value))]).await;
-        let error = bad
-            .outcome
-            .error()
-            .unwrap_or_else(|| panic!("{header}: {value}: expected an error answer, got {:?}", bad.outcome));
-        assert_eq!(error.error_type, "lambda_thaw::MalformedHeader", "{error:?}");
-        assert!(error.error_message.contains(&format!("`{named}`")), "{error:?}");
+        let bad = env
+            .invoke_with_headers("{}", &[(header, Some(value))])
+            .await;
+        let error = bad.outcome.error().unwrap_or_else(|| {
+            panic!(
+                "{header}: {value}: expected an error answer, got {:?}",
+                bad.outcome
+            )
+        });
+        assert_eq!(
+            error.error_type, "lambda_thaw::MalformedHeader",
+            "{error:?}"
+        );
+        assert!(
+            error.error_message.contains(&format!("`{named}`")),
+            "{error:?}"
+        );
         let next = env.invoke("{}").await;
-        assert!(next.cold_start.is_none(), "{header}: {value} cost the environment");
+        assert!(
+            next.cold_start.is_none(),
+            "{header}: {value} cost the environment"
+        );
         assert_eq!(body(&next)["pid"], pid);
-        assert_eq!(body(&next)["invocation"], i as u64 + 2, "the handler was not called for the bad one");
+        assert_eq!(
+            body(&next)["invocation"],
+            i as u64 + 2,
+            "the handler was not called for the bad one"
+        );
     }
     env.shutdown().await;
 }
@@ -68,7 +101,10 @@ async fn control_plain_lambda_runtime_loses_the_environment_to_one_malformed_hea
     let env = Environment::new(handwritten().timeout(Duration::from_secs(1)));
     env.invoke("{}").await;
     let bad = env
-        .invoke_with_headers("{}", &[("Lambda-Runtime-Client-Context", Some("{not json"))])
+        .invoke_with_headers(
+            "{}",
+            &[("Lambda-Runtime-Client-Context", Some("{not json"))],
+        )
         .await;
     // No answer from the function: the process ended (or the caller waited it out).
     assert!(
@@ -77,7 +113,10 @@ async fn control_plain_lambda_runtime_loses_the_environment_to_one_malformed_hea
         bad.outcome
     );
     let next = env.invoke("{}").await;
-    assert!(next.cold_start.is_some(), "the environment survived under plain lambda_runtime");
+    assert!(
+        next.cold_start.is_some(),
+        "the environment survived under plain lambda_runtime"
+    );
 }
 
 #[tokio::test]
@@ -86,7 +125,10 @@ async fn a_relative_deadline_is_no_deadline_with_one_warning() {
     let env = Environment::new(eager().env("RUST_LOG", "warn"));
     for _ in 0..3 {
         let record = env
-            .invoke_with_headers(r#"{"sleep_ms":50,"defer_ms":20}"#, &[("Lambda-Runtime-Deadline-Ms", Some("600000"))])
+            .invoke_with_headers(
+                r#"{"sleep_ms":50,"defer_ms":20}"#,
+                &[("Lambda-Runtime-Deadline-Ms", Some("600000"))],
+            )
             .await;
         assert!(record.outcome.is_response(), "{:?}", record.outcome);
     }
@@ -103,9 +145,22 @@ async fn a_missing_request_id_does_not_panic_the_process() {
         .invoke_with_headers("{}", &[("Lambda-Runtime-Aws-Request-Id", None)])
         .await;
     // Nothing can answer an invocation without an id: Lambda times it out.
-    assert!(matches!(lost.outcome, Outcome::Timeout), "{:?}", lost.outcome);
-    assert!(env.logs().wait_for("cannot be answered", Duration::from_secs(1)).await.is_some());
-    assert!(env.logs().matching("panicked").is_empty(), "{}", env.logs().text());
+    assert!(
+        matches!(lost.outcome, Outcome::Timeout),
+        "{:?}",
+        lost.outcome
+    );
+    assert!(
+        env.logs()
+            .wait_for("cannot be answered", Duration::from_secs(1))
+            .await
+            .is_some()
+    );
+    assert!(
+        env.logs().matching("panicked").is_empty(),
+        "{}",
+        env.logs().text()
+    );
 }
 
 #[tokio::test]
@@ -115,7 +170,11 @@ async fn control_plain_lambda_runtime_panics_on_a_missing_request_id() {
     let lost = env
         .invoke_with_headers("{}", &[("Lambda-Runtime-Aws-Request-Id", None)])
         .await;
-    assert!(matches!(lost.outcome, Outcome::Crashed(_)), "{:?}", lost.outcome);
+    assert!(
+        matches!(lost.outcome, Outcome::Crashed(_)),
+        "{:?}",
+        lost.outcome
+    );
 }
 
 #[tokio::test]
@@ -123,9 +182,15 @@ async fn deferred_work_past_the_deadline_is_cancelled_not_the_environment() {
     let env = Environment::new(eager().timeout(Duration::from_secs(1)));
     let record = env.invoke(r#"{"defer_ms":5000}"#).await;
     assert!(record.outcome.is_response(), "{:?}", record.outcome);
-    assert!(!record.killed_after_response, "the environment was killed for deferred work");
     assert!(
-        env.logs().wait_for("was cancelled", Duration::from_secs(1)).await.is_some(),
+        !record.killed_after_response,
+        "the environment was killed for deferred work"
+    );
+    assert!(
+        env.logs()
+            .wait_for("was cancelled", Duration::from_secs(1))
+            .await
+            .is_some(),
         "{}",
         env.logs().text()
     );
@@ -137,13 +202,26 @@ async fn deferred_work_past_the_deadline_is_cancelled_not_the_environment() {
 
 #[tokio::test]
 async fn a_lazy_init_longer_than_the_timeout_fails_the_invocation_not_the_environment() {
-    let env = Environment::new(lazy().timeout(Duration::from_secs(2)).env("FIXTURE_INIT_SLEEP_MS", "5000"));
+    let env = Environment::new(
+        lazy()
+            .timeout(Duration::from_secs(2))
+            .env("FIXTURE_INIT_SLEEP_MS", "5000"),
+    );
     let slow = env.invoke("{}").await;
-    let error = slow.outcome.error().unwrap_or_else(|| panic!("expected an error, got {:?}", slow.outcome));
-    assert_eq!(error.error_type, "lambda_thaw::DeadlineExceeded", "{error:?}");
+    let error = slow
+        .outcome
+        .error()
+        .unwrap_or_else(|| panic!("expected an error, got {:?}", slow.outcome));
+    assert_eq!(
+        error.error_type, "lambda_thaw::DeadlineExceeded",
+        "{error:?}"
+    );
     assert!(!slow.killed_after_response);
     let again = env.invoke("{}").await;
-    assert!(again.cold_start.is_none(), "the environment was lost to a slow lazy init");
+    assert!(
+        again.cold_start.is_none(),
+        "the environment was lost to a slow lazy init"
+    );
     env.shutdown().await;
 }
 
@@ -163,11 +241,24 @@ async fn waiters_for_a_failing_lazy_init_share_one_attempt() {
     let elapsed = started.elapsed();
     std::fs::remove_file(&marker).unwrap();
     for record in &records {
-        let error = record.outcome.error().unwrap_or_else(|| panic!("{:?}", record.outcome));
-        assert!(error.error_message.contains("database unreachable"), "{error:?}");
+        let error = record
+            .outcome
+            .error()
+            .unwrap_or_else(|| panic!("{:?}", record.outcome));
+        assert!(
+            error.error_message.contains("database unreachable"),
+            "{error:?}"
+        );
     }
-    assert_eq!(env.logs().matching("init ran").len(), 1, "one attempt for eight waiters");
-    println!("eight waiters for a failing 300 ms init answered in {} ms", elapsed.as_millis());
+    assert_eq!(
+        env.logs().matching("init ran").len(),
+        1,
+        "one attempt for eight waiters"
+    );
+    println!(
+        "eight waiters for a failing 300 ms init answered in {} ms",
+        elapsed.as_millis()
+    );
     env.shutdown().await;
 }
 
@@ -178,16 +269,24 @@ async fn sigterm_lets_the_invocation_in_flight_answer_before_the_hook_runs() {
     let file = std::env::temp_dir().join(format!("lambda-thaw-drain-{}.db", std::process::id()));
     let _ = std::fs::remove_file(&file);
     let url = format!("sqlite://{}?mode=rwc", file.display());
-    let env = Environment::new(FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-db")).env("DATABASE_URL", &url));
+    let env = Environment::new(
+        FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-db")).env("DATABASE_URL", &url),
+    );
     env.start().await.unwrap();
     let invocation = env.invoke(r#"{"insert":"drained","sleep_ms":200}"#);
     let shutdown = async {
-        env.logs().wait_for("inserting drained", Duration::from_secs(5)).await.unwrap();
+        env.logs()
+            .wait_for("inserting drained", Duration::from_secs(5))
+            .await
+            .unwrap();
         env.shutdown().await.unwrap()
     };
     let (record, report) = tokio::join!(invocation, shutdown);
     assert_eq!(body(&record)["inserted"], "drained", "{:?}", record.outcome);
-    assert!(report.sigterm_sent && !report.killed_after_grace, "{report:?}");
+    assert!(
+        report.sigterm_sent && !report.killed_after_grace,
+        "{report:?}"
+    );
     let logs = env.logs();
     let hook = logs.matching("shutdown hook ran");
     assert_eq!(hook.len(), 1, "{}", logs.text());
@@ -204,7 +303,11 @@ async fn control_plain_lambda_runtime_exits_under_the_invocation_in_flight() {
         env.shutdown().await
     };
     let (record, _) = tokio::join!(invocation, shutdown);
-    assert!(!record.outcome.is_response(), "plain lambda_runtime answered: {:?}", record.outcome);
+    assert!(
+        !record.outcome.is_response(),
+        "plain lambda_runtime answered: {:?}",
+        record.outcome
+    );
 }
 
 #[tokio::test]
@@ -212,10 +315,19 @@ async fn errors_are_reported_with_names_people_can_match_on() {
     let env = Environment::new(eager());
     let failed = env.invoke(r#"{"fail":"out of stock"}"#).await;
     let error = failed.outcome.error().unwrap();
-    assert_eq!((error.error_type.as_str(), error.error_message.as_str()), ("Error", "out of stock"));
+    assert_eq!(
+        (error.error_type.as_str(), error.error_message.as_str()),
+        ("Error", "out of stock")
+    );
     let panicked = env.invoke(r#"{"panic":"boom"}"#).await;
-    assert_eq!(panicked.outcome.error().unwrap().error_type, "lambda_thaw::HandlerPanic");
+    assert_eq!(
+        panicked.outcome.error().unwrap().error_type,
+        "lambda_thaw::HandlerPanic"
+    );
     let malformed = env.invoke(r#"{"mesage":"typo"}"#).await;
-    assert_eq!(malformed.outcome.error().unwrap().error_type, "lambda_thaw::InvalidEvent");
+    assert_eq!(
+        malformed.outcome.error().unwrap().error_type,
+        "lambda_thaw::InvalidEvent"
+    );
     env.shutdown().await;
 }

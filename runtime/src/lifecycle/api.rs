@@ -35,7 +35,10 @@ impl Api {
     /// `GET next`: the next event's headers and body. A status other than 200 is an error
     /// carrying the status and what the API said.
     pub(crate) async fn next(&self) -> Result<(http::response::Parts, Bytes), BoxError> {
-        let request = build_request().method(Method::GET).uri(NEXT).body(Body::empty())?;
+        let request = build_request()
+            .method(Method::GET)
+            .uri(NEXT)
+            .body(Body::empty())?;
         let response = self.client.call(request).await?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await?.to_bytes();
@@ -47,7 +50,11 @@ impl Api {
     }
 
     /// Sends a request built for the Runtime API; logs a refusal or a transport error.
-    pub(crate) async fn send(&self, what: &str, request: Result<http::Request<Body>, http::Error>) -> bool {
+    pub(crate) async fn send(
+        &self,
+        what: &str,
+        request: Result<http::Request<Body>, http::Error>,
+    ) -> bool {
         let request = match request {
             Ok(request) => request,
             Err(error) => {
@@ -75,7 +82,12 @@ impl Api {
     }
 
     /// `POST /invocation/{id}/error`.
-    pub(crate) async fn error(&self, request_id: &str, invocation_id: Option<&str>, diagnostic: &Diagnostic) -> bool {
+    pub(crate) async fn error(
+        &self,
+        request_id: &str,
+        invocation_id: Option<&str>,
+        diagnostic: &Diagnostic,
+    ) -> bool {
         let body = serde_json::json!({
             "errorType": diagnostic.error_type,
             "errorMessage": diagnostic.error_message,
@@ -88,7 +100,8 @@ impl Api {
         if let Some(id) = invocation_id {
             request = request.header(INVOCATION_ID, id);
         }
-        self.send("error report", request.body(Body::from(body.to_string()))).await
+        self.send("error report", request.body(Body::from(body.to_string())))
+            .await
     }
 
     /// `POST /init/error`: this environment's init failed. Returns whether it was accepted.
@@ -118,7 +131,11 @@ impl Api {
             .body(Body::from(r#"{"events":[]}"#))?;
         let response = self.client.call(request).await?;
         if !response.status().is_success() {
-            return Err(format!("the Extensions API refused the registration: {}", response.status()).into());
+            return Err(format!(
+                "the Extensions API refused the registration: {}",
+                response.status()
+            )
+            .into());
         }
         let id = response
             .headers()

@@ -43,15 +43,32 @@ pub(crate) enum Unreadable {
     /// No usable request id: the invocation cannot be answered at all.
     NoRequestId(String),
     /// A header that cannot be read: the invocation is answered with this error.
-    Header { request_id: String, diagnostic: Diagnostic },
+    Header {
+        request_id: String,
+        diagnostic: Diagnostic,
+    },
 }
 
 /// The context of the invocation these headers announce, and its usable deadline.
-pub(crate) fn read(headers: &HeaderMap, config: &std::sync::Arc<Config>) -> Result<(Context, Option<Deadline>), Unreadable> {
+pub(crate) fn read(
+    headers: &HeaderMap,
+    config: &std::sync::Arc<Config>,
+) -> Result<(Context, Option<Deadline>), Unreadable> {
     let request_id = match headers.get(REQUEST_ID).map(|v| v.to_str()) {
-        Some(Ok(id)) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_graphic() && b != b'/') => id.to_string(),
-        Some(_) => return Err(Unreadable::NoRequestId(format!("the `Lambda-Runtime-Aws-Request-Id` header is not a request id ({:?})", headers.get(REQUEST_ID)))),
-        None => return Err(Unreadable::NoRequestId("the event came without a `Lambda-Runtime-Aws-Request-Id` header".into())),
+        Some(Ok(id)) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_graphic() && b != b'/') => {
+            id.to_string()
+        }
+        Some(_) => {
+            return Err(Unreadable::NoRequestId(format!(
+                "the `Lambda-Runtime-Aws-Request-Id` header is not a request id ({:?})",
+                headers.get(REQUEST_ID)
+            )));
+        }
+        None => {
+            return Err(Unreadable::NoRequestId(
+                "the event came without a `Lambda-Runtime-Aws-Request-Id` header".into(),
+            ));
+        }
     };
     let malformed = |header: &str, problem: String| Unreadable::Header {
         request_id: request_id.clone(),
@@ -65,13 +82,22 @@ pub(crate) fn read(headers: &HeaderMap, config: &std::sync::Arc<Config>) -> Resu
 
     let (raw_deadline, deadline) = match headers.get(DEADLINE) {
         None => {
-            warn_once(&NO_DEADLINE, "the invocation came without a `Lambda-Runtime-Deadline-Ms` header: running without a deadline (no deadline guard, deferred work unbounded)");
+            warn_once(
+                &NO_DEADLINE,
+                "the invocation came without a `Lambda-Runtime-Deadline-Ms` header: running without a deadline (no deadline guard, deferred work unbounded)",
+            );
             (0, None)
         }
         Some(value) => {
             let text = value.to_str().unwrap_or_default();
             let Ok(ms) = text.trim().parse::<u64>() else {
-                return Err(malformed("Lambda-Runtime-Deadline-Ms", format!("is `{}`, not epoch milliseconds", String::from_utf8_lossy(value.as_bytes()))));
+                return Err(malformed(
+                    "Lambda-Runtime-Deadline-Ms",
+                    format!(
+                        "is `{}`, not epoch milliseconds",
+                        String::from_utf8_lossy(value.as_bytes())
+                    ),
+                ));
             };
             (ms, usable(ms, now_ms()))
         }
@@ -82,7 +108,11 @@ pub(crate) fn read(headers: &HeaderMap, config: &std::sync::Arc<Config>) -> Resu
     let identity = json_header(headers, COGNITO_IDENTITY)
         .map_err(|problem| malformed("Lambda-Runtime-Cognito-Identity", problem))?;
 
-    let text = |name: &str| headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
     let mut context = Context::default();
     context.request_id = request_id;
     // As sent, even when it is not usable: the handler sees what Lambda (or the local tool)
@@ -100,16 +130,22 @@ pub(crate) fn read(headers: &HeaderMap, config: &std::sync::Arc<Config>) -> Resu
 /// The deadline if it can be one; else `None`, with one warning per process saying why.
 fn usable(ms: u64, now_ms: u64) -> Option<Deadline> {
     if ms < PLAUSIBLE_EPOCH_MS {
-        warn_once(&RELATIVE_DEADLINE, &format!(
-            "`Lambda-Runtime-Deadline-Ms` is {ms}, which is not epoch milliseconds (a relative timeout, as cargo-lambda sends): running without a deadline (no deadline guard, deferred work unbounded)"
-        ));
+        warn_once(
+            &RELATIVE_DEADLINE,
+            &format!(
+                "`Lambda-Runtime-Deadline-Ms` is {ms}, which is not epoch milliseconds (a relative timeout, as cargo-lambda sends): running without a deadline (no deadline guard, deferred work unbounded)"
+            ),
+        );
         return None;
     }
     if ms <= now_ms {
-        warn_once(&PAST_DEADLINE, &format!(
-            "`Lambda-Runtime-Deadline-Ms` ({ms}) was already {} ms past when the event arrived (is this machine's clock right?): running without a deadline",
-            now_ms - ms
-        ));
+        warn_once(
+            &PAST_DEADLINE,
+            &format!(
+                "`Lambda-Runtime-Deadline-Ms` ({ms}) was already {} ms past when the event arrived (is this machine's clock right?): running without a deadline",
+                now_ms - ms
+            ),
+        );
         return None;
     }
     Some(Deadline(ms))
@@ -172,7 +208,10 @@ mod tests {
 
     fn header_error(result: Result<(Context, Option<Deadline>), Unreadable>) -> Diagnostic {
         match result {
-            Err(Unreadable::Header { request_id, diagnostic }) => {
+            Err(Unreadable::Header {
+                request_id,
+                diagnostic,
+            }) => {
                 assert_eq!(request_id, "r1");
                 diagnostic
             }
@@ -186,7 +225,10 @@ mod tests {
         let (context, usable) = read_(&[
             (REQUEST_ID, "r1"),
             (DEADLINE, &deadline),
-            (TRACE_ID, "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
+            (
+                TRACE_ID,
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+            ),
             (CLIENT_CONTEXT, r#"{"custom":{"k":"v"}}"#),
         ])
         .unwrap();
@@ -199,31 +241,63 @@ mod tests {
     #[test]
     fn malformed_invoker_headers_are_errors_that_name_the_header() {
         let d = header_error(read_(&[(REQUEST_ID, "r1"), (CLIENT_CONTEXT, "{not json")]));
-        assert!(d.error_message.contains("`Lambda-Runtime-Client-Context`"), "{d:?}");
+        assert!(
+            d.error_message.contains("`Lambda-Runtime-Client-Context`"),
+            "{d:?}"
+        );
         assert_eq!(d.error_type, "lambda_thaw::MalformedHeader");
-        let d = header_error(read_(&[(REQUEST_ID, "r1"), (CLIENT_CONTEXT, r#"{"client":5}"#)]));
+        let d = header_error(read_(&[
+            (REQUEST_ID, "r1"),
+            (CLIENT_CONTEXT, r#"{"client":5}"#),
+        ]));
         assert!(d.error_message.contains("Client-Context"), "{d:?}");
         let d = header_error(read_(&[(REQUEST_ID, "r1"), (COGNITO_IDENTITY, "[]")]));
-        assert!(d.error_message.contains("`Lambda-Runtime-Cognito-Identity`"), "{d:?}");
+        assert!(
+            d.error_message
+                .contains("`Lambda-Runtime-Cognito-Identity`"),
+            "{d:?}"
+        );
         let d = header_error(read_(&[(REQUEST_ID, "r1"), (DEADLINE, "abc")]));
-        assert!(d.error_message.contains("`Lambda-Runtime-Deadline-Ms` header is `abc`"), "{d:?}");
+        assert!(
+            d.error_message
+                .contains("`Lambda-Runtime-Deadline-Ms` header is `abc`"),
+            "{d:?}"
+        );
     }
 
     #[test]
     fn a_missing_request_id_cannot_be_answered_and_does_not_panic() {
-        assert!(matches!(read_(&[(DEADLINE, "1")]), Err(Unreadable::NoRequestId(_))));
-        assert!(matches!(read_(&[(REQUEST_ID, "a/b")]), Err(Unreadable::NoRequestId(_))));
+        assert!(matches!(
+            read_(&[(DEADLINE, "1")]),
+            Err(Unreadable::NoRequestId(_))
+        ));
+        assert!(matches!(
+            read_(&[(REQUEST_ID, "a/b")]),
+            Err(Unreadable::NoRequestId(_))
+        ));
     }
 
     #[test]
     fn deadlines_that_are_not_deadlines_are_no_deadline() {
         let now = now_ms();
-        assert_eq!(usable(600_000, now), None, "cargo-lambda's relative ten minutes");
+        assert_eq!(
+            usable(600_000, now),
+            None,
+            "cargo-lambda's relative ten minutes"
+        );
         assert_eq!(usable(now - 5, now), None, "already past");
         assert_eq!(usable(now + 5, now), Some(Deadline(now + 5)));
         let (context, deadline) = read_(&[(REQUEST_ID, "r1")]).unwrap();
-        assert_eq!((context.deadline, deadline), (0, None), "missing: no deadline, no panic");
+        assert_eq!(
+            (context.deadline, deadline),
+            (0, None),
+            "missing: no deadline, no panic"
+        );
         let (context, deadline) = read_(&[(REQUEST_ID, "r1"), (DEADLINE, "600000")]).unwrap();
-        assert_eq!((context.deadline, deadline), (600_000, None), "the handler sees what was sent");
+        assert_eq!(
+            (context.deadline, deadline),
+            (600_000, None),
+            "the handler sees what was sent"
+        );
     }
 }

@@ -57,7 +57,11 @@ pub(crate) async fn guard<F: Future>(
 
 /// How long from now until `deadline` (zero once past).
 pub(crate) fn until(deadline: Deadline) -> Duration {
-    Duration::from_millis(deadline.0.saturating_sub(crate::lifecycle::context::now_ms()))
+    Duration::from_millis(
+        deadline
+            .0
+            .saturating_sub(crate::lifecycle::context::now_ms()),
+    )
 }
 
 /// How long the handler may run from now, and the margin actually applied.
@@ -98,7 +102,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_slow_handler_is_cancelled_before_the_deadline() {
         let deadline = epoch_ms_in(3_000);
-        let result = guard(500, Some(Deadline(deadline)), tokio::time::sleep(Duration::from_secs(10))).await;
+        let result = guard(
+            500,
+            Some(Deadline(deadline)),
+            tokio::time::sleep(Duration::from_secs(10)),
+        )
+        .await;
         assert!(
             matches!(result, Err(Cancelled { margin }) if margin == Duration::from_millis(500))
         );
@@ -106,7 +115,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_fast_handler_is_not_cancelled() {
-        assert!(guard(500, Some(Deadline(epoch_ms_in(3_000))), async { 7 }).await.is_ok());
+        assert!(
+            guard(500, Some(Deadline(epoch_ms_in(3_000))), async { 7 })
+                .await
+                .is_ok()
+        );
         assert!(
             guard(0, Some(Deadline(1)), async { 7 }).await.is_ok(),
             "no guard without a margin"

@@ -35,7 +35,11 @@ tokio::task_local! {
 
 /// Runs `future` as an invocation with this deadline and idle gap; returns its output and
 /// the work it deferred.
-pub(crate) async fn scope<F: Future>(deadline: Option<Deadline>, idle_gap: Duration, future: F) -> F::Output {
+pub(crate) async fn scope<F: Future>(
+    deadline: Option<Deadline>,
+    idle_gap: Duration,
+    future: F,
+) -> F::Output {
     let scope = Scope {
         deferred: RefCell::new(Vec::new()),
         deadline,
@@ -183,6 +187,10 @@ impl std::error::Error for DeferError {}
 /// with the environment as soon as the runtime is back in `next`).
 ///
 /// With `#[handler(early_return = false)]` the response waits for the work instead.
+///
+/// The work is bounded by the invocation's deadline: what still runs 50 ms before it is
+/// cancelled and logged, so Lambda never has to kill the environment for it. A deadline
+/// guard that cancels the handler drops the work it deferred.
 ///
 /// The work's error (if it returns a `Result`) and any panic are logged and never reach
 /// the runtime. Calling `defer` outside an invocation's task returns [`DeferError`].

@@ -84,7 +84,9 @@ fn boxed_type(error: &(dyn StdError + Send + Sync + 'static)) -> &'static str {
 /// a standard-library path nobody would match on; give those a plain name.
 fn renamed(mut diagnostic: Diagnostic) -> Diagnostic {
     diagnostic.error_type = match diagnostic.error_type.as_str() {
-        "alloc::string::String" | "&str" | "alloc::boxed::Box<dyn core::error::Error>" => "Error".into(),
+        "alloc::string::String" | "&str" | "alloc::boxed::Box<dyn core::error::Error>" => {
+            "Error".into()
+        }
         "std::io::error::Error" => "std::io::Error".into(),
         name if name.starts_with("alloc::boxed::Box<dyn core::error::Error") => "Error".into(),
         _ => return diagnostic,
@@ -132,9 +134,15 @@ mod tests {
 
     #[test]
     fn each_cause_is_printed_once() {
-        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused (os error 111)");
+        let refused = std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        );
         let text = message(&Outer(refused));
-        assert_eq!(text, "error communicating with database: Connection refused (os error 111)");
+        assert_eq!(
+            text,
+            "error communicating with database: Connection refused (os error 111)"
+        );
     }
 
     #[test]
@@ -143,7 +151,10 @@ mod tests {
         assert_eq!(diagnose(io).error_type, "std::io::Error");
         let text: crate::Error = "plain words".into();
         let d = diagnose(text);
-        assert_eq!((d.error_type.as_str(), d.error_message.as_str()), ("Error", "plain words"));
+        assert_eq!(
+            (d.error_type.as_str(), d.error_message.as_str()),
+            ("Error", "plain words")
+        );
         let json: crate::Error = serde_json::from_str::<u8>("x").unwrap_err().into();
         assert_eq!(diagnose(json).error_type, "serde_json::Error");
     }
@@ -153,11 +164,17 @@ mod tests {
         struct Mine;
         impl From<Mine> for Diagnostic {
             fn from(_: Mine) -> Self {
-                Diagnostic { error_type: "OrderRejected".into(), error_message: "no stock".into() }
+                Diagnostic {
+                    error_type: "OrderRejected".into(),
+                    error_message: "no stock".into(),
+                }
             }
         }
         assert_eq!(diagnose(Mine).error_type, "OrderRejected");
         assert_eq!(diagnose(String::from("x")).error_type, "Error");
-        assert_eq!(diagnose(std::io::Error::other("x")).error_type, "std::io::Error");
+        assert_eq!(
+            diagnose(std::io::Error::other("x")).error_type,
+            "std::io::Error"
+        );
     }
 }

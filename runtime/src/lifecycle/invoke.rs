@@ -77,7 +77,12 @@ async fn invoke(options: Options, handler: &Handler, api: &Api, invocation: Lamb
 }
 
 /// The handler's answer under the guard: its reply, or the error to report.
-async fn answer(options: Options, handler: &Handler, invocation: LambdaInvocation, deadline: Option<Deadline>) -> Result<Reply, Diagnostic> {
+async fn answer(
+    options: Options,
+    handler: &Handler,
+    invocation: LambdaInvocation,
+    deadline: Option<Deadline>,
+) -> Result<Reply, Diagnostic> {
     let handler = AssertUnwindSafe(handler(invocation)).catch_unwind();
     let work = async {
         let reply = match handler.await {
@@ -181,7 +186,10 @@ pub(crate) async fn drained(limit: Duration) -> usize {
 
 /// One invocation without the HTTP: the handler, guarded, then its deferred work — what
 /// the benchmarks compare with a hand-written service, in process.
-pub async fn invoke_in_process(function: &Function, invocation: LambdaInvocation) -> Result<Reply, Diagnostic> {
+pub async fn invoke_in_process(
+    function: &Function,
+    invocation: LambdaInvocation,
+) -> Result<Reply, Diagnostic> {
     let deadline = invocation.parts.extensions.get::<Deadline>().copied();
     scope(deadline, Duration::ZERO, async {
         let reply = answer(function.options, &function.handler, invocation, deadline).await;

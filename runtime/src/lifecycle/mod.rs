@@ -50,7 +50,8 @@ use crate::init::InitError;
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// The handler with its types erased: the invocation in, the serialized answer out.
-pub(crate) type Handler = Box<dyn Fn(LambdaInvocation) -> BoxFuture<Result<Reply, Diagnostic>> + Send + Sync>;
+pub(crate) type Handler =
+    Box<dyn Fn(LambdaInvocation) -> BoxFuture<Result<Reply, Diagnostic>> + Send + Sync>;
 
 /// Eager init with its state type erased: fills the environment's state cell.
 pub(crate) type EagerInit = Box<dyn FnOnce() -> BoxFuture<Result<(), InitError>> + Send>;
@@ -92,7 +93,12 @@ pub struct Function {
 
 impl Function {
     /// A function from its erased parts (what the generated shim builds).
-    pub(crate) fn new(options: Options, init: Option<EagerInit>, handler: Handler, shutdown: Option<Hook>) -> Self {
+    pub(crate) fn new(
+        options: Options,
+        init: Option<EagerInit>,
+        handler: Handler,
+        shutdown: Option<Hook>,
+    ) -> Self {
         Self {
             options,
             init,

@@ -21,7 +21,12 @@ pub enum Reply {
 }
 
 /// Posts the answer for `request_id`.
-pub(crate) async fn respond(api: &Api, request_id: &str, invocation_id: Option<&str>, reply: Result<Reply, Diagnostic>) {
+pub(crate) async fn respond(
+    api: &Api,
+    request_id: &str,
+    invocation_id: Option<&str>,
+    reply: Result<Reply, Diagnostic>,
+) {
     let uri = format!("/2018-06-01/runtime/invocation/{request_id}/response");
     let mut headers: Vec<(&str, &str)> = Vec::with_capacity(6);
     if let Some(id) = invocation_id {
@@ -37,15 +42,25 @@ pub(crate) async fn respond(api: &Api, request_id: &str, invocation_id: Option<&
             headers.extend([
                 ("Lambda-Runtime-Function-Response-Mode", "streaming"),
                 ("Transfer-Encoding", "chunked"),
-                ("Trailer", "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body"),
-                ("Content-Type", "application/vnd.awslambda.http-integration-response"),
+                (
+                    "Trailer",
+                    "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+                ),
+                (
+                    "Content-Type",
+                    "application/vnd.awslambda.http-integration-response",
+                ),
             ]);
             let body = match streamed(prelude, stream) {
                 Ok(body) => body,
                 Err(error) => {
                     let diagnostic = Diagnostic {
-                        error_type: crate::lifecycle::errors::error_type(crate::lifecycle::errors::INVALID_RESPONSE),
-                        error_message: format!("the streamed response's metadata prelude does not serialize: {error}"),
+                        error_type: crate::lifecycle::errors::error_type(
+                            crate::lifecycle::errors::INVALID_RESPONSE,
+                        ),
+                        error_message: format!(
+                            "the streamed response's metadata prelude does not serialize: {error}"
+                        ),
                     };
                     api.error(request_id, invocation_id, &diagnostic).await;
                     return;
@@ -62,7 +77,10 @@ pub(crate) async fn respond(api: &Api, request_id: &str, invocation_id: Option<&
 
 /// The streamed body: the JSON prelude, eight NUL bytes, the chunks; an error mid-stream
 /// ends it with Lambda's error trailers.
-fn streamed(mut prelude: MetadataPrelude, mut stream: ByteStream) -> Result<Body, serde_json::Error> {
+fn streamed(
+    mut prelude: MetadataPrelude,
+    mut stream: ByteStream,
+) -> Result<Body, serde_json::Error> {
     prelude
         .headers
         .entry(http::header::CONTENT_TYPE)
@@ -70,7 +88,9 @@ fn streamed(mut prelude: MetadataPrelude, mut stream: ByteStream) -> Result<Body
     let prelude = serde_json::to_vec(&prelude)?;
     let (mut sender, body) = Body::channel();
     tokio::spawn(async move {
-        if sender.send_data(prelude.into()).await.is_err() || sender.send_data(Bytes::from_static(&[0; 8])).await.is_err() {
+        if sender.send_data(prelude.into()).await.is_err()
+            || sender.send_data(Bytes::from_static(&[0; 8])).await.is_err()
+        {
             return;
         }
         while let Some(chunk) = stream.next().await {
@@ -85,7 +105,10 @@ fn streamed(mut prelude: MetadataPrelude, mut stream: ByteStream) -> Result<Body
                     tracing::error!(%error, "the streamed response failed mid-stream");
                     let mut trailers = http::HeaderMap::new();
                     let body = base64::engine::general_purpose::STANDARD.encode(error.to_string());
-                    trailers.insert("lambda-runtime-function-error-type", http::HeaderValue::from_static("Runtime.StreamError"));
+                    trailers.insert(
+                        "lambda-runtime-function-error-type",
+                        http::HeaderValue::from_static("Runtime.StreamError"),
+                    );
                     if let Ok(value) = http::HeaderValue::from_str(&body) {
                         trailers.insert("lambda-runtime-function-error-body", value);
                     }

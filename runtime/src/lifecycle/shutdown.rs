@@ -47,13 +47,23 @@ pub(crate) fn on_signal(hook: Option<Hook>) -> std::io::Result<Stopping> {
         let _ = sender.send(true);
         let left = drained(DRAIN_LIMIT).await;
         if left > 0 {
-            tracing::warn!(in_flight = left, "{name}: {left} invocation(s) still running after {} ms; shutting down anyway", DRAIN_LIMIT.as_millis());
+            tracing::warn!(
+                in_flight = left,
+                "{name}: {left} invocation(s) still running after {} ms; shutting down anyway",
+                DRAIN_LIMIT.as_millis()
+            );
         } else {
-            tracing::info!(drain_ms = started.elapsed().as_millis() as u64, "{name}: no invocation in flight; shutting down");
+            tracing::info!(
+                drain_ms = started.elapsed().as_millis() as u64,
+                "{name}: no invocation in flight; shutting down"
+            );
         }
         if let Some(hook) = hook {
             hook().await;
-            tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "shutdown hook finished");
+            tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "shutdown hook finished"
+            );
         }
         std::process::exit(0);
     });

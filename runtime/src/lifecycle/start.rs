@@ -37,7 +37,10 @@ pub(crate) fn start(function: Function) -> ExitCode {
     // Before any thread of ours exists (see `trace_env.rs`).
     trace_env::prepare();
     lambda_runtime::tracing::init_default_subscriber();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("lambda-thaw: cannot start the tokio runtime: {e}");
@@ -68,13 +71,19 @@ async fn environment(mut function: Function, config: Arc<Config>) -> ExitCode {
             return ExitCode::FAILURE;
         }
         if let Some(init) = options.init_name {
-            tracing::info!(init, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "init finished");
+            tracing::info!(
+                init,
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "init finished"
+            );
         }
     }
     if let Some(task) = registration {
         match task.await {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "cannot register the shutdown extension: Lambda will not send SIGTERM, so the state is not closed at shutdown"),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "cannot register the shutdown extension: Lambda will not send SIGTERM, so the state is not closed at shutdown")
+            }
             Err(error) => tracing::warn!(%error, "the shutdown extension's registration failed"),
         }
     }
@@ -93,7 +102,15 @@ async fn environment(mut function: Function, config: Arc<Config>) -> ExitCode {
     let outcome = if workers <= 1 {
         serve(service, api, config, TraceEnv::Set, stopping.clone()).await
     } else {
-        let tasks = (0..workers).map(|_| tokio::spawn(serve(service.clone(), api, config.clone(), TraceEnv::Leave, stopping.clone())));
+        let tasks = (0..workers).map(|_| {
+            tokio::spawn(serve(
+                service.clone(),
+                api,
+                config.clone(),
+                TraceEnv::Leave,
+                stopping.clone(),
+            ))
+        });
         let mut outcome = Ok(());
         for result in futures_util::future::join_all(tasks).await {
             match result {
@@ -123,9 +140,9 @@ fn config_from_env() -> Result<Config, String> {
     let memory = var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")?;
     Ok(Config {
         function_name: var("AWS_LAMBDA_FUNCTION_NAME")?,
-        memory: memory
-            .parse()
-            .map_err(|_| format!("`AWS_LAMBDA_FUNCTION_MEMORY_SIZE` is `{memory}`, not a number of megabytes"))?,
+        memory: memory.parse().map_err(|_| {
+            format!("`AWS_LAMBDA_FUNCTION_MEMORY_SIZE` is `{memory}`, not a number of megabytes")
+        })?,
         version: var("AWS_LAMBDA_FUNCTION_VERSION")?,
         log_stream: std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
         log_group: std::env::var("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_default(),

@@ -52,7 +52,9 @@ pub(crate) fn set(trace_id: Option<&str>) {
         unsafe { std::env::set_var(NAME, value.replace('\0', "")) };
         return;
     }
-    let mut guard = BUFFERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut guard = BUFFERS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let buffers = guard.get_or_insert_with(|| Buffers {
         slots: [
             Box::leak(vec![0u8; CAPACITY].into_boxed_slice()),
@@ -86,7 +88,12 @@ mod tests {
     #[test]
     fn the_variable_follows_each_invocation() {
         prepare();
-        for id in ["Root=1-a;Sampled=1", "Root=1-bb;Parent=cc;Sampled=0", "", "Root=1-d"] {
+        for id in [
+            "Root=1-a;Sampled=1",
+            "Root=1-bb;Parent=cc;Sampled=0",
+            "",
+            "Root=1-d",
+        ] {
             set(Some(id));
             assert_eq!(std::env::var(NAME).unwrap(), id);
         }

@@ -32,7 +32,13 @@ pub(crate) enum TraceEnv {
 
 /// Serves invocations until shutdown (returns `Ok`) or until the Runtime API cannot be
 /// reached (`Err`).
-pub(crate) async fn serve<S>(mut service: S, api: &Api, config: Arc<Config>, trace: TraceEnv, stopping: Stopping) -> Result<(), BoxError>
+pub(crate) async fn serve<S>(
+    mut service: S,
+    api: &Api,
+    config: Arc<Config>,
+    trace: TraceEnv,
+    stopping: Stopping,
+) -> Result<(), BoxError>
 where
     S: Service<LambdaInvocation, Response = (), Error = BoxError>,
 {
@@ -51,7 +57,10 @@ where
             Err(error) => {
                 failures += 1;
                 if failures >= GIVE_UP_AFTER {
-                    return Err(format!("the Runtime API failed {failures} polls in a row; the last: {error}").into());
+                    return Err(format!(
+                        "the Runtime API failed {failures} polls in a row; the last: {error}"
+                    )
+                    .into());
                 }
                 tracing::warn!(%error, failures, "cannot get the next event; retrying");
                 tokio::time::sleep(Duration::from_millis(10 << failures.min(6))).await;
@@ -61,10 +70,15 @@ where
         let (context, deadline) = match context::read(&parts.headers, &config) {
             Ok(read) => read,
             Err(Unreadable::NoRequestId(why)) => {
-                tracing::error!("{why}: the invocation cannot be answered; waiting for the next one");
+                tracing::error!(
+                    "{why}: the invocation cannot be answered; waiting for the next one"
+                );
                 continue;
             }
-            Err(Unreadable::Header { request_id, diagnostic }) => {
+            Err(Unreadable::Header {
+                request_id,
+                diagnostic,
+            }) => {
                 tracing::error!(request_id, error_type = %diagnostic.error_type, "{}", diagnostic.error_message);
                 api.error(&request_id, None, &diagnostic).await;
                 continue;
@@ -76,7 +90,11 @@ where
         if let Some(deadline) = deadline {
             parts.extensions.insert(deadline);
         }
-        let invocation = LambdaInvocation { parts, body, context };
+        let invocation = LambdaInvocation {
+            parts,
+            body,
+            context,
+        };
         let result = match service.ready().await {
             Ok(ready) => ready.call(invocation).await,
             Err(error) => Err(error),

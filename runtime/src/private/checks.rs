@@ -26,8 +26,8 @@ use std::task::{Context, Poll};
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
 
-use crate::close::ShutdownFuture;
 use crate::__private::probe::Probe;
+use crate::close::ShutdownFuture;
 
 /// Types the per-environment state may have.
 #[diagnostic::on_unimplemented(

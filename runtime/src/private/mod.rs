@@ -28,6 +28,6 @@ pub use checks::{
 /// without the HTTP.
 #[doc(hidden)]
 pub mod bench {
-    pub use crate::lifecycle::{Function, Reply, invoke_in_process};
     pub use crate::__private::shim::typed_function;
+    pub use crate::lifecycle::{Function, Reply, invoke_in_process};
 }

@@ -10,14 +10,16 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use lambda_runtime::{Diagnostic, FunctionResponse, IntoFunctionResponse, LambdaEvent, LambdaInvocation};
+use lambda_runtime::{
+    Diagnostic, FunctionResponse, IntoFunctionResponse, LambdaEvent, LambdaInvocation,
+};
 use serde::{Deserialize, Serialize};
 
+use crate::__private::checks::Checked;
 use crate::close::ShutdownFn;
 use crate::init::InitError;
 use crate::lifecycle::errors::{self, INVALID_EVENT, INVALID_RESPONSE};
 use crate::lifecycle::{EagerInit, Function, Handler, Hook, Options, Reply};
-use crate::__private::checks::Checked;
 use crate::state::StateCell;
 
 impl Checked {
@@ -53,40 +55,40 @@ impl Checked {
 /// The function `#[handler]` describes, its types erased: what [`Checked::main`] runs
 /// (and what the benchmarks call in process).
 pub fn typed_function<S, I, IFut, H, HFut, A, R, E, B, St, D, SE>(
-        options: Options,
-        init: I,
-        handler: H,
-        shutdown: Option<ShutdownFn<S>>,
-    ) -> Function
-    where
-        S: Send + Sync + 'static,
-        I: Fn() -> IFut + Clone + Send + Sync + 'static,
-        IFut: Future<Output = Result<S, InitError>> + Send + 'static,
-        H: Fn(LambdaEvent<A>, &'static S) -> HFut + Clone + Send + Sync + 'static,
-        HFut: Future<Output = Result<R, E>> + Send + 'static,
-        E: Into<Diagnostic> + Send + 'static,
-        A: for<'de> Deserialize<'de> + Send + 'static,
-        R: IntoFunctionResponse<B, St> + Send + 'static,
-        B: Serialize + Send + 'static,
-        St: Stream<Item = Result<D, SE>> + Unpin + Send + 'static,
-        D: Into<Bytes> + Send + 'static,
-        SE: Into<crate::Error> + Send + Debug + 'static,
-    {
-        let cell = environment_cell::<S>();
-        let eager = eager_init(options, cell, init.clone());
-        let handler: Handler = Box::new(move |invocation: LambdaInvocation| {
-            let init = init.clone();
-            let handler = handler.clone();
-            Box::pin(async move {
-                let event = event::<A>(invocation)?;
-                let state = state(options, cell, init).await?;
-                match handler(event, state).await {
-                    Ok(response) => reply(response),
-                    Err(error) => Err(errors::diagnose(error)),
-                }
-            })
-        });
-        Function::new(options, eager, handler, hook(cell, shutdown))
+    options: Options,
+    init: I,
+    handler: H,
+    shutdown: Option<ShutdownFn<S>>,
+) -> Function
+where
+    S: Send + Sync + 'static,
+    I: Fn() -> IFut + Clone + Send + Sync + 'static,
+    IFut: Future<Output = Result<S, InitError>> + Send + 'static,
+    H: Fn(LambdaEvent<A>, &'static S) -> HFut + Clone + Send + Sync + 'static,
+    HFut: Future<Output = Result<R, E>> + Send + 'static,
+    E: Into<Diagnostic> + Send + 'static,
+    A: for<'de> Deserialize<'de> + Send + 'static,
+    R: IntoFunctionResponse<B, St> + Send + 'static,
+    B: Serialize + Send + 'static,
+    St: Stream<Item = Result<D, SE>> + Unpin + Send + 'static,
+    D: Into<Bytes> + Send + 'static,
+    SE: Into<crate::Error> + Send + Debug + 'static,
+{
+    let cell = environment_cell::<S>();
+    let eager = eager_init(options, cell, init.clone());
+    let handler: Handler = Box::new(move |invocation: LambdaInvocation| {
+        let init = init.clone();
+        let handler = handler.clone();
+        Box::pin(async move {
+            let event = event::<A>(invocation)?;
+            let state = state(options, cell, init).await?;
+            match handler(event, state).await {
+                Ok(response) => reply(response),
+                Err(error) => Err(errors::diagnose(error)),
+            }
+        })
+    });
+    Function::new(options, eager, handler, hook(cell, shutdown))
 }
 
 /// The cell that holds the state for the life of the process — the execution
@@ -97,7 +99,11 @@ pub(crate) fn environment_cell<S>() -> &'static StateCell<S> {
 }
 
 /// Init in Lambda's INIT phase, unless `lazy`.
-pub(crate) fn eager_init<S, I, IFut>(options: Options, cell: &'static StateCell<S>, init: I) -> Option<EagerInit>
+pub(crate) fn eager_init<S, I, IFut>(
+    options: Options,
+    cell: &'static StateCell<S>,
+    init: I,
+) -> Option<EagerInit>
 where
     S: Send + Sync + 'static,
     I: FnOnce() -> IFut + Send + 'static,
@@ -107,12 +113,18 @@ where
         return None;
     }
     let name = options.init_name.unwrap_or_default();
-    Some(Box::new(move || Box::pin(async move { cell.get_or_init(name, init).await.map(drop) })))
+    Some(Box::new(move || {
+        Box::pin(async move { cell.get_or_init(name, init).await.map(drop) })
+    }))
 }
 
 /// The state: built already, or built now (lazy init, under the invocation's deadline
 /// guard; concurrent first invocations share one attempt, and its failure).
-pub(crate) async fn state<S, I, IFut>(options: Options, cell: &'static StateCell<S>, init: I) -> Result<&'static S, Diagnostic>
+pub(crate) async fn state<S, I, IFut>(
+    options: Options,
+    cell: &'static StateCell<S>,
+    init: I,
+) -> Result<&'static S, Diagnostic>
 where
     I: FnOnce() -> IFut,
     IFut: Future<Output = Result<S, InitError>>,
@@ -122,7 +134,10 @@ where
     }
     let started = Instant::now();
     let name = options.init_name.unwrap_or_default();
-    let state = cell.get_or_init(name, init).await.map_err(lazy_init_failed)?;
+    let state = cell
+        .get_or_init(name, init)
+        .await
+        .map_err(lazy_init_failed)?;
     lazy_init_finished(options, started);
     Ok(state)
 }
@@ -135,12 +150,19 @@ fn lazy_init_failed(error: InitError) -> Diagnostic {
 
 fn lazy_init_finished(options: Options, started: Instant) {
     if let Some(init) = options.init_name {
-        tracing::info!(init, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "lazy init finished");
+        tracing::info!(
+            init,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "lazy init finished"
+        );
     }
 }
 
 /// The shutdown hook, run only if the state was built.
-pub(crate) fn hook<S: Send + Sync + 'static>(cell: &'static StateCell<S>, shutdown: Option<ShutdownFn<S>>) -> Option<Hook> {
+pub(crate) fn hook<S: Send + Sync + 'static>(
+    cell: &'static StateCell<S>,
+    shutdown: Option<ShutdownFn<S>>,
+) -> Option<Hook> {
     let shutdown = shutdown?;
     Some(Box::new(move || {
         Box::pin(async move {
@@ -153,7 +175,9 @@ pub(crate) fn hook<S: Send + Sync + 'static>(cell: &'static StateCell<S>, shutdo
 
 /// The invocation's event as the handler's type; an event that does not fit is the
 /// invocation's error, with the path to the field at fault.
-pub(crate) fn event<A: for<'de> Deserialize<'de>>(invocation: LambdaInvocation) -> Result<LambdaEvent<A>, Diagnostic> {
+pub(crate) fn event<A: for<'de> Deserialize<'de>>(
+    invocation: LambdaInvocation,
+) -> Result<LambdaEvent<A>, Diagnostic> {
     let body = &mut serde_json::Deserializer::from_slice(&invocation.body);
     match serde_path_to_error::deserialize(body) {
         Ok(payload) => Ok(LambdaEvent::new(payload, invocation.context)),
@@ -163,7 +187,11 @@ pub(crate) fn event<A: for<'de> Deserialize<'de>>(invocation: LambdaInvocation) 
 
 fn invalid_event(error: serde_path_to_error::Error<serde_json::Error>) -> Diagnostic {
     let path = error.path().to_string();
-    let at = if path == "." { String::new() } else { format!(" at `{path}`") };
+    let at = if path == "." {
+        String::new()
+    } else {
+        format!(" at `{path}`")
+    };
     let message = format!(
         "the event does not deserialize into the handler's payload type{at}: {}; the handler was not called",
         error.inner()
@@ -190,8 +218,13 @@ where
             Err(error) => Err(invalid_response(error)),
         },
         FunctionResponse::StreamingResponse(response) => {
-            let stream = response.stream.map(|item| item.map(Into::into).map_err(Into::into));
-            Ok(Reply::Streaming(response.metadata_prelude, Box::pin(stream)))
+            let stream = response
+                .stream
+                .map(|item| item.map(Into::into).map_err(Into::into));
+            Ok(Reply::Streaming(
+                response.metadata_prelude,
+                Box::pin(stream),
+            ))
         }
     }
 }
