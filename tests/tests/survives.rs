@@ -331,3 +331,18 @@ async fn errors_are_reported_with_names_people_can_match_on() {
     );
     env.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_streamed_response_reaches_the_caller_through_the_loop() {
+    let env = Environment::new(FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-stream")));
+    let record = env.invoke(r#"{"chunks":["one ","two ","three"]}"#).await;
+    let Outcome::Response(body) = &record.outcome else {
+        panic!("expected a response, got {:?}", record.outcome);
+    };
+    // The metadata prelude, eight NUL bytes, then the chunks in order.
+    let text = String::from_utf8_lossy(body);
+    let (prelude, rest) = text.split_once("\0\0\0\0\0\0\0\0").expect("a prelude delimiter");
+    assert!(prelude.contains("\"statusCode\":200"), "{prelude}");
+    assert_eq!(rest, "one two three");
+    env.shutdown().await;
+}

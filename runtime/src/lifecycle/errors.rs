@@ -83,10 +83,10 @@ fn boxed_type(error: &(dyn StdError + Send + Sync + 'static)) -> &'static str {
 /// `lambda_runtime`'s conversions name an error by `type_name`, which for its own impls is
 /// a standard-library path nobody would match on; give those a plain name.
 fn renamed(mut diagnostic: Diagnostic) -> Diagnostic {
-    diagnostic.error_type = match diagnostic.error_type.as_str() {
-        "alloc::string::String" | "&str" | "alloc::boxed::Box<dyn core::error::Error>" => {
-            "Error".into()
-        }
+    // `type_name_of_val(&value)`: the names come with a leading `&`.
+    let name = diagnostic.error_type.trim_start_matches('&');
+    diagnostic.error_type = match name {
+        "alloc::string::String" | "str" | "core::convert::Infallible" => "Error".into(),
         "std::io::error::Error" => "std::io::Error".into(),
         name if name.starts_with("alloc::boxed::Box<dyn core::error::Error") => "Error".into(),
         _ => return diagnostic,
