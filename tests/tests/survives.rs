@@ -341,7 +341,9 @@ async fn a_streamed_response_reaches_the_caller_through_the_loop() {
     };
     // The metadata prelude, eight NUL bytes, then the chunks in order.
     let text = String::from_utf8_lossy(body);
-    let (prelude, rest) = text.split_once("\0\0\0\0\0\0\0\0").expect("a prelude delimiter");
+    let (prelude, rest) = text
+        .split_once("\0\0\0\0\0\0\0\0")
+        .expect("a prelude delimiter");
     assert!(prelude.contains("\"statusCode\":200"), "{prelude}");
     assert_eq!(rest, "one two three");
     env.shutdown().await;
