@@ -73,11 +73,23 @@ fn main() {
             || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results"),
             PathBuf::from,
         );
+    // `--only 1,7`: just those sections (for working on one of them).
+    let only: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|list| list.split(',').map(|s| s.trim().to_string()).collect());
+    let wanted = |section: &str| {
+        only.as_ref()
+            .is_none_or(|list| list.iter().any(|s| section.starts_with(s.as_str())))
+    };
     if let Some(unknown) = args
         .iter()
-        .find(|a| a.starts_with("--") && *a != "--quick" && *a != "--out")
+        .find(|a| a.starts_with("--") && *a != "--quick" && *a != "--out" && *a != "--only")
     {
-        eprintln!("error: unknown option `{unknown}`; expected `--quick` or `--out DIR`");
+        eprintln!(
+            "error: unknown option `{unknown}`; expected `--quick`, `--only N,M` or `--out DIR`"
+        );
         std::process::exit(2);
     }
     let plan = if quick { QUICK } else { FULL };
@@ -91,67 +103,61 @@ fn main() {
 
     let mut rows: Vec<Row> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
-    let mut section = |name: &str, new: Vec<Row>| {
-        eprintln!("done: {name}");
-        rows.extend(new);
+    let mut section = |name: &str, run: &mut dyn FnMut() -> Vec<Row>| {
+        if wanted(name) {
+            rows.extend(run());
+            eprintln!("done: {name}");
+        }
     };
-    section(
-        "1 overhead",
-        overhead::run(plan.overhead_calls, plan.overhead_rounds),
-    );
+    section("1 overhead", &mut || {
+        overhead::run(plan.overhead_calls, plan.overhead_rounds)
+    });
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    section(
-        "2 warm latency",
-        runtime.block_on(emulated::warm_latency(&fixtures, plan.warm)),
-    );
+    section("2 warm latency", &mut || {
+        runtime.block_on(emulated::warm_latency(&fixtures, plan.warm))
+    });
     match &postgres {
         Some(url) => {
-            section(
-                "3 cold start",
-                runtime.block_on(emulated::cold_start(&fixtures, url, plan.cold)),
-            );
-            section(
-                "4 reuse vs reconnect (PostgreSQL)",
+            section("3 cold start", &mut || {
+                runtime.block_on(emulated::cold_start(&fixtures, url, plan.cold))
+            });
+            section("4 reuse vs reconnect (PostgreSQL)", &mut || {
                 runtime.block_on(emulated::reuse_vs_reconnect(
                     &fixtures,
                     emulated::Server::Postgres(url),
                     plan.reuse_warm,
                     plan.fleet.0,
                     plan.fleet.1,
-                )),
-            );
+                ))
+            });
         }
         None => notes.push("PostgreSQL unreachable: sections 3 and 4 (PostgreSQL) skipped".into()),
     }
     match &mariadb {
-        Some(url) => section(
-            "4 reuse vs reconnect (MariaDB)",
+        Some(url) => section("4 reuse vs reconnect (MariaDB)", &mut || {
             runtime.block_on(emulated::reuse_vs_reconnect(
                 &fixtures,
                 emulated::Server::MariaDb(url),
                 plan.reuse_warm,
                 plan.fleet.0,
                 plan.fleet.1,
-            )),
-        ),
+            ))
+        }),
         None => notes.push("MariaDB unreachable: section 4 (MariaDB) skipped".into()),
     }
-    section(
-        "5 early return",
-        runtime.block_on(emulated::early_return(&fixtures, plan.early)),
-    );
-    section(
-        "7 memory",
+    section("5 early return", &mut || {
+        runtime.block_on(emulated::early_return(&fixtures, plan.early))
+    });
+    section("7 memory", &mut || {
         runtime.block_on(emulated::memory_growth(
             &fixtures,
             plan.memory.0,
             plan.memory.1,
-        )),
-    );
-    section(
-        "6 build cost",
-        build_cost::run(release, plan.builds, plan.clean_builds),
-    );
+        ))
+    });
+    section("6 build cost", &mut || {
+        build_cost::run(release, plan.builds, plan.clean_builds)
+    });
 
     let machine = machine();
     let date = Command::new("date")

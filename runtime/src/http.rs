@@ -77,7 +77,7 @@ fn adapted(http: HttpHandler) -> Handler {
             let event: LambdaEvent<LambdaRequest> = event(invocation)?;
             let response = Adapter::from(Erased(http)).call(event).await?;
             match serde_json::to_vec(&response) {
-                Ok(bytes) => Ok(Reply::Buffered(bytes.into())),
+                Ok(bytes) => Ok(Reply::Buffered(bytes)),
                 Err(error) => Err(Diagnostic {
                     error_type: errors::error_type(INVALID_RESPONSE),
                     error_message: format!("the HTTP response does not serialize: {error}"),

@@ -285,6 +285,21 @@ async fn the_payload_and_context_shape_gets_both_in_its_own_order() {
         body["deadline"].as_u64().unwrap() as u128,
         epoch_ms(record.deadline)
     );
+    let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    for trace_id in [trace, "Root=1-00000000-000000000000000000000001;Sampled=0"] {
+        let traced = env
+            .invoke_with_headers(
+                r#"{"item":"tea"}"#,
+                &[("Lambda-Runtime-Trace-Id", Some(trace_id))],
+            )
+            .await;
+        let traced = traced.outcome.json().unwrap();
+        assert_eq!(traced["trace_id"], trace_id);
+        assert_eq!(
+            traced["trace_env"], trace_id,
+            "_X_AMZN_TRACE_ID follows each invocation"
+        );
+    }
     let malformed = env.invoke(r#"{"items":"x"}"#).await;
     assert!(
         malformed

@@ -6,12 +6,12 @@
 //! clock or the timer wheel. Only one that has to wait gets a timer, set from the
 //! invocation's deadline minus the margin.
 
-use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
-use std::task::Poll;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 
 use crate::lifecycle::context::Deadline;
 
@@ -24,35 +24,51 @@ pub(crate) struct Cancelled {
 /// Runs `handler`, cancelling it `margin_ms` before `deadline` — but never earlier
 /// than half the time the invocation had when the guard started, so a short timeout still
 /// runs the handler. `margin_ms == 0` or no deadline: no guard.
-pub(crate) async fn guard<F: Future>(
-    margin_ms: u64,
-    deadline: Option<Deadline>,
-    handler: F,
-) -> Result<F::Output, Cancelled> {
-    let deadline_epoch_ms = match deadline {
-        Some(Deadline(ms)) if margin_ms > 0 => ms,
-        _ => return Ok(handler.await),
+pub(crate) fn guard<F: Future>(margin_ms: u64, deadline: Option<Deadline>, handler: F) -> Guard<F> {
+    let limit = match deadline {
+        Some(Deadline(ms)) if margin_ms > 0 => Some((margin_ms, ms)),
+        _ => None,
     };
-    let started = Instant::now();
-    let mut handler = pin!(handler);
-    let mut timer: Option<(Pin<Box<Sleep>>, Duration)> = None;
-    poll_fn(|cx| {
-        if let Poll::Ready(output) = handler.as_mut().poll(cx) {
+    Guard {
+        handler,
+        limit,
+        timer: None,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future [`guard`] returns. A struct rather than an `async fn`, which would hold
+    /// the handler's future twice (its argument, and the pinned copy it polls).
+    pub(crate) struct Guard<F> {
+        #[pin]
+        handler: F,
+        // The margin and the deadline, both in milliseconds; `None`: no guard.
+        limit: Option<(u64, u64)>,
+        // Set on the first poll that finds the handler waiting.
+        timer: Option<(Pin<Box<Sleep>>, Duration)>,
+    }
+}
+
+impl<F: Future> Future for Guard<F> {
+    type Output = Result<F::Output, Cancelled>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(output) = this.handler.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        let (sleep, margin) = timer.get_or_insert_with(|| {
+        let Some((margin_ms, deadline_epoch_ms)) = *this.limit else {
+            return Poll::Pending;
+        };
+        let (sleep, margin) = this.timer.get_or_insert_with(|| {
             let (run_for, margin) = budget(margin_ms, deadline_epoch_ms);
-            (
-                Box::pin(tokio::time::sleep_until(started + run_for)),
-                margin,
-            )
+            (Box::pin(tokio::time::sleep(run_for)), margin)
         });
         match sleep.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Cancelled { margin: *margin })),
             Poll::Pending => Poll::Pending,
         }
-    })
-    .await
+    }
 }
 
 /// How long from now until `deadline` (zero once past).

@@ -35,17 +35,18 @@ tokio::task_local! {
 
 /// Runs `future` as an invocation with this deadline and idle gap; returns its output and
 /// the work it deferred.
-pub(crate) async fn scope<F: Future>(
+pub(crate) fn scope<F: Future>(
     deadline: Option<Deadline>,
     idle_gap: Duration,
     future: F,
-) -> F::Output {
+) -> impl Future<Output = F::Output> {
     let scope = Scope {
         deferred: RefCell::new(Vec::new()),
         deadline,
         idle_gap,
     };
-    SCOPE.scope(scope, future).await
+    // Not an `async fn`: that would hold `future` twice (its argument and the scope).
+    SCOPE.scope(scope, future)
 }
 
 /// Runs `future` with a fresh queue (and the current invocation's deadline and gap);
@@ -122,6 +123,14 @@ const DEFERRED_MARGIN: Duration = Duration::from_millis(50);
 /// Runs `work` (see [`run_work`]) until `DEFERRED_MARGIN` before `deadline`; what is still
 /// running then is cancelled and logged, so the environment is never killed for it.
 pub(crate) async fn run_work_until(work: Vec<Work>, deadline: Option<Deadline>) {
+    if work.is_empty() {
+        return;
+    }
+    // Boxed: an invocation that deferred nothing carries no room for this in its future.
+    Box::pin(bounded(work, deadline)).await;
+}
+
+async fn bounded(work: Vec<Work>, deadline: Option<Deadline>) {
     let Some(deadline) = deadline else {
         return run_work(work).await;
     };

@@ -49,15 +49,20 @@ impl Service<LambdaInvocation> for InvokeService {
     }
 
     fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
-        let (options, handler, api) = (self.options, self.handler.clone(), self.api);
+        let invocation = invoke(self.options, &self.handler, self.api, invocation);
         Box::pin(async move {
-            invoke(options, &handler, api, invocation).await;
+            invocation.await;
             Ok(())
         })
     }
 }
 
-async fn invoke(options: Options, handler: &Handler, api: &Api, invocation: LambdaInvocation) {
+fn invoke(
+    options: Options,
+    handler: &Handler,
+    api: &'static Api,
+    invocation: LambdaInvocation,
+) -> impl Future<Output = ()> + Send + use<> {
     let request_id = invocation.context.request_id.clone();
     let invocation_id = invocation
         .parts
@@ -67,38 +72,48 @@ async fn invoke(options: Options, handler: &Handler, api: &Api, invocation: Lamb
         .map(str::to_owned);
     let deadline = invocation.parts.extensions.get::<Deadline>().copied();
     let gap = IdleGap::start();
-    scope(deadline, gap.before, async {
-        let reply = answer(options, handler, invocation, deadline).await;
-        respond(api, &request_id, invocation_id.as_deref(), reply).await;
-        // The caller has its answer; the worker asks for the next event only after this.
-        run_work_until(take_current(), deadline).await;
-    })
-    .await;
+    let answer = answer(options, handler, invocation, deadline);
+    async move {
+        scope(deadline, gap.before, async {
+            let reply = answer.await;
+            respond(api, &request_id, invocation_id.as_deref(), reply).await;
+            // The caller has its answer; the worker asks for the next event only after this.
+            run_work_until(take_current(), deadline).await;
+        })
+        .await;
+        drop(gap);
+    }
 }
 
-/// The handler's answer under the guard: its reply, or the error to report.
-async fn answer(
+/// The handler's answer under the guard: its reply, or the error to report. Not an
+/// `async fn`: the invocation goes into the handler's (boxed) future at once, so the
+/// future returned here does not carry it, nor a copy of anything else it does not need.
+fn answer(
     options: Options,
     handler: &Handler,
     invocation: LambdaInvocation,
     deadline: Option<Deadline>,
-) -> Result<Reply, Diagnostic> {
+) -> impl Future<Output = Result<Reply, Diagnostic>> + Send + use<> {
+    let early_return = options.early_return;
     let handler = AssertUnwindSafe(handler(invocation)).catch_unwind();
-    let work = async {
+    let guarded = deadline::guard(options.margin_ms(), deadline, async move {
         let reply = match handler.await {
             Ok(reply) => reply,
             Err(payload) => Err(panicked(&*payload)),
         };
-        if !options.early_return {
+        if !early_return {
             // Node's default: the response waits for the deferred work.
-            run_work(take_current()).await;
+            let work = take_current();
+            if !work.is_empty() {
+                Box::pin(run_work(work)).await;
+            }
         }
         reply
-    };
-    match deadline::guard(options.margin_ms(), deadline, work).await {
+    });
+    guarded.map(|outcome| match outcome {
         Ok(reply) => reply,
         Err(cancelled) => Err(deadline_exceeded(cancelled.margin)),
-    }
+    })
 }
 
 fn panicked(payload: &(dyn std::any::Any + Send)) -> Diagnostic {
@@ -186,15 +201,15 @@ pub(crate) async fn drained(limit: Duration) -> usize {
 
 /// One invocation without the HTTP: the handler, guarded, then its deferred work — what
 /// the benchmarks compare with a hand-written service, in process.
-pub async fn invoke_in_process(
+pub fn invoke_in_process(
     function: &Function,
     invocation: LambdaInvocation,
-) -> Result<Reply, Diagnostic> {
+) -> impl Future<Output = Result<Reply, Diagnostic>> + Send + use<> {
     let deadline = invocation.parts.extensions.get::<Deadline>().copied();
-    scope(deadline, Duration::ZERO, async {
-        let reply = answer(function.options, &function.handler, invocation, deadline).await;
+    let answer = answer(function.options, &function.handler, invocation, deadline);
+    scope(deadline, Duration::ZERO, async move {
+        let reply = answer.await;
         run_work_until(take_current(), deadline).await;
         reply
     })
-    .await
 }

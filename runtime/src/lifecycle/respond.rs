@@ -14,10 +14,12 @@ pub(crate) type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, crate::Erro
 
 /// The handler's response, serialized by the typed shim.
 pub enum Reply {
-    /// The whole response body (JSON).
-    Buffered(Bytes),
+    /// The whole response body (JSON), as serialized (a `Vec`: turning it into `Bytes`
+    /// would cost an allocation whenever its capacity exceeds its length).
+    Buffered(Vec<u8>),
     /// A streamed response (`lambda_runtime::StreamResponse`): its prelude and chunks.
-    Streaming(MetadataPrelude, ByteStream),
+    /// Boxed, so that every invocation's future does not make room for a prelude.
+    Streaming(Box<(MetadataPrelude, ByteStream)>),
 }
 
 /// Posts the answer for `request_id`.
@@ -37,7 +39,8 @@ pub(crate) async fn respond(
             headers.push(("content-type", "application/json"));
             api.post("response", uri, &headers, Body::from(body)).await;
         }
-        Ok(Reply::Streaming(prelude, stream)) => {
+        Ok(Reply::Streaming(streamed_reply)) => {
+            let (prelude, stream) = *streamed_reply;
             // https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html#runtimes-custom-response-streaming
             headers.extend([
                 ("Lambda-Runtime-Function-Response-Mode", "streaming"),

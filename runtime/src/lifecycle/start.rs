@@ -100,7 +100,13 @@ async fn environment(mut function: Function, config: Arc<Config>) -> ExitCode {
         api,
     });
     let outcome = if workers <= 1 {
-        serve(service, api, config, TraceEnv::Set, stopping.clone()).await
+        // On a runtime worker like the concurrent loops, not on `block_on`'s thread:
+        // memory the loop allocates is then freed on the thread that allocated it (the
+        // HTTP client's tasks run on the workers), and the process stays flat.
+        match tokio::spawn(serve(service, api, config, TraceEnv::Set, stopping.clone())).await {
+            Ok(outcome) => outcome,
+            Err(panic) => Err(panic.to_string().into()),
+        }
     } else {
         let tasks = (0..workers).map(|_| {
             tokio::spawn(serve(

@@ -13,7 +13,7 @@ use lambda_runtime::tower::{Service, ServiceExt};
 use lambda_runtime::{Config, LambdaInvocation};
 use lambda_runtime_api_client::BoxError;
 
-use crate::lifecycle::api::Api;
+use crate::lifecycle::api::{Api, INVOCATION_ID};
 use crate::lifecycle::context::{self, Unreadable};
 use crate::lifecycle::shutdown::Stopping;
 use crate::lifecycle::trace_env;
@@ -80,7 +80,11 @@ where
                 diagnostic,
             }) => {
                 tracing::error!(request_id, error_type = %diagnostic.error_type, "{}", diagnostic.error_message);
-                api.error(&request_id, None, &diagnostic).await;
+                let invocation_id = parts
+                    .headers
+                    .get(INVOCATION_ID)
+                    .and_then(|v| v.to_str().ok());
+                api.error(&request_id, invocation_id, &diagnostic).await;
                 continue;
             }
         };

@@ -77,18 +77,44 @@ where
     let cell = environment_cell::<S>();
     let eager = eager_init(options, cell, init.clone());
     let handler: Handler = Box::new(move |invocation: LambdaInvocation| {
-        let init = init.clone();
-        let handler = handler.clone();
-        Box::pin(async move {
-            let event = event::<A>(invocation)?;
-            let state = state(options, cell, init).await?;
-            match handler(event, state).await {
-                Ok(response) => reply(response),
-                Err(error) => Err(errors::diagnose(error)),
+        // The event is read before any future is made, and the state taken at once when it
+        // exists: the boxed future then holds the handler's own future and nothing more
+        // (futures that carry the invocation are large, and moving them costs).
+        let event = match event::<A>(invocation) {
+            Ok(event) => event,
+            Err(diagnostic) => return Box::pin(std::future::ready(Err(diagnostic))),
+        };
+        match cell.get() {
+            Some(state) => {
+                let answer = handler(event, state);
+                Box::pin(async move { answered(answer.await) })
             }
-        })
+            None => {
+                let (init, handler) = (init.clone(), handler.clone());
+                Box::pin(async move {
+                    let state = state(options, cell, init).await?;
+                    answered(handler(event, state).await)
+                })
+            }
+        }
     });
     Function::new(options, eager, handler, hook(cell, shutdown))
+}
+
+/// The handler's outcome as the invocation's answer.
+fn answered<R, B, St, D, SE, E>(outcome: Result<R, E>) -> Result<Reply, Diagnostic>
+where
+    R: IntoFunctionResponse<B, St>,
+    B: Serialize,
+    St: Stream<Item = Result<D, SE>> + Unpin + Send + 'static,
+    D: Into<Bytes> + Send,
+    SE: Into<crate::Error> + Send + Debug,
+    E: Into<Diagnostic> + 'static,
+{
+    match outcome {
+        Ok(response) => reply(response),
+        Err(error) => Err(errors::diagnose(error)),
+    }
 }
 
 /// The cell that holds the state for the life of the process — the execution
@@ -214,17 +240,17 @@ where
 {
     match response.into_response() {
         FunctionResponse::BufferedResponse(body) => match serde_json::to_vec(&body) {
-            Ok(bytes) => Ok(Reply::Buffered(bytes.into())),
+            Ok(bytes) => Ok(Reply::Buffered(bytes)),
             Err(error) => Err(invalid_response(error)),
         },
         FunctionResponse::StreamingResponse(response) => {
             let stream = response
                 .stream
                 .map(|item| item.map(Into::into).map_err(Into::into));
-            Ok(Reply::Streaming(
+            Ok(Reply::Streaming(Box::new((
                 response.metadata_prelude,
                 Box::pin(stream),
-            ))
+            ))))
         }
     }
 }

@@ -23,5 +23,8 @@ async fn handle(greeting: &Greeting, context: Context, order: Order) -> Result<V
         "item": order.item,
         "request_id": context.request_id,
         "deadline": context.deadline,
+        "trace_id": context.xray_trace_id,
+        // What the AWS SDKs read: the runtime keeps it current in sequential mode.
+        "trace_env": std::env::var("_X_AMZN_TRACE_ID").ok(),
     }))
 }
