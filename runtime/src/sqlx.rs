@@ -290,3 +290,31 @@ fn is_rejected_credential(error: &sqlx::Error) -> bool {
         .and_then(|e| e.code())
         .is_some_and(|code| code.starts_with("28"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{ACQUIRE_TIMEOUT, CONNECT_MARGIN, acquire_timeout};
+    use crate::lifecycle::context::{Deadline, now_ms};
+    use crate::lifecycle::defer::scope;
+
+    #[tokio::test]
+    async fn the_acquire_timeout_ends_before_the_invocations_deadline() {
+        assert_eq!(
+            acquire_timeout(),
+            ACQUIRE_TIMEOUT,
+            "outside an invocation: eager init's 5 s"
+        );
+        let in_one_second = Some(Deadline(now_ms() + 1_000));
+        let timeout = scope(in_one_second, Duration::ZERO, async { acquire_timeout() }).await;
+        assert!(
+            timeout <= Duration::from_secs(1) - CONNECT_MARGIN,
+            "{timeout:?}"
+        );
+        assert!(timeout >= Duration::from_millis(500), "{timeout:?}");
+        let in_a_minute = Some(Deadline(now_ms() + 60_000));
+        let timeout = scope(in_a_minute, Duration::ZERO, async { acquire_timeout() }).await;
+        assert_eq!(timeout, ACQUIRE_TIMEOUT);
+    }
+}

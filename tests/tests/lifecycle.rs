@@ -548,3 +548,46 @@ async fn postgres_password_rotation_fails_no_invocation() {
     env.shutdown().await;
     let _ = std::fs::remove_file(&secret_file);
 }
+
+/// SIGTERM while an invocation writes in a transaction: the row is committed *and* the
+/// caller gets the success, before the hook closes the pool — a retry would not write it
+/// twice. (Under plain `lambda_runtime` the hook ran under the invocation and the caller
+/// saw `Runtime.ExitError`; `tests/tests/survives.rs` has that control.)
+async fn sigterm_lets_the_write_in_flight_commit_and_answer(mut scratch: Scratch) {
+    let env = Environment::new(thaw_db(scratch.url()));
+    env.invoke(r#"{"select":true}"#).await;
+    let invocation = env.invoke(r#"{"insert":"in-flight","sleep_ms":200}"#);
+    let shutdown = async {
+        env.logs()
+            .wait_for("inserting in-flight", Duration::from_secs(5))
+            .await
+            .unwrap();
+        env.shutdown().await.unwrap()
+    };
+    let (record, report) = tokio::join!(invocation, shutdown);
+    match record.outcome.json() {
+        Some(body) => assert_eq!(body["inserted"], "in-flight"),
+        None => panic!("expected the write's answer, got {:?}", record.outcome),
+    }
+    assert!(!report.killed_after_grace, "{report:?}");
+    assert_eq!(rows_with_key(&mut scratch, "in-flight").await, 1);
+    let logs = env.logs();
+    let answered = logs.matching("no invocation in flight");
+    let hook = logs.matching("shutdown hook ran");
+    assert_eq!((answered.len(), hook.len()), (1, 1), "{}", logs.text());
+    scratch.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_sigterm_lets_the_write_in_flight_commit_and_answer() {
+    if let Some(scratch) = Scratch::postgres().await {
+        sigterm_lets_the_write_in_flight_commit_and_answer(scratch).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_sigterm_lets_the_write_in_flight_commit_and_answer() {
+    if let Some(scratch) = Scratch::mariadb().await {
+        sigterm_lets_the_write_in_flight_commit_and_answer(scratch).await;
+    }
+}
