@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo run --release -p lambda-thaw-bench            # the full run (a few minutes)
 //! cargo run -p lambda-thaw-bench -- --quick           # a smoke test (under a minute)
+//! cargo run --release -p lambda-thaw-bench -- --only 1,7   # just those sections
 //! ```
 //!
 //! PostgreSQL and MariaDB are found through `LAMBDA_THAW_TEST_POSTGRES` and
