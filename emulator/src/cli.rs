@@ -138,9 +138,19 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
     let records = runtime.block_on(async {
         let fleet = Fleet::new(config, args.environments);
         if !json {
+            // Relative to the working directory when it is inside it: the line is for people.
+            let shown = std::env::current_dir()
+                .ok()
+                .and_then(|cwd| {
+                    binary
+                        .strip_prefix(cwd)
+                        .ok()
+                        .map(std::path::Path::to_path_buf)
+                })
+                .unwrap_or_else(|| binary.clone());
             print(format!(
                 "{} — {} invocation(s), {} environment(s)",
-                binary.display(),
+                shown.display(),
                 total,
                 args.environments
             ));
