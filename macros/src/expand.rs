@@ -315,7 +315,7 @@ fn shutdown(handler: &Handler, private: &TokenStream, entry_kind: &TokenStream) 
                         let __lambda_thaw_call = #private::InitCall(#call);
                         let __lambda_thaw_kind = (&&__lambda_thaw_call).__lambda_thaw_init_kind();
                         let __lambda_thaw_output = __lambda_thaw_kind.resolve(__lambda_thaw_call).await;
-                        #private::DeferredOutput::log(__lambda_thaw_output);
+                        #private::log_failure(__lambda_thaw_output, "the shutdown hook");
                     })
                 })
             }

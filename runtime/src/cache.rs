@@ -147,9 +147,15 @@ impl<T: Send + Sync + 'static> TtlCache<T> {
             && crate::lifecycle::defer::in_invocation()
             && !self.refresh_queued.swap(true, Ordering::SeqCst)
         {
+            // Made out here and moved in: however the refresh ends — done, failed, panicked,
+            // or dropped unpolled because the invocation hit its deadline — the flag is
+            // cleared, and the next stale read can queue a refresh again.
+            let queued_flag = QueuedRefresh(&self.refresh_queued);
             let queued = crate::defer(async move {
-                let _ = self.fetch_now(fetch, true).await;
-                self.refresh_queued.store(false, Ordering::SeqCst);
+                let _queued = queued_flag;
+                if let Err(error) = self.fetch_now(fetch, true).await {
+                    tracing::warn!(%error, "the refresh after the response failed; the stale value stays until a caller fetches again");
+                }
             });
             debug_assert!(queued.is_ok(), "checked by in_invocation");
             tracing::debug!("serving a stale value; refreshing after the response");
@@ -233,6 +239,15 @@ impl<T: Send + Sync + 'static> TtlCache<T> {
                 Err(error)
             }
         }
+    }
+}
+
+/// Clears "a refresh is queued" when the queued refresh ends, however it ends.
+struct QueuedRefresh(&'static AtomicBool);
+
+impl Drop for QueuedRefresh {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
     }
 }
 
@@ -411,6 +426,40 @@ mod tests {
                 let (next, _) = with_queue(cache.get(counting(calls))).await;
                 assert_eq!(*next.unwrap(), round + 1);
             }
+        });
+    }
+
+    #[test]
+    fn a_dropped_or_failed_refresh_does_not_turn_stale_while_refresh_off() {
+        let clock = manual_clock();
+        let cache: &'static TtlCache<u64> = Box::leak(Box::new(
+            TtlCache::new(Duration::from_millis(1000))
+                .with_clock(clock)
+                .stale_while_refresh(),
+        ));
+        let calls = calls();
+        runtime().block_on(async {
+            assert_eq!(*cache.get(counting(calls)).await.unwrap(), 1);
+            clock.advance(Duration::from_millis(1500));
+            // The invocation hits its deadline: its deferred refresh is dropped unpolled.
+            let (served, deferred) = with_queue(cache.get(counting(calls))).await;
+            assert_eq!(*served.unwrap(), 1);
+            drop(deferred);
+            // The next stale read queues a refresh again (before the fix: served stale for
+            // good, never refreshed).
+            let (served, deferred) = with_queue(cache.get(counting(calls))).await;
+            assert_eq!(*served.unwrap(), 1);
+            assert_eq!(deferred.len(), 1, "a refresh was queued again");
+            run_work(deferred).await;
+            assert_eq!(calls.load(Ordering::SeqCst), 2);
+            // A failing refresh is logged and clears the flag too.
+            clock.advance(Duration::from_millis(1500));
+            let failing = || std::future::ready(Err::<u64, _>("secrets manager throttled".to_string()));
+            let (served, deferred) = with_queue(cache.get(failing)).await;
+            assert_eq!(*served.unwrap(), 2);
+            run_work(deferred).await;
+            let (_, deferred) = with_queue(cache.get(counting(calls))).await;
+            assert_eq!(deferred.len(), 1, "the failed refresh cleared the flag");
         });
     }
 

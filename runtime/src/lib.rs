@@ -52,6 +52,7 @@ mod init;
 mod lifecycle;
 mod redact;
 mod state;
+pub mod testing;
 
 #[cfg(feature = "sqlx")]
 pub mod sqlx;

@@ -18,7 +18,19 @@ use tracing::Instrument;
 use crate::lifecycle::context::Deadline;
 use crate::lifecycle::deadline;
 
-pub(crate) type Work = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// A deferred task: resolves to its failure, as text, if it failed.
+pub(crate) type Work = Pin<Box<dyn Future<Output = Option<String>> + Send>>;
+
+/// What became of one deferred task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeferredOutcome {
+    /// It ran to the end.
+    Done,
+    /// It returned this error (logged).
+    Failed(String),
+    /// It panicked with this message (logged).
+    Panicked(String),
+}
 
 /// What one invocation carries besides its event.
 struct Scope {
@@ -98,22 +110,33 @@ pub fn idle_gap_before_invocation() -> Duration {
     SCOPE.try_with(|scope| scope.idle_gap).unwrap_or_default()
 }
 
-/// Runs `work` together, then whatever it deferred in turn. Errors and panics are logged,
-/// never propagated.
-pub(crate) async fn run_work(mut work: Vec<Work>) {
+/// Runs `work` together, then whatever it deferred in turn; returns what became of each
+/// task. Errors and panics are logged, never propagated.
+pub(crate) async fn run_work(mut work: Vec<Work>) -> Vec<DeferredOutcome> {
+    let mut outcomes = Vec::with_capacity(work.len());
     while !work.is_empty() {
         let span = tracing::info_span!("deferred", tasks = work.len());
         let guarded = work.into_iter().map(|work| async move {
-            if let Err(payload) = AssertUnwindSafe(work).catch_unwind().await {
-                let text = crate::init::panic_message(&*payload);
-                tracing::error!(panic = %text, "deferred work panicked");
+            match AssertUnwindSafe(work).catch_unwind().await {
+                Ok(None) => DeferredOutcome::Done,
+                Ok(Some(error)) => {
+                    tracing::error!(%error, "deferred work failed");
+                    DeferredOutcome::Failed(error)
+                }
+                Err(payload) => {
+                    let text = crate::init::panic_message(&*payload);
+                    tracing::error!(panic = %text, "deferred work panicked");
+                    DeferredOutcome::Panicked(text)
+                }
             }
         });
-        let ((), more) = with_queue(futures_util::future::join_all(guarded).map(drop))
+        let (done, more) = with_queue(futures_util::future::join_all(guarded))
             .instrument(span)
             .await;
+        outcomes.extend(done);
         work = more;
     }
+    outcomes
 }
 
 /// Deferred work must be over this long before the deadline: the runtime still has to
@@ -130,13 +153,16 @@ pub(crate) async fn run_work_until(work: Vec<Work>, deadline: Option<Deadline>) 
     Box::pin(bounded(work, deadline)).await;
 }
 
-async fn bounded(work: Vec<Work>, deadline: Option<Deadline>) {
+/// Runs `work` until `DEFERRED_MARGIN` before `deadline`: what became of each task, or
+/// `None` if the deadline cut it short (logged).
+pub(crate) async fn bounded(work: Vec<Work>, deadline: Option<Deadline>) -> Option<Vec<DeferredOutcome>> {
     let Some(deadline) = deadline else {
-        return run_work(work).await;
+        return Some(run_work(work).await);
     };
     let tasks = work.len();
     let budget = deadline::until(deadline).saturating_sub(DEFERRED_MARGIN);
-    if tokio::time::timeout(budget, run_work(work)).await.is_err() {
+    let outcomes = tokio::time::timeout(budget, run_work(work)).await.ok();
+    if outcomes.is_none() {
         tracing::error!(
             tasks,
             budget_ms = budget.as_millis() as u64,
@@ -144,6 +170,7 @@ async fn bounded(work: Vec<Work>, deadline: Option<Deadline>) {
             DEFERRED_MARGIN.as_millis()
         );
     }
+    outcomes
 }
 
 /// Drops the current invocation's deferred work (it was cancelled); returns how many.
@@ -158,19 +185,26 @@ pub(crate) fn in_invocation() -> bool {
 
 /// What deferred work may return: `()` or a `Result` whose error is logged.
 pub trait DeferredOutput: Send + 'static {
-    /// Logs the outcome if it is an error.
-    fn log(self);
+    /// The failure, as text, if this output is an error.
+    fn failure(self) -> Option<String>;
 }
 
 impl DeferredOutput for () {
-    fn log(self) {}
+    fn failure(self) -> Option<String> {
+        None
+    }
 }
 
 impl<E: fmt::Display + Send + 'static> DeferredOutput for Result<(), E> {
-    fn log(self) {
-        if let Err(error) = self {
-            tracing::error!(error = %error, "deferred work failed");
-        }
+    fn failure(self) -> Option<String> {
+        self.err().map(|error| error.to_string())
+    }
+}
+
+/// Logs `output` if it is an error (the shutdown hook's outcome).
+pub fn log_failure(output: impl DeferredOutput, what: &str) {
+    if let Some(error) = output.failure() {
+        tracing::error!(%error, "{what} failed");
     }
 }
 
@@ -222,7 +256,7 @@ where
     F: Future + Send + 'static,
     F::Output: DeferredOutput,
 {
-    let work: Work = Box::pin(work.map(DeferredOutput::log));
+    let work: Work = Box::pin(work.map(DeferredOutput::failure));
     SCOPE
         .try_with(|scope| scope.deferred.borrow_mut().push(work))
         .map_err(|_| DeferError)

@@ -105,7 +105,7 @@ fn answer(
             // Node's default: the response waits for the deferred work.
             let work = take_current();
             if !work.is_empty() {
-                Box::pin(run_work(work)).await;
+                let _ = Box::pin(run_work(work)).await;
             }
         }
         reply

@@ -12,7 +12,7 @@ pub(crate) mod shim;
 pub use crate::close::{ViaClose, ViaNoClose};
 pub use crate::init::{InitCall, IntoInitResult, ViaFuture, ViaValue};
 pub use crate::lifecycle::Options;
-pub use crate::lifecycle::defer::DeferredOutput;
+pub use crate::lifecycle::defer::log_failure;
 pub use lambda_runtime::{Diagnostic, LambdaEvent};
 pub use probe::Probe;
 

@@ -1,0 +1,366 @@
+//! Calling a handler the way Lambda would, in a unit test: a realistic [`Context`]
+//! (request id, deadline, function ARN, X-Ray trace id in Lambda's shape, the function's
+//! configuration), the invocation's scope (so [`defer`](crate::defer) works), the deferred
+//! work run *after* the handler returned — with what became of each task observable —
+//! and, optionally, the deadline guard.
+//!
+//! ```
+//! use lambda_thaw::testing::{DeferredOutcome, Invocation};
+//! use lambda_thaw::{Error, LambdaEvent};
+//!
+//! struct Db;
+//!
+//! async fn handle(event: LambdaEvent<String>, _db: &'static Db) -> Result<usize, Error> {
+//!     let len = event.payload.len();
+//!     lambda_thaw::defer(async move { println!("audited {len}") })?;
+//!     Ok(len)
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! static DB: Db = Db;
+//! let invocation = Invocation::new();
+//! let event = invocation.event("espresso".to_string());
+//! let invoked = invocation.run(handle(event, &DB)).await;
+//! assert_eq!(invoked.response().unwrap(), 8);
+//! assert_eq!(invoked.deferred, vec![DeferredOutcome::Done]);
+//! # });
+//! ```
+//!
+//! HTTP handlers (feature `http`) get requests shaped by each event source with
+//! [`Invocation::request`]; see [`Source`].
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use lambda_runtime::{Config, Context, LambdaEvent};
+
+use crate::lifecycle::context::{Deadline, now_ms};
+use crate::lifecycle::deadline;
+use crate::lifecycle::defer::{bounded, scope, take_current};
+pub use crate::lifecycle::defer::DeferredOutcome;
+
+/// One invocation to call a handler with. [`Invocation::new`] gives Lambda's defaults.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    context: Context,
+    deadline_margin: Option<Duration>,
+}
+
+impl Default for Invocation {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+static REQUESTS: AtomicU64 = AtomicU64::new(1);
+
+impl Invocation {
+    /// An invocation of a function named `test-function` (128 MB, `$LATEST`), with a fresh
+    /// request id, Lambda's default 3 s timeout from now, and an X-Ray trace id in
+    /// Lambda's shape. No deadline guard (see [`Invocation::deadline_guard`]).
+    pub fn new() -> Self {
+        let n = REQUESTS.fetch_add(1, Ordering::Relaxed);
+        let mut context = Context::default();
+        context.request_id = format!("00000000-0000-4000-8000-{n:012x}");
+        context.deadline = now_ms() + 3_000;
+        context.invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:test-function".into();
+        context.xray_trace_id = Some(format!(
+            "Root=1-{:08x}-{n:024x};Parent={n:016x};Sampled=0",
+            now_ms() / 1000
+        ));
+        context.env_config = Arc::new(Config {
+            function_name: "test-function".into(),
+            memory: 128,
+            version: "$LATEST".into(),
+            log_stream: "2026/01/01/[$LATEST]0000000000000000".into(),
+            log_group: "/aws/lambda/test-function".into(),
+        });
+        Self {
+            context,
+            deadline_margin: None,
+        }
+    }
+
+    /// The invocation's deadline this long from now (the function's timeout).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.context.deadline = now_ms() + timeout.as_millis() as u64;
+        self
+    }
+
+    /// Runs the handler under the deadline guard, as `#[handler]` does: cancelled `margin`
+    /// before the deadline ([`DEFAULT_DEADLINE_MARGIN`](crate::DEFAULT_DEADLINE_MARGIN) is
+    /// the macro's default).
+    pub fn deadline_guard(mut self, margin: Duration) -> Self {
+        self.deadline_margin = Some(margin);
+        self
+    }
+
+    /// The invocation's context, to build the event or request from.
+    pub fn context(&self) -> Context {
+        self.context.clone()
+    }
+
+    /// `payload` as the event of this invocation.
+    pub fn event<T>(&self, payload: T) -> LambdaEvent<T> {
+        LambdaEvent::new(payload, self.context())
+    }
+
+    /// Runs `handler` (the handler's future, made with this invocation's event or context)
+    /// as this invocation: inside its scope, under the guard if asked for; then the work it
+    /// deferred, bounded by the deadline, as after Lambda's response.
+    pub async fn run<F: Future>(self, handler: F) -> Invoked<F::Output> {
+        let deadline = Some(Deadline(self.context.deadline));
+        let margin = self.deadline_margin.map_or(0, |m| m.as_millis() as u64);
+        scope(deadline, Duration::ZERO, async move {
+            let response = deadline::guard(margin, deadline, handler).await.ok();
+            let work = take_current();
+            if response.is_none() {
+                // Cancelled: its deferred work belongs to an invocation that did not happen.
+                return Invoked {
+                    response,
+                    deferred: Vec::new(),
+                    deferred_cut_short: false,
+                    dropped: work.len(),
+                };
+            }
+            let outcomes = bounded(work, deadline).await;
+            Invoked {
+                response,
+                deferred_cut_short: outcomes.is_none(),
+                deferred: outcomes.unwrap_or_default(),
+                dropped: 0,
+            }
+        })
+        .await
+    }
+}
+
+/// What an [`Invocation`] did.
+#[derive(Debug)]
+#[must_use]
+pub struct Invoked<R> {
+    /// What the handler returned; `None` if the deadline guard cancelled it.
+    pub response: Option<R>,
+    /// What became of each task the handler deferred (and the tasks they deferred), run
+    /// after the handler returned.
+    pub deferred: Vec<DeferredOutcome>,
+    /// The deferred work was still running just before the deadline and was cancelled.
+    pub deferred_cut_short: bool,
+    /// Deferred tasks dropped because the guard cancelled the handler.
+    pub dropped: usize,
+}
+
+impl<R> Invoked<R> {
+    /// What the handler returned.
+    ///
+    /// # Panics
+    ///
+    /// If the deadline guard cancelled the handler.
+    pub fn response(self) -> R {
+        match self.response {
+            Some(response) => response,
+            None => panic!("the deadline guard cancelled the handler before it answered"),
+        }
+    }
+}
+
+#[cfg(feature = "http")]
+pub use http_sources::Source;
+
+#[cfg(feature = "http")]
+mod http_sources {
+    use lambda_http::{Request, RequestExt};
+    use serde_json::{Value, json};
+
+    use super::Invocation;
+
+    /// Where an HTTP request comes from: each source has its own event shape, which
+    /// `lambda_http` turns into the same `Request` — with the differences (path, stage,
+    /// query string decoding) that the source brings.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Source {
+        /// API Gateway REST API (payload format 1.0).
+        ApiGatewayV1,
+        /// API Gateway HTTP API (payload format 2.0).
+        ApiGatewayV2,
+        /// Application Load Balancer.
+        Alb,
+        /// Lambda function URL (payload format 2.0).
+        FunctionUrl,
+    }
+
+    impl Invocation {
+        /// An HTTP request as `source` would deliver it to this invocation, with the
+        /// invocation's context attached (see `lambda_http::RequestExt`). `path` may carry
+        /// a query string; `body` is sent as text, with `content-type: application/json`.
+        ///
+        /// # Panics
+        ///
+        /// If `lambda_http` cannot read the event this builds (a bug here, not in your code).
+        pub fn request(&self, source: Source, method: &str, path: &str, body: Option<&str>) -> Request {
+            let event = event(source, method, path, body, &self.context.request_id);
+            let request = lambda_http::request::from_str(&event.to_string())
+                .unwrap_or_else(|e| panic!("the {source:?} fixture does not parse: {e}"));
+            request.with_lambda_context(self.context())
+        }
+    }
+
+    fn event(source: Source, method: &str, path: &str, body: Option<&str>, request_id: &str) -> Value {
+        let (raw_path, query) = path.split_once('?').unwrap_or((path, ""));
+        let pairs: serde_json::Map<String, Value> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (k.to_string(), Value::String(v.to_string()))
+            })
+            .collect();
+        let headers = json!({"content-type": "application/json", "host": "example.execute-api.us-east-1.amazonaws.com"});
+        let time_epoch = super::now_ms();
+        match source {
+            Source::ApiGatewayV1 => json!({
+                "resource": "/{proxy+}",
+                "path": raw_path,
+                "httpMethod": method,
+                "headers": headers,
+                "multiValueHeaders": {},
+                "queryStringParameters": if pairs.is_empty() { Value::Null } else { Value::Object(pairs.clone()) },
+                "multiValueQueryStringParameters": null,
+                "pathParameters": null,
+                "stageVariables": null,
+                "requestContext": {
+                    "accountId": "000000000000",
+                    "resourceId": "abc123",
+                    "stage": "prod",
+                    "requestId": request_id,
+                    "requestTimeEpoch": time_epoch,
+                    "identity": {"sourceIp": "203.0.113.7", "userAgent": "lambda-thaw-testing"},
+                    "resourcePath": "/{proxy+}",
+                    "httpMethod": method,
+                    "apiId": "example",
+                    "path": format!("/prod{raw_path}"),
+                    "protocol": "HTTP/1.1"
+                },
+                "body": body,
+                "isBase64Encoded": false
+            }),
+            Source::ApiGatewayV2 | Source::FunctionUrl => {
+                let domain = if source == Source::FunctionUrl {
+                    "example.lambda-url.us-east-1.on.aws"
+                } else {
+                    "example.execute-api.us-east-1.amazonaws.com"
+                };
+                json!({
+                    "version": "2.0",
+                    "routeKey": if source == Source::FunctionUrl { "$default".to_string() } else { format!("{method} {raw_path}") },
+                    "rawPath": raw_path,
+                    "rawQueryString": query,
+                    "headers": {"content-type": "application/json", "host": domain},
+                    "queryStringParameters": if pairs.is_empty() { Value::Null } else { Value::Object(pairs) },
+                    "requestContext": {
+                        "accountId": "000000000000",
+                        "apiId": "example",
+                        "domainName": domain,
+                        "domainPrefix": "example",
+                        "http": {
+                            "method": method,
+                            "path": raw_path,
+                            "protocol": "HTTP/1.1",
+                            "sourceIp": "203.0.113.7",
+                            "userAgent": "lambda-thaw-testing"
+                        },
+                        "requestId": request_id,
+                        "routeKey": "$default",
+                        "stage": "$default",
+                        "time": "01/Jan/2026:00:00:00 +0000",
+                        "timeEpoch": time_epoch
+                    },
+                    "body": body,
+                    "isBase64Encoded": false
+                })
+            }
+            Source::Alb => json!({
+                "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/test/0000000000000000"}},
+                "httpMethod": method,
+                "path": raw_path,
+                "queryStringParameters": pairs,
+                "headers": headers,
+                "body": body.unwrap_or_default(),
+                "isBase64Encoded": false
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn deferred_work_runs_after_the_handler_and_its_outcomes_are_kept() {
+        let invoked = Invocation::new()
+            .run(async {
+                crate::defer(async {}).unwrap();
+                crate::defer(async { Err::<(), _>("queue full") }).unwrap();
+                crate::defer(async {
+                    if now_ms() > 0 {
+                        panic!("boom");
+                    }
+                })
+                .unwrap();
+                7
+            })
+            .await;
+        assert_eq!(invoked.response, Some(7));
+        assert_eq!(
+            invoked.deferred,
+            vec![
+                DeferredOutcome::Done,
+                DeferredOutcome::Failed("queue full".into()),
+                DeferredOutcome::Panicked("boom".into())
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_guard_is_there_when_asked_for() {
+        let slow = async {
+            crate::defer(async {}).unwrap();
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        };
+        let invoked = Invocation::new()
+            .timeout(Duration::from_secs(2))
+            .deadline_guard(crate::DEFAULT_DEADLINE_MARGIN)
+            .run(slow)
+            .await;
+        assert!(invoked.response.is_none());
+        assert_eq!(invoked.dropped, 1);
+    }
+
+    #[test]
+    fn the_context_looks_like_lambdas() {
+        let context = Invocation::new().context();
+        assert!(context.deadline > now_ms());
+        assert!(context.xray_trace_id.unwrap().starts_with("Root=1-"));
+        assert_eq!(context.env_config.function_name, "test-function");
+        assert_ne!(Invocation::new().context().request_id, context.request_id);
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn every_source_gives_a_request_with_the_context() {
+        use lambda_http::RequestExt;
+        for source in [Source::ApiGatewayV1, Source::ApiGatewayV2, Source::Alb, Source::FunctionUrl] {
+            let invocation = Invocation::new();
+            let request = invocation.request(source, "POST", "/orders?item=tea", Some(r#"{"item":"tea"}"#));
+            assert_eq!(request.method(), "POST", "{source:?}");
+            assert!(request.uri().path().ends_with("/orders"), "{source:?}: {}", request.uri());
+            assert_eq!(request.query_string_parameters_ref().and_then(|q| q.first("item")), Some("tea"), "{source:?}");
+            assert_eq!(request.lambda_context_ref().unwrap().request_id, invocation.context().request_id);
+            let body = std::str::from_utf8(request.body()).unwrap();
+            assert_eq!(body, r#"{"item":"tea"}"#, "{source:?}");
+        }
+    }
+}
