@@ -11,8 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use lambda_runtime::{Context, Error, LambdaEvent, LambdaInvocation, Service, service_fn};
-use lambda_thaw::__private::Options;
-use lambda_thaw::__private::bench::{Function, invoke_in_process, typed_function};
+use lambda_thaw::__private::bench::{Function, invoke_in_process};
 use serde_json::Value;
 
 use crate::report::{Row, median};
@@ -47,21 +46,12 @@ fn invocation() -> LambdaInvocation {
     }
 }
 
-const OPTIONS: Options = Options {
-    handler_name: "handle",
-    init_name: Some("setup"),
-    lazy: false,
-    early_return: true,
-    deadline_margin_ms: None,
-};
-
 fn thaw_function() -> Function {
-    typed_function(
-        OPTIONS,
-        || async { Ok(Greeting("hello".into())) },
-        handle,
-        None,
-    )
+    // What `#[handler(init = setup)]` expands to.
+    lambda_thaw::Builder::new()
+        .name("handle")
+        .init("setup", || async { Ok::<_, Error>(Greeting("hello".into())) })
+        .function(handle)
 }
 
 async fn thaw_round(function: &Function, calls: u64) -> Duration {

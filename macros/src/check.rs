@@ -8,7 +8,7 @@ use syn::{FnArg, ItemFn, ReturnType, Type};
 
 use crate::model::{Role, role_of};
 
-use crate::parse::Args;
+use crate::parse::{Args, RuntimeArg};
 
 /// Checks the function and its options together; pushes one error per problem.
 pub(crate) fn handler(item: &ItemFn, args: &Args, errors: &mut Vec<syn::Error>) {
@@ -107,6 +107,14 @@ pub(crate) fn handler(item: &ItemFn, args: &Args, errors: &mut Vec<syn::Error>) 
         errors.push(error(
             lazy.span,
             "`lazy` defers `init`, but there is no `init`; add `init = setup` or remove `lazy`",
+        ));
+    }
+    if let (Some(workers), Some(runtime)) = (&args.worker_threads, &args.runtime)
+        && runtime.value == RuntimeArg::CurrentThread
+    {
+        errors.push(error(
+            workers.span,
+            "`worker_threads` sets the multi-threaded runtime's workers, but `runtime = \"current_thread\"` has none; remove one of the two",
         ));
     }
 }

@@ -7,6 +7,7 @@ use syn::spanned::Spanned;
 use syn::{Ident, ItemFn};
 
 use crate::model::{Handler, Role};
+use crate::parse::{RuntimeArg, TracingArg};
 use crate::{check, parse};
 
 /// The whole expansion: parse → model → check → expand. On any error, the user's item
@@ -117,10 +118,11 @@ fn generate(handler: &Handler) -> TokenStream {
     // Spanned at the return type: a response type the runtime cannot send is reported
     // there.
     let entry = if handler.param(Role::Request).is_some() {
-        Ident::new("main_http", handler.output_span)
+        Ident::new("run_http", handler.output_span)
     } else {
-        Ident::new("main", handler.output_span)
+        Ident::new("run", handler.output_span)
     };
+    let setup = setup(handler);
     let handler_name = name.to_string();
     let init_name = option(handler.init_name());
     let lazy = handler.lazy;
@@ -128,7 +130,7 @@ fn generate(handler: &Handler) -> TokenStream {
     let deadline_margin_ms = option(handler.deadline_margin_ms);
     let body = format_ident!("__lambda_thaw_main_{}", name);
     let one_handler = Ident::new(ONE_HANDLER_PER_BINARY, Span::call_site());
-    let main = entry_point(&body, &one_handler);
+    let main = entry_point(&body, &one_handler, handler.public);
     // Spanned at the handler's name: the warning when a `fn main` of the user's shadows
     // the generated one.
     let main_check = quote_spanned! {name.span()=>
@@ -146,21 +148,48 @@ fn generate(handler: &Handler) -> TokenStream {
             #main_check
             #[allow(unused_imports)]
             use #private::{EntryChecked as _, EntryRejected as _};
-            #entry_kind.#entry(
-                #private::Options {
-                    handler_name: #handler_name,
-                    init_name: #init_name,
-                    lazy: #lazy,
-                    early_return: #early_return,
-                    deadline_margin_ms: #deadline_margin_ms,
-                },
-                #init,
-                #call,
-                #shutdown,
-            )
+            // `lambda_thaw::Builder`, as a hand-written `main` would use it.
+            #entry_kind
+                .builder(
+                    #private::Options {
+                        handler_name: #handler_name,
+                        init_name: #init_name,
+                        lazy: #lazy,
+                        early_return: #early_return,
+                        deadline_margin_ms: #deadline_margin_ms,
+                    },
+                    #init,
+                    #shutdown,
+                )
+                #setup
+                .#entry(#call)
         }
         #main
     }
+}
+
+/// The builder calls for the options that shape the process: tracing, the tokio
+/// runtime, a tower layer. Each is spanned at its option, so a function of the wrong type
+/// is reported where it was named.
+fn setup(handler: &Handler) -> TokenStream {
+    let mut calls = TokenStream::new();
+    match &handler.tracing {
+        Some(TracingArg::Custom(path)) => {
+            calls.extend(quote_spanned! {path.span()=> .tracing(#path) });
+        }
+        Some(TracingArg::Off) => calls.extend(quote!(.without_tracing())),
+        None => {}
+    }
+    if handler.runtime == Some(RuntimeArg::CurrentThread) {
+        calls.extend(quote!(.current_thread_runtime()));
+    }
+    if let Some((workers, span)) = handler.worker_threads {
+        calls.extend(quote_spanned! {span=> .worker_threads(#workers) });
+    }
+    if let Some((path, span)) = &handler.layer {
+        calls.extend(quote_spanned! {*span=> .layer(#path()) });
+    }
+    calls
 }
 
 /// `Some(value)` or `None`, as tokens with absolute paths.
@@ -221,8 +250,10 @@ fn init(handler: &Handler, private: &TokenStream, entry_kind: &TokenStream) -> T
     }
 }
 
-/// `main` itself, calling `body`.
-fn entry_point(body: &Ident, one_handler: &Ident) -> TokenStream {
+/// `main` itself, calling `body`. `public`: the handler is `pub`, and so is its `main`, so
+/// that a binary can make a library's handler its entry point with `use lib::module::main;`.
+fn entry_point(body: &Ident, one_handler: &Ident, public: bool) -> TokenStream {
+    let vis = if public { quote!(pub) } else { quote!(pub(crate)) };
     quote! {
         // `main` comes from a module whose name is the rule: a second `#[handler]` in the
         // binary defines it again, and that one error names the rule and the fix.
@@ -234,7 +265,8 @@ fn entry_point(body: &Ident, one_handler: &Ident) -> TokenStream {
         #[cfg_attr(test, allow(dead_code))]
         mod #one_handler {
             // A return type of its own, so the body can tell this `main` from a user's.
-            pub(crate) struct __LambdaThawExit(::std::process::ExitCode);
+            #[doc(hidden)]
+            #vis struct __LambdaThawExit(::std::process::ExitCode);
 
             impl ::std::process::Termination for __LambdaThawExit {
                 fn report(self) -> ::std::process::ExitCode {
@@ -242,13 +274,14 @@ fn entry_point(body: &Ident, one_handler: &Ident) -> TokenStream {
                 }
             }
 
-            pub(crate) fn main() -> __LambdaThawExit {
+            /// The Lambda function's entry point, generated by `#[handler]`.
+            #vis fn main() -> __LambdaThawExit {
                 __LambdaThawExit(super::#body())
             }
         }
         #[doc(hidden)]
         #[allow(unused_imports)]
-        pub(crate) use self::#one_handler::*;
+        #vis use self::#one_handler::*;
     }
 }
 

@@ -4,7 +4,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, Path, Type};
 
-use crate::parse::Args;
+use crate::parse::{Args, RuntimeArg, TracingArg};
 
 /// What a handler parameter is, recognised by its type.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -76,6 +76,14 @@ pub(crate) struct Handler {
     /// `None` = the runtime's default (`lambda_thaw::DEFAULT_DEADLINE_MARGIN`).
     pub(crate) deadline_margin_ms: Option<u64>,
     pub(crate) shutdown: Option<(Path, Span)>,
+    /// `tracing = path` or `tracing = false`; `None`: `lambda_runtime`'s default.
+    pub(crate) tracing: Option<TracingArg>,
+    pub(crate) runtime: Option<RuntimeArg>,
+    pub(crate) worker_threads: Option<(usize, Span)>,
+    /// `layer = path`: a function that returns a tower layer.
+    pub(crate) layer: Option<(Path, Span)>,
+    /// The handler is `pub`: its `main` is too, so a binary can `use` it from a library.
+    pub(crate) public: bool,
     pub(crate) krate: Path,
     /// The return type as written (the function's name if there is none).
     pub(crate) output_span: Span,
@@ -117,6 +125,11 @@ impl Handler {
             early_return: args.early_return.as_ref().is_none_or(|e| e.value),
             deadline_margin_ms: args.deadline_margin.as_ref().map(|m| m.value),
             shutdown: args.shutdown.as_ref().map(|s| (s.value.clone(), s.span)),
+            tracing: args.tracing.as_ref().map(|t| t.value.clone()),
+            runtime: args.runtime.as_ref().map(|r| r.value),
+            worker_threads: args.worker_threads.as_ref().map(|w| (w.value, w.span)),
+            layer: args.layer.as_ref().map(|l| (l.value.clone(), l.span)),
+            public: matches!(item.vis, syn::Visibility::Public(_)),
             krate: args
                 .krate
                 .as_ref()

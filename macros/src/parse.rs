@@ -6,8 +6,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Lit, LitBool, LitStr, Path};
 
 /// The options in the list `accepted`, for "expected one of" messages.
-pub(crate) const ACCEPTED: &str =
-    "`init`, `lazy`, `early_return`, `deadline_margin`, `shutdown`, `crate`";
+pub(crate) const ACCEPTED: &str = "`init`, `lazy`, `early_return`, `deadline_margin`, `shutdown`, `tracing`, `runtime`, `worker_threads`, `layer`, `crate`";
 
 /// A value and where the user wrote it.
 #[derive(Clone)]
@@ -26,9 +25,27 @@ pub(crate) struct Args {
     /// Milliseconds; 0 turns the guard off.
     pub(crate) deadline_margin: Option<Located<u64>>,
     pub(crate) shutdown: Option<Located<Path>>,
+    pub(crate) tracing: Option<Located<TracingArg>>,
+    pub(crate) runtime: Option<Located<RuntimeArg>>,
+    pub(crate) worker_threads: Option<Located<usize>>,
+    pub(crate) layer: Option<Located<Path>>,
     /// Where `init` was written, even with a value we could not accept, so the checks
     /// do not add "there is no `init`" to the error already reported about its value.
     pub(crate) init_written: Option<Span>,
+}
+
+/// `tracing = path` (the user's set-up) or `tracing = false` (none).
+#[derive(Clone)]
+pub(crate) enum TracingArg {
+    Custom(Path),
+    Off,
+}
+
+/// `runtime = "current_thread"` or `"multi_thread"`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RuntimeArg {
+    CurrentThread,
+    MultiThread,
 }
 
 /// Parses every option, collecting every error (not only the first).
@@ -59,6 +76,18 @@ pub(crate) fn args(tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Args {
             // #[handler(shutdown = path::to::close)]
             "shutdown" => parse_function(&meta, "shutdown")
                 .and_then(|p| set(&mut args.shutdown, "shutdown", p, span)),
+            // #[handler(tracing = my_mod::init_tracing)] or tracing = false
+            "tracing" => parse_tracing(&meta)
+                .and_then(|t| set(&mut args.tracing, "tracing", t, span)),
+            // #[handler(runtime = "current_thread")] or "multi_thread"
+            "runtime" => parse_runtime(&meta)
+                .and_then(|r| set(&mut args.runtime, "runtime", r, span)),
+            // #[handler(worker_threads = 2)]
+            "worker_threads" => parse_count(&meta, "worker_threads")
+                .and_then(|n| set(&mut args.worker_threads, "worker_threads", n, span)),
+            // #[handler(layer = my_mod::metrics_layer)]: a fn returning a tower layer
+            "layer" => parse_function(&meta, "layer")
+                .and_then(|p| set(&mut args.layer, "layer", p, span)),
             // #[handler(crate = "my_crate::lambda_thaw")]
             "crate" => parse_crate(&meta).and_then(|p| set(&mut args.krate, "crate", p, span)),
             _ => {
@@ -213,6 +242,75 @@ fn parse_bool(meta: &syn::meta::ParseNestedMeta<'_>, name: &str) -> syn::Result<
             } else {
                 format!("`{name}` takes `true` or `false`")
             },
+        )),
+    }
+}
+
+fn parse_tracing(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<TracingArg> {
+    const FORM: &str = "a function that installs your subscriber (`tracing = my_tracing`), or `tracing = false` for none";
+    if !meta.input.peek(syn::Token![=]) {
+        return Err(meta.error(format!("`tracing` needs {FORM}")));
+    }
+    let fork = meta.input.fork();
+    let _ = fork.parse::<syn::Token![=]>();
+    if fork.peek(LitBool) {
+        let value: LitBool = meta.value()?.parse()?;
+        return if value.value {
+            Err(syn::Error::new(
+                value.span(),
+                "`tracing = true` is the default: remove it, or give a function that installs your subscriber",
+            ))
+        } else {
+            Ok(TracingArg::Off)
+        };
+    }
+    parse_function(meta, "tracing").map(TracingArg::Custom)
+}
+
+fn parse_runtime(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<RuntimeArg> {
+    const FORM: &str = "`runtime = \"current_thread\"` or `runtime = \"multi_thread\"`";
+    if !meta.input.peek(syn::Token![=]) {
+        return Err(meta.error(format!("`runtime` needs a flavour: {FORM}")));
+    }
+    let value: Expr = meta.value()?.parse()?;
+    match &value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => match text.value().as_str() {
+            "current_thread" => Ok(RuntimeArg::CurrentThread),
+            "multi_thread" => Ok(RuntimeArg::MultiThread),
+            other => Err(syn::Error::new(
+                text.span(),
+                format!("unknown runtime flavour `{other}`; expected {FORM}"),
+            )),
+        },
+        other => Err(syn::Error::new(
+            other.span(),
+            format!("`runtime` takes a flavour in quotes: {FORM}"),
+        )),
+    }
+}
+
+fn parse_count(meta: &syn::meta::ParseNestedMeta<'_>, name: &str) -> syn::Result<usize> {
+    if !meta.input.peek(syn::Token![=]) {
+        return Err(meta.error(format!("`{name}` needs a number: write `{name} = 2`")));
+    }
+    let value: Expr = meta.value()?.parse()?;
+    match &value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => match int.base10_parse::<usize>() {
+            Ok(0) => Err(syn::Error::new(
+                int.span(),
+                format!("`{name}` must be at least 1"),
+            )),
+            Ok(n) => Ok(n),
+            Err(_) => Err(syn::Error::new(int.span(), format!("`{name}` takes a whole number, like `{name} = 2`"))),
+        },
+        other => Err(syn::Error::new(
+            other.span(),
+            format!("`{name}` takes a whole number, like `{name} = 2`"),
         )),
     }
 }

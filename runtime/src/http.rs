@@ -18,42 +18,33 @@ use lambda_http::{Adapter, Body, IntoResponse, Request, Response};
 use lambda_runtime::tower::Service;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 
-use crate::__private::checks::Checked;
+use crate::builder::Builder;
 use crate::__private::shim::{eager_init, environment_cell, event, hook, state};
-use crate::close::ShutdownFn;
-use crate::init::InitError;
 use crate::lifecycle::errors::{self, INVALID_RESPONSE};
-use crate::lifecycle::{BoxFuture, Function, Handler, Options, Reply};
+use crate::lifecycle::{BoxFuture, Function, Handler, Reply};
 
 /// The user's HTTP handler with its types erased.
 type HttpHandler =
     Arc<dyn Fn(Request) -> BoxFuture<Result<Response<Body>, Diagnostic>> + Send + Sync>;
 
-impl Checked {
-    /// The generated `main` of an HTTP handler.
-    pub fn main_http<S, I, IFut, H, HFut, R, E>(
-        self,
-        options: Options,
-        init: I,
-        handler: H,
-        shutdown: Option<ShutdownFn<S>>,
-    ) -> ExitCode
+impl<S: Send + Sync + 'static> Builder<S> {
+    /// Runs an HTTP `handler` (feature `http`) as this process's Lambda function until
+    /// shutdown: behind API Gateway (REST or HTTP API), an ALB or a function URL.
+    pub fn run_http<H, HFut, R, E>(self, handler: H) -> ExitCode
     where
-        S: Send + Sync + 'static,
-        I: Fn() -> IFut + Clone + Send + Sync + 'static,
-        IFut: Future<Output = Result<S, InitError>> + Send + 'static,
-        H: Fn(Request, &'static S) -> HFut + Clone + Send + Sync + 'static,
+        H: Fn(Request, &'static S) -> HFut + Send + Sync + 'static,
         HFut: Future<Output = Result<R, E>> + Send + 'static,
         R: IntoResponse + Send + Sync + 'static,
         E: Into<Diagnostic> + Send + 'static,
     {
+        let options = self.options;
         let cell = environment_cell::<S>();
-        let eager = eager_init(options, cell, init.clone());
+        let init = self.init.clone();
+        let handler = Arc::new(handler);
         let http: HttpHandler = Arc::new(move |request: Request| {
-            let init = init.clone();
-            let handler = handler.clone();
+            let (init, handler) = (init.clone(), handler.clone());
             Box::pin(async move {
-                let state = state(options, cell, init).await?;
+                let state = state(options, cell, &init).await?;
                 match handler(request, state).await {
                     Ok(response) => Ok(response.into_response().await),
                     Err(error) => Err(errors::diagnose(error)),
@@ -62,9 +53,10 @@ impl Checked {
         });
         crate::lifecycle::start(Function::new(
             options,
-            eager,
+            eager_init(options, cell, self.init),
             adapted(http),
-            hook(cell, shutdown),
+            hook(cell, self.shutdown),
+            self.setup,
         ))
     }
 }

@@ -45,6 +45,7 @@
 //! | `crate = "path"` | where `lambda-thaw` is, for crates that re-export it |
 #![warn(missing_docs, unreachable_pub)]
 
+mod builder;
 mod cache;
 mod close;
 pub mod expansion;
@@ -68,6 +69,7 @@ pub use lambda_http;
 #[path = "private/mod.rs"]
 pub mod __private;
 
+pub use builder::{Builder, InvocationService};
 pub use cache::{Clock, Stamp, SystemClock, TtlCache};
 pub use close::Close;
 pub use init::InitError;

@@ -21,8 +21,8 @@
 //! let invocation = Invocation::new();
 //! let event = invocation.event("espresso".to_string());
 //! let invoked = invocation.run(handle(event, &DB)).await;
-//! assert_eq!(invoked.response().unwrap(), 8);
 //! assert_eq!(invoked.deferred, vec![DeferredOutcome::Done]);
+//! assert_eq!(invoked.response().unwrap(), 8);
 //! # });
 //! ```
 //!

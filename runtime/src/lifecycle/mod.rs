@@ -44,6 +44,7 @@ pub use invoke::invoke_in_process;
 pub use respond::Reply;
 pub(crate) use start::start;
 
+use crate::builder::InvocationService;
 use crate::init::InitError;
 
 /// A boxed, sendable future.
@@ -83,12 +84,50 @@ impl Options {
     }
 }
 
+/// How the process is set up around the loop: what the user may choose instead of the
+/// defaults (see [`Builder`](crate::Builder)).
+#[derive(Default)]
+pub(crate) struct Setup {
+    pub(crate) tracing: Tracing,
+    pub(crate) runtime: Flavor,
+    /// Tower layers over the invocation service, innermost first.
+    pub(crate) layers: Vec<Box<dyn FnOnce(InvocationService) -> InvocationService + Send>>,
+}
+
+/// Which tracing subscriber the process installs.
+#[derive(Default)]
+pub(crate) enum Tracing {
+    /// `lambda_runtime`'s default subscriber (`AWS_LAMBDA_LOG_LEVEL`, `RUST_LOG`, JSON or text).
+    #[default]
+    Default,
+    /// None: the user installs one, or wants none.
+    Off,
+    /// The user's own set-up, run once before the runtime starts.
+    Custom(Box<dyn FnOnce() + Send>),
+}
+
+/// Which tokio runtime the process runs on.
+#[derive(Clone, Copy)]
+pub(crate) enum Flavor {
+    /// Multi-threaded, with this many workers (`None`: one per core).
+    MultiThread(Option<usize>),
+    /// Everything on the main thread.
+    CurrentThread,
+}
+
+impl Default for Flavor {
+    fn default() -> Self {
+        Flavor::MultiThread(None)
+    }
+}
+
 /// A function, its types erased: everything [`start`] runs.
 pub struct Function {
     pub(crate) options: Options,
     pub(crate) init: Option<EagerInit>,
     pub(crate) handler: Handler,
     pub(crate) shutdown: Option<Hook>,
+    pub(crate) setup: Setup,
 }
 
 impl Function {
@@ -98,12 +137,14 @@ impl Function {
         init: Option<EagerInit>,
         handler: Handler,
         shutdown: Option<Hook>,
+        setup: Setup,
     ) -> Self {
         Self {
             options,
             init,
             handler,
             shutdown,
+            setup,
         }
     }
 }

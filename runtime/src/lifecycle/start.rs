@@ -6,18 +6,21 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use lambda_runtime::Config;
 use lambda_runtime::layers::TracingLayer;
-use lambda_runtime::tower::Layer;
+use lambda_runtime::tower::{Layer, Service};
+use lambda_runtime::{Config, LambdaInvocation};
+use lambda_runtime_api_client::BoxError;
 
+use crate::builder::InvocationService;
 use crate::lifecycle::api::Api;
 use crate::lifecycle::invoke::InvokeService;
+use crate::lifecycle::shutdown::Stopping;
 use crate::lifecycle::worker::{TraceEnv, serve};
-use crate::lifecycle::{Function, shutdown, trace_env};
+use crate::lifecycle::{Flavor, Function, Tracing, shutdown, trace_env};
 
 /// Runs `function` as this process's Lambda function until shutdown. This is the whole
 /// generated `main`, after the typed shim.
-pub(crate) fn start(function: Function) -> ExitCode {
+pub(crate) fn start(mut function: Function) -> ExitCode {
     let handler = function.options.handler_name;
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
         eprintln!(
@@ -36,11 +39,22 @@ pub(crate) fn start(function: Function) -> ExitCode {
     };
     // Before any thread of ours exists (see `trace_env.rs`).
     trace_env::prepare();
-    lambda_runtime::tracing::init_default_subscriber();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    match std::mem::take(&mut function.setup.tracing) {
+        Tracing::Default => lambda_runtime::tracing::init_default_subscriber(),
+        Tracing::Off => {}
+        Tracing::Custom(setup) => setup(),
+    }
+    let mut builder = match function.setup.runtime {
+        Flavor::MultiThread(workers) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(workers) = workers {
+                builder.worker_threads(workers);
+            }
+            builder
+        }
+        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("lambda-thaw: cannot start the tokio runtime: {e}");
@@ -99,33 +113,15 @@ async fn environment(mut function: Function, config: Arc<Config>) -> ExitCode {
         handler: Arc::new(function.handler),
         api,
     });
-    let outcome = if workers <= 1 {
-        // On a runtime worker like the concurrent loops, not on `block_on`'s thread:
-        // memory the loop allocates is then freed on the thread that allocated it (the
-        // HTTP client's tasks run on the workers), and the process stays flat.
-        match tokio::spawn(serve(service, api, config, TraceEnv::Set, stopping.clone())).await {
-            Ok(outcome) => outcome,
-            Err(panic) => Err(panic.to_string().into()),
-        }
+    let outcome = if function.setup.layers.is_empty() {
+        workers_serving(service, workers, api, config, stopping).await
     } else {
-        let tasks = (0..workers).map(|_| {
-            tokio::spawn(serve(
-                service.clone(),
-                api,
-                config.clone(),
-                TraceEnv::Leave,
-                stopping.clone(),
-            ))
-        });
-        let mut outcome = Ok(());
-        for result in futures_util::future::join_all(tasks).await {
-            match result {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => outcome = Err(error),
-                Err(panic) => outcome = Err(panic.to_string().into()),
-            }
+        // The user's layers wrap the invocation service, its type erased.
+        let mut service = InvocationService::new(service);
+        for layer in function.setup.layers {
+            service = layer(service);
         }
-        outcome
+        workers_serving(service, workers, api, config, stopping).await
     };
     match outcome {
         Ok(()) => {
@@ -138,6 +134,37 @@ async fn environment(mut function: Function, config: Arc<Config>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Serves with one worker per invocation the environment runs at once, each on a runtime
+/// worker (not on `block_on`'s thread: memory the loop allocates is then freed on the
+/// thread that allocated it — the HTTP client's tasks run on the workers — and the process
+/// stays flat). Returns when shutdown began, or when the Runtime API is gone.
+async fn workers_serving<S>(
+    service: S,
+    workers: usize,
+    api: &'static Api,
+    config: Arc<Config>,
+    stopping: Stopping,
+) -> Result<(), BoxError>
+where
+    S: Service<LambdaInvocation, Response = (), Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    // One invocation at a time: `_X_AMZN_TRACE_ID` can follow it.
+    let trace = if workers <= 1 { TraceEnv::Set } else { TraceEnv::Leave };
+    let tasks = (0..workers.max(1)).map(|_| {
+        tokio::spawn(serve(service.clone(), api, config.clone(), trace, stopping.clone()))
+    });
+    let mut outcome = Ok(());
+    for result in futures_util::future::join_all(tasks).await {
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => outcome = Err(error),
+            Err(panic) => outcome = Err(panic.to_string().into()),
+        }
+    }
+    outcome
 }
 
 /// `lambda_runtime::Config::from_env`, with an error instead of a panic.

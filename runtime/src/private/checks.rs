@@ -169,13 +169,44 @@ impl Rejected {
         Box::pin(std::future::ready(()))
     }
 
-    /// Stands in for [`Checked::main`] while the compiler reports the failed assertion.
-    pub fn main<O, I, H, Sh>(self, _: O, _: I, _: H, _: Sh) -> ExitCode {
+    /// Stands in for [`Checked::builder`] while the compiler reports the failed assertion;
+    /// the builder's methods below have no bounds either.
+    pub fn builder<O, I, Sh>(self, _: O, _: I, _: Sh) -> Self {
+        self
+    }
+
+    /// Stands in for `Builder::tracing`.
+    pub fn tracing<T>(self, _: T) -> Self {
+        self
+    }
+
+    /// Stands in for `Builder::without_tracing`.
+    pub fn without_tracing(self) -> Self {
+        self
+    }
+
+    /// Stands in for `Builder::current_thread_runtime`.
+    pub fn current_thread_runtime(self) -> Self {
+        self
+    }
+
+    /// Stands in for `Builder::worker_threads`.
+    pub fn worker_threads(self, _: usize) -> Self {
+        self
+    }
+
+    /// Stands in for `Builder::layer`.
+    pub fn layer<L>(self, _: L) -> Self {
+        self
+    }
+
+    /// Stands in for `Builder::run`.
+    pub fn run<H>(self, _: H) -> ExitCode {
         ExitCode::FAILURE
     }
 
-    /// Stands in for `Checked::main_http` while the compiler reports the failed assertion.
-    pub fn main_http<O, I, H, Sh>(self, _: O, _: I, _: H, _: Sh) -> ExitCode {
+    /// Stands in for `Builder::run_http`.
+    pub fn run_http<H>(self, _: H) -> ExitCode {
         ExitCode::FAILURE
     }
 }
@@ -213,9 +244,10 @@ impl<T> MainIsTheUsers for Probe<T> {}
 pub trait HttpFeature {}
 
 #[cfg(not(feature = "http"))]
-impl Checked {
-    /// Stands in for the HTTP `main` when the `http` feature is off, to say so.
-    pub fn main_http<O: HttpFeature, I, H, Sh>(self, _: O, _: I, _: H, _: Sh) -> ExitCode {
+impl<S> crate::Builder<S> {
+    /// Stands in for `run_http` when the `http` feature is off, to say so.
+    #[doc(hidden)]
+    pub fn run_http<H: HttpFeature>(self, _: H) -> ExitCode {
         ExitCode::FAILURE
     }
 }

@@ -24,10 +24,9 @@ pub use checks::{
     assert_payload, assert_state,
 };
 
-/// For the benchmarks: the function a `#[handler]` describes, and one invocation of it
-/// without the HTTP.
+/// For the benchmarks: one invocation of a [`Builder::function`](crate::Builder) without
+/// the HTTP.
 #[doc(hidden)]
 pub mod bench {
-    pub use crate::__private::shim::typed_function;
     pub use crate::lifecycle::{Function, Reply, invoke_in_process};
 }

@@ -5,7 +5,7 @@
 
 use std::fmt::Debug;
 use std::future::Future;
-use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -16,55 +16,50 @@ use lambda_runtime::{
 use serde::{Deserialize, Serialize};
 
 use crate::__private::checks::Checked;
+use crate::builder::{Builder, SharedInit, ShutdownHook};
 use crate::close::ShutdownFn;
 use crate::init::InitError;
 use crate::lifecycle::errors::{self, INVALID_EVENT, INVALID_RESPONSE};
-use crate::lifecycle::{EagerInit, Function, Handler, Hook, Options, Reply};
+use crate::lifecycle::{EagerInit, Handler, Hook, Options, Reply};
 use crate::state::StateCell;
 
 impl Checked {
-    /// Runs a function until shutdown. This is the whole generated `main`.
+    /// The [`Builder`] for this handler: the first call of the generated `main`, which
+    /// then sets the options the attribute names and calls `run` with the handler.
     ///
     /// `init` builds the state (the macro wraps the user's init so it yields
-    /// `Result<S, InitError>`); `handler` is the user's handler with the state reference.
-    pub fn main<S, I, IFut, H, HFut, A, R, E, B, St, D, SE>(
+    /// `Result<S, InitError>`).
+    pub fn builder<S, I, IFut>(
         self,
         options: Options,
         init: I,
-        handler: H,
         shutdown: Option<ShutdownFn<S>>,
-    ) -> ExitCode
+    ) -> Builder<S>
     where
         S: Send + Sync + 'static,
-        I: Fn() -> IFut + Clone + Send + Sync + 'static,
+        I: Fn() -> IFut + Send + Sync + 'static,
         IFut: Future<Output = Result<S, InitError>> + Send + 'static,
-        H: Fn(LambdaEvent<A>, &'static S) -> HFut + Clone + Send + Sync + 'static,
-        HFut: Future<Output = Result<R, E>> + Send + 'static,
-        E: Into<Diagnostic> + Send + 'static,
-        A: for<'de> Deserialize<'de> + Send + 'static,
-        R: IntoFunctionResponse<B, St> + Send + 'static,
-        B: Serialize + Send + 'static,
-        St: Stream<Item = Result<D, SE>> + Unpin + Send + 'static,
-        D: Into<Bytes> + Send + 'static,
-        SE: Into<crate::Error> + Send + Debug + 'static,
     {
-        crate::lifecycle::start(typed_function(options, init, handler, shutdown))
+        let init: SharedInit<S> = Arc::new(move || Box::pin(init()));
+        let mut builder = Builder::new().with_init(options.init_name, init);
+        builder.options = options;
+        if let Some(shutdown) = shutdown {
+            builder = builder.shutdown(shutdown);
+        }
+        builder
     }
 }
 
-/// The function `#[handler]` describes, its types erased: what [`Checked::main`] runs
-/// (and what the benchmarks call in process).
-pub fn typed_function<S, I, IFut, H, HFut, A, R, E, B, St, D, SE>(
+/// The handler as the loop calls it: the invocation in, the serialized answer out.
+pub(crate) fn typed_handler<S, H, HFut, A, R, E, B, St, D, SE>(
     options: Options,
-    init: I,
+    cell: &'static StateCell<S>,
+    init: SharedInit<S>,
     handler: H,
-    shutdown: Option<ShutdownFn<S>>,
-) -> Function
+) -> Handler
 where
     S: Send + Sync + 'static,
-    I: Fn() -> IFut + Clone + Send + Sync + 'static,
-    IFut: Future<Output = Result<S, InitError>> + Send + 'static,
-    H: Fn(LambdaEvent<A>, &'static S) -> HFut + Clone + Send + Sync + 'static,
+    H: Fn(LambdaEvent<A>, &'static S) -> HFut + Send + Sync + 'static,
     HFut: Future<Output = Result<R, E>> + Send + 'static,
     E: Into<Diagnostic> + Send + 'static,
     A: for<'de> Deserialize<'de> + Send + 'static,
@@ -74,9 +69,8 @@ where
     D: Into<Bytes> + Send + 'static,
     SE: Into<crate::Error> + Send + Debug + 'static,
 {
-    let cell = environment_cell::<S>();
-    let eager = eager_init(options, cell, init.clone());
-    let handler: Handler = Box::new(move |invocation: LambdaInvocation| {
+    let handler = Arc::new(handler);
+    Box::new(move |invocation: LambdaInvocation| {
         // The event is read before any future is made, and the state taken at once when it
         // exists: the boxed future then holds the handler's own future and nothing more
         // (futures that carry the invocation are large, and moving them costs).
@@ -92,13 +86,12 @@ where
             None => {
                 let (init, handler) = (init.clone(), handler.clone());
                 Box::pin(async move {
-                    let state = state(options, cell, init).await?;
+                    let state = state(options, cell, &init).await?;
                     answered(handler(event, state).await)
                 })
             }
         }
-    });
-    Function::new(options, eager, handler, hook(cell, shutdown))
+    })
 }
 
 /// The handler's outcome as the invocation's answer.
@@ -125,43 +118,34 @@ pub(crate) fn environment_cell<S>() -> &'static StateCell<S> {
 }
 
 /// Init in Lambda's INIT phase, unless `lazy`.
-pub(crate) fn eager_init<S, I, IFut>(
+pub(crate) fn eager_init<S: Send + Sync + 'static>(
     options: Options,
     cell: &'static StateCell<S>,
-    init: I,
-) -> Option<EagerInit>
-where
-    S: Send + Sync + 'static,
-    I: FnOnce() -> IFut + Send + 'static,
-    IFut: Future<Output = Result<S, InitError>> + Send + 'static,
-{
+    init: SharedInit<S>,
+) -> Option<EagerInit> {
     if options.lazy {
         return None;
     }
     let name = options.init_name.unwrap_or_default();
     Some(Box::new(move || {
-        Box::pin(async move { cell.get_or_init(name, init).await.map(drop) })
+        Box::pin(async move { cell.get_or_init(name, || init()).await.map(drop) })
     }))
 }
 
 /// The state: built already, or built now (lazy init, under the invocation's deadline
 /// guard; concurrent first invocations share one attempt, and its failure).
-pub(crate) async fn state<S, I, IFut>(
+pub(crate) async fn state<S>(
     options: Options,
     cell: &'static StateCell<S>,
-    init: I,
-) -> Result<&'static S, Diagnostic>
-where
-    I: FnOnce() -> IFut,
-    IFut: Future<Output = Result<S, InitError>>,
-{
+    init: &SharedInit<S>,
+) -> Result<&'static S, Diagnostic> {
     if let Some(state) = cell.get() {
         return Ok(state);
     }
     let started = Instant::now();
     let name = options.init_name.unwrap_or_default();
     let state = cell
-        .get_or_init(name, init)
+        .get_or_init(name, || init())
         .await
         .map_err(lazy_init_failed)?;
     lazy_init_finished(options, started);
@@ -187,7 +171,7 @@ fn lazy_init_finished(options: Options, started: Instant) {
 /// The shutdown hook, run only if the state was built.
 pub(crate) fn hook<S: Send + Sync + 'static>(
     cell: &'static StateCell<S>,
-    shutdown: Option<ShutdownFn<S>>,
+    shutdown: Option<ShutdownHook<S>>,
 ) -> Option<Hook> {
     let shutdown = shutdown?;
     Some(Box::new(move || {

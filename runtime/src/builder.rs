@@ -1,0 +1,260 @@
+//! [`Builder`]: everything `#[handler]` gives, without the macro — and what the macro
+//! expands to, the way `#[tokio::main]` expands to `tokio::runtime::Builder`.
+//!
+//! Each option, macro and builder side by side:
+//!
+//! | `#[handler(...)]` | `Builder` |
+//! |---|---|
+//! | `init = setup` | `.init("setup", setup)` (async; `\|\| async { Ok(setup()) }` for a plain `fn`) |
+//! | `lazy` | `.lazy()` |
+//! | `early_return = false` | `.early_return(false)` |
+//! | `deadline_margin = "1s"` | `.deadline_margin(Duration::from_secs(1))` |
+//! | `shutdown = close` | `.shutdown(close)`; the macro closes a [`Close`](crate::Close) state by itself |
+//! | `tracing = init_tracing` | `.tracing(init_tracing)`: your own subscriber instead of `lambda_runtime`'s default |
+//! | `tracing = false` | `.without_tracing()` |
+//! | `runtime = "current_thread"` | `.current_thread_runtime()` |
+//! | `worker_threads = 2` | `.worker_threads(2)` |
+//! | `layer = metrics_layer` | `.layer(metrics_layer())`: any tower layer over the invocation service (`lambda_runtime`'s `OpenTelemetryLayer`, your own) |
+//! | (the function) | `.run(handle)` / `.run_http(handle)` |
+//!
+//! ```no_run
+//! use std::process::ExitCode;
+//! use std::time::Duration;
+//!
+//! use lambda_thaw::{Builder, Error, LambdaEvent};
+//!
+//! struct Db;
+//! async fn setup() -> Result<Db, Error> { Ok(Db) }
+//! async fn handle(event: LambdaEvent<serde_json::Value>, _db: &'static Db) -> Result<serde_json::Value, Error> {
+//!     Ok(event.payload)
+//! }
+//!
+//! fn main() -> ExitCode {
+//!     Builder::new()
+//!         .name("handle")
+//!         .init("setup", setup)
+//!         .deadline_margin(Duration::from_millis(300))
+//!         .current_thread_runtime()
+//!         .run(handle)
+//! }
+//! ```
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use lambda_runtime::tower::util::BoxCloneService;
+use lambda_runtime::tower::{Layer, Service};
+use lambda_runtime::{Diagnostic, IntoFunctionResponse, LambdaEvent, LambdaInvocation};
+use lambda_runtime_api_client::BoxError;
+use serde::{Deserialize, Serialize};
+
+use crate::init::InitError;
+use crate::lifecycle::defer::{DeferredOutput, log_failure};
+use crate::lifecycle::{BoxFuture, Flavor, Function, Options, Setup, Tracing};
+use crate::__private::shim;
+
+/// The invocation service that [`Builder::layer`]s wrap: `lambda_runtime`'s
+/// `Service<LambdaInvocation>` shape, its type erased.
+pub type InvocationService = BoxCloneService<LambdaInvocation, (), BoxError>;
+
+/// The init with its types erased, shared by eager init and lazy retries.
+pub(crate) type SharedInit<S> = Arc<dyn Fn() -> BoxFuture<Result<S, InitError>> + Send + Sync>;
+
+/// The shutdown hook with its types erased.
+pub(crate) type ShutdownHook<S> = Box<dyn FnOnce(&'static S) -> BoxFuture<()> + Send>;
+
+/// A Lambda function with a per-environment state `S`, configured step by step and run
+/// with [`Builder::run`]. See the [module docs](self) for each option beside its
+/// `#[handler]` spelling.
+#[must_use = "a Builder does nothing until `run`"]
+pub struct Builder<S: 'static> {
+    pub(crate) options: Options,
+    pub(crate) init: SharedInit<S>,
+    pub(crate) shutdown: Option<ShutdownHook<S>>,
+    pub(crate) setup: Setup,
+}
+
+impl Builder<()> {
+    /// A function without state (until [`Builder::init`]), with `#[handler]`'s defaults:
+    /// eager init, early return, the default deadline margin, `lambda_runtime`'s tracing,
+    /// a multi-threaded runtime.
+    pub fn new() -> Self {
+        Builder {
+            options: Options {
+                handler_name: "handler",
+                init_name: None,
+                lazy: false,
+                early_return: true,
+                deadline_margin_ms: None,
+            },
+            init: Arc::new(|| Box::pin(async { Ok(()) })),
+            shutdown: None,
+            setup: Setup::default(),
+        }
+    }
+}
+
+impl Default for Builder<()> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: Send + Sync + 'static> Builder<S> {
+    /// Builds the state with `init` (named `name` in logs and errors), once per
+    /// environment: in Lambda's INIT phase, or on first use with [`Builder::lazy`].
+    pub fn init<T, F, Fut, E>(self, name: &'static str, init: F) -> Builder<T>
+    where
+        T: Send + Sync + 'static,
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        E: Into<crate::Error> + 'static,
+    {
+        let init: SharedInit<T> = Arc::new(move || {
+            let attempt = init();
+            Box::pin(async move { attempt.await.map_err(|e| InitError::from_error(name, e)) })
+        });
+        self.with_init(Some(name), init)
+    }
+
+    /// The init as the macro hands it over (errors already converted).
+    pub(crate) fn with_init<T>(self, name: Option<&'static str>, init: SharedInit<T>) -> Builder<T> {
+        Builder {
+            options: Options {
+                init_name: name,
+                ..self.options
+            },
+            init,
+            shutdown: None,
+            setup: self.setup,
+        }
+    }
+
+    /// The handler's name, for logs.
+    pub fn name(mut self, name: &'static str) -> Self {
+        self.options.handler_name = name;
+        self
+    }
+
+    /// Builds the state on the first invocation instead of in Lambda's INIT phase, under
+    /// that invocation's deadline guard; concurrent first invocations share one attempt.
+    pub fn lazy(mut self) -> Self {
+        self.options.lazy = true;
+        self
+    }
+
+    /// `false`: the response waits for deferred work (Node's default). Default `true`.
+    pub fn early_return(mut self, early_return: bool) -> Self {
+        self.options.early_return = early_return;
+        self
+    }
+
+    /// Cancels the handler this long before the invocation's deadline and reports
+    /// `lambda_thaw::DeadlineExceeded` ([`Duration::ZERO`]: no guard). Default
+    /// [`DEFAULT_DEADLINE_MARGIN`](crate::DEFAULT_DEADLINE_MARGIN).
+    pub fn deadline_margin(mut self, margin: Duration) -> Self {
+        self.options.deadline_margin_ms = Some(margin.as_millis() as u64);
+        self
+    }
+
+    /// Runs `hook` with the state when Lambda shuts the environment down (after the
+    /// invocations in flight have answered). Its error, if it returns one, is logged.
+    pub fn shutdown<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: FnOnce(&'static S) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: DeferredOutput,
+    {
+        self.shutdown = Some(Box::new(move |state| {
+            let closing = hook(state);
+            Box::pin(async move { log_failure(closing.await, "the shutdown hook") })
+        }));
+        self
+    }
+
+    /// Installs your own tracing set-up (JSON logs, OpenTelemetry, …) instead of
+    /// `lambda_runtime`'s default subscriber; `setup` runs once, before the runtime starts.
+    pub fn tracing(mut self, setup: impl FnOnce() + Send + 'static) -> Self {
+        self.setup.tracing = Tracing::Custom(Box::new(setup));
+        self
+    }
+
+    /// Installs no tracing subscriber at all.
+    pub fn without_tracing(mut self) -> Self {
+        self.setup.tracing = Tracing::Off;
+        self
+    }
+
+    /// Runs on a current-thread tokio runtime instead of a multi-threaded one.
+    pub fn current_thread_runtime(mut self) -> Self {
+        self.setup.runtime = Flavor::CurrentThread;
+        self
+    }
+
+    /// The multi-threaded runtime's worker count (default: one per core).
+    pub fn worker_threads(mut self, workers: usize) -> Self {
+        self.setup.runtime = Flavor::MultiThread(Some(workers.max(1)));
+        self
+    }
+
+    /// Wraps every invocation in `layer` — outside `lambda_runtime`'s `TracingLayer`, as
+    /// with `lambda_runtime::Runtime::layer`. Called again, the new layer wraps the others.
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<InvocationService> + Send + 'static,
+        L::Service: Service<LambdaInvocation, Response = (), Error = BoxError> + Clone + Send + 'static,
+        <L::Service as Service<LambdaInvocation>>::Future: Send + 'static,
+    {
+        self.setup
+            .layers
+            .push(Box::new(move |inner| BoxCloneService::new(layer.layer(inner))));
+        self
+    }
+
+    /// Runs `handler` as this process's Lambda function until shutdown; what `main`
+    /// returns.
+    pub fn run<H, HFut, A, R, E, B, St, D, SE>(self, handler: H) -> ExitCode
+    where
+        H: Fn(LambdaEvent<A>, &'static S) -> HFut + Send + Sync + 'static,
+        HFut: Future<Output = Result<R, E>> + Send + 'static,
+        E: Into<Diagnostic> + Send + 'static,
+        A: for<'de> Deserialize<'de> + Send + 'static,
+        R: IntoFunctionResponse<B, St> + Send + 'static,
+        B: Serialize + Send + 'static,
+        St: Stream<Item = Result<D, SE>> + Unpin + Send + 'static,
+        D: Into<Bytes> + Send + 'static,
+        SE: Into<crate::Error> + Send + Debug + 'static,
+    {
+        crate::lifecycle::start(self.function(handler))
+    }
+
+    /// The function `run` runs, its types erased (for benchmarks, in process).
+    #[doc(hidden)]
+    pub fn function<H, HFut, A, R, E, B, St, D, SE>(self, handler: H) -> Function
+    where
+        H: Fn(LambdaEvent<A>, &'static S) -> HFut + Send + Sync + 'static,
+        HFut: Future<Output = Result<R, E>> + Send + 'static,
+        E: Into<Diagnostic> + Send + 'static,
+        A: for<'de> Deserialize<'de> + Send + 'static,
+        R: IntoFunctionResponse<B, St> + Send + 'static,
+        B: Serialize + Send + 'static,
+        St: Stream<Item = Result<D, SE>> + Unpin + Send + 'static,
+        D: Into<Bytes> + Send + 'static,
+        SE: Into<crate::Error> + Send + Debug + 'static,
+    {
+        let cell = shim::environment_cell::<S>();
+        let handler = shim::typed_handler(self.options, cell, self.init.clone(), handler);
+        Function::new(
+            self.options,
+            shim::eager_init(self.options, cell, self.init),
+            handler,
+            shim::hook(cell, self.shutdown),
+            self.setup,
+        )
+    }
+}
