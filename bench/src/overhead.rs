@@ -50,7 +50,9 @@ fn thaw_function() -> Function {
     // What `#[handler(init = setup)]` expands to.
     lambda_thaw::Builder::new()
         .name("handle")
-        .init("setup", || async { Ok::<_, Error>(Greeting("hello".into())) })
+        .init("setup", || async {
+            Ok::<_, Error>(Greeting("hello".into()))
+        })
         .function(handle)
 }
 

@@ -253,7 +253,11 @@ fn init(handler: &Handler, private: &TokenStream, entry_kind: &TokenStream) -> T
 /// `main` itself, calling `body`. `public`: the handler is `pub`, and so is its `main`, so
 /// that a binary can make a library's handler its entry point with `use lib::module::main;`.
 fn entry_point(body: &Ident, one_handler: &Ident, public: bool) -> TokenStream {
-    let vis = if public { quote!(pub) } else { quote!(pub(crate)) };
+    let vis = if public {
+        quote!(pub)
+    } else {
+        quote!(pub(crate))
+    };
     quote! {
         // `main` comes from a module whose name is the rule: a second `#[handler]` in the
         // binary defines it again, and that one error names the rule and the fix.

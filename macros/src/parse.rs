@@ -77,17 +77,20 @@ pub(crate) fn args(tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Args {
             "shutdown" => parse_function(&meta, "shutdown")
                 .and_then(|p| set(&mut args.shutdown, "shutdown", p, span)),
             // #[handler(tracing = my_mod::init_tracing)] or tracing = false
-            "tracing" => parse_tracing(&meta)
-                .and_then(|t| set(&mut args.tracing, "tracing", t, span)),
+            "tracing" => {
+                parse_tracing(&meta).and_then(|t| set(&mut args.tracing, "tracing", t, span))
+            }
             // #[handler(runtime = "current_thread")] or "multi_thread"
-            "runtime" => parse_runtime(&meta)
-                .and_then(|r| set(&mut args.runtime, "runtime", r, span)),
+            "runtime" => {
+                parse_runtime(&meta).and_then(|r| set(&mut args.runtime, "runtime", r, span))
+            }
             // #[handler(worker_threads = 2)]
             "worker_threads" => parse_count(&meta, "worker_threads")
                 .and_then(|n| set(&mut args.worker_threads, "worker_threads", n, span)),
             // #[handler(layer = my_mod::metrics_layer)]: a fn returning a tower layer
-            "layer" => parse_function(&meta, "layer")
-                .and_then(|p| set(&mut args.layer, "layer", p, span)),
+            "layer" => {
+                parse_function(&meta, "layer").and_then(|p| set(&mut args.layer, "layer", p, span))
+            }
             // #[handler(crate = "my_crate::lambda_thaw")]
             "crate" => parse_crate(&meta).and_then(|p| set(&mut args.krate, "crate", p, span)),
             _ => {
@@ -306,7 +309,10 @@ fn parse_count(meta: &syn::meta::ParseNestedMeta<'_>, name: &str) -> syn::Result
                 format!("`{name}` must be at least 1"),
             )),
             Ok(n) => Ok(n),
-            Err(_) => Err(syn::Error::new(int.span(), format!("`{name}` takes a whole number, like `{name} = 2`"))),
+            Err(_) => Err(syn::Error::new(
+                int.span(),
+                format!("`{name}` takes a whole number, like `{name} = 2`"),
+            )),
         },
         other => Err(syn::Error::new(
             other.span(),

@@ -53,14 +53,39 @@ use lambda_runtime::{Diagnostic, IntoFunctionResponse, LambdaEvent, LambdaInvoca
 use lambda_runtime_api_client::BoxError;
 use serde::{Deserialize, Serialize};
 
+use crate::__private::shim;
 use crate::init::InitError;
 use crate::lifecycle::defer::{DeferredOutput, log_failure};
 use crate::lifecycle::{BoxFuture, Flavor, Function, Options, Setup, Tracing};
-use crate::__private::shim;
 
 /// The invocation service that [`Builder::layer`]s wrap: `lambda_runtime`'s
 /// `Service<LambdaInvocation>` shape, its type erased.
 pub type InvocationService = BoxCloneService<LambdaInvocation, (), BoxError>;
+
+/// A tower layer that can wrap Lambda invocations: `Layer<InvocationService>` whose
+/// service is `lambda_runtime`'s `Service<LambdaInvocation, Response = (), Error = BoxError>`
+/// shape, `Clone + Send`. Implemented for every such layer; what [`Builder::layer`] takes.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a tower layer over Lambda invocations",
+    label = "expected a layer that wraps `lambda_thaw::InvocationService`",
+    note = "`layer = f` calls `f()`: it must return a `tower::Layer<lambda_thaw::InvocationService>` whose service is `Service<LambdaInvocation, Response = (), Error = lambda_thaw::Error> + Clone + Send` (as `lambda_runtime`'s `TracingLayer` and `OpenTelemetryLayer` are)"
+)]
+pub trait InvocationLayer: Send + 'static {
+    /// Wraps `inner`, erasing the result's type.
+    fn wrap(self, inner: InvocationService) -> InvocationService;
+}
+
+#[diagnostic::do_not_recommend]
+impl<L> InvocationLayer for L
+where
+    L: Layer<InvocationService> + Send + 'static,
+    L::Service: Service<LambdaInvocation, Response = (), Error = BoxError> + Clone + Send + 'static,
+    <L::Service as Service<LambdaInvocation>>::Future: Send + 'static,
+{
+    fn wrap(self, inner: InvocationService) -> InvocationService {
+        BoxCloneService::new(self.layer(inner))
+    }
+}
 
 /// The init with its types erased, shared by eager init and lazy retries.
 pub(crate) type SharedInit<S> = Arc<dyn Fn() -> BoxFuture<Result<S, InitError>> + Send + Sync>;
@@ -123,7 +148,11 @@ impl<S: Send + Sync + 'static> Builder<S> {
     }
 
     /// The init as the macro hands it over (errors already converted).
-    pub(crate) fn with_init<T>(self, name: Option<&'static str>, init: SharedInit<T>) -> Builder<T> {
+    pub(crate) fn with_init<T>(
+        self,
+        name: Option<&'static str>,
+        init: SharedInit<T>,
+    ) -> Builder<T> {
         Builder {
             options: Options {
                 init_name: name,
@@ -204,15 +233,10 @@ impl<S: Send + Sync + 'static> Builder<S> {
 
     /// Wraps every invocation in `layer` — outside `lambda_runtime`'s `TracingLayer`, as
     /// with `lambda_runtime::Runtime::layer`. Called again, the new layer wraps the others.
-    pub fn layer<L>(mut self, layer: L) -> Self
-    where
-        L: Layer<InvocationService> + Send + 'static,
-        L::Service: Service<LambdaInvocation, Response = (), Error = BoxError> + Clone + Send + 'static,
-        <L::Service as Service<LambdaInvocation>>::Future: Send + 'static,
-    {
+    pub fn layer<L: InvocationLayer>(mut self, layer: L) -> Self {
         self.setup
             .layers
-            .push(Box::new(move |inner| BoxCloneService::new(layer.layer(inner))));
+            .push(Box::new(move |inner| layer.wrap(inner)));
         self
     }
 

@@ -454,7 +454,8 @@ mod tests {
             assert_eq!(calls.load(Ordering::SeqCst), 2);
             // A failing refresh is logged and clears the flag too.
             clock.advance(Duration::from_millis(1500));
-            let failing = || std::future::ready(Err::<u64, _>("secrets manager throttled".to_string()));
+            let failing =
+                || std::future::ready(Err::<u64, _>("secrets manager throttled".to_string()));
             let (served, deferred) = with_queue(cache.get(failing)).await;
             assert_eq!(*served.unwrap(), 2);
             run_work(deferred).await;

@@ -18,8 +18,8 @@ use lambda_http::{Adapter, Body, IntoResponse, Request, Response};
 use lambda_runtime::tower::Service;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 
-use crate::builder::Builder;
 use crate::__private::shim::{eager_init, environment_cell, event, hook, state};
+use crate::builder::Builder;
 use crate::lifecycle::errors::{self, INVALID_RESPONSE};
 use crate::lifecycle::{BoxFuture, Function, Handler, Reply};
 

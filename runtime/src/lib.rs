@@ -69,7 +69,7 @@ pub use lambda_http;
 #[path = "private/mod.rs"]
 pub mod __private;
 
-pub use builder::{Builder, InvocationService};
+pub use builder::{Builder, InvocationLayer, InvocationService};
 pub use cache::{Clock, Stamp, SystemClock, TtlCache};
 pub use close::Close;
 pub use init::InitError;

@@ -38,8 +38,8 @@ use lambda_runtime::{Config, Context, LambdaEvent};
 
 use crate::lifecycle::context::{Deadline, now_ms};
 use crate::lifecycle::deadline;
-use crate::lifecycle::defer::{bounded, scope, take_current};
 pub use crate::lifecycle::defer::DeferredOutcome;
+use crate::lifecycle::defer::{bounded, scope, take_current};
 
 /// One invocation to call a handler with. [`Invocation::new`] gives Lambda's defaults.
 #[derive(Debug, Clone)]
@@ -65,7 +65,8 @@ impl Invocation {
         let mut context = Context::default();
         context.request_id = format!("00000000-0000-4000-8000-{n:012x}");
         context.deadline = now_ms() + 3_000;
-        context.invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:test-function".into();
+        context.invoked_function_arn =
+            "arn:aws:lambda:us-east-1:000000000000:function:test-function".into();
         context.xray_trace_id = Some(format!(
             "Root=1-{:08x}-{n:024x};Parent={n:016x};Sampled=0",
             now_ms() / 1000
@@ -199,7 +200,13 @@ mod http_sources {
         /// # Panics
         ///
         /// If `lambda_http` cannot read the event this builds (a bug here, not in your code).
-        pub fn request(&self, source: Source, method: &str, path: &str, body: Option<&str>) -> Request {
+        pub fn request(
+            &self,
+            source: Source,
+            method: &str,
+            path: &str,
+            body: Option<&str>,
+        ) -> Request {
             let event = event(source, method, path, body, &self.context.request_id);
             let request = lambda_http::request::from_str(&event.to_string())
                 .unwrap_or_else(|e| panic!("the {source:?} fixture does not parse: {e}"));
@@ -207,7 +214,13 @@ mod http_sources {
         }
     }
 
-    fn event(source: Source, method: &str, path: &str, body: Option<&str>, request_id: &str) -> Value {
+    fn event(
+        source: Source,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        request_id: &str,
+    ) -> Value {
         let (raw_path, query) = path.split_once('?').unwrap_or((path, ""));
         let pairs: serde_json::Map<String, Value> = query
             .split('&')
@@ -352,13 +365,36 @@ mod tests {
     #[test]
     fn every_source_gives_a_request_with_the_context() {
         use lambda_http::RequestExt;
-        for source in [Source::ApiGatewayV1, Source::ApiGatewayV2, Source::Alb, Source::FunctionUrl] {
+        for source in [
+            Source::ApiGatewayV1,
+            Source::ApiGatewayV2,
+            Source::Alb,
+            Source::FunctionUrl,
+        ] {
             let invocation = Invocation::new();
-            let request = invocation.request(source, "POST", "/orders?item=tea", Some(r#"{"item":"tea"}"#));
+            let request = invocation.request(
+                source,
+                "POST",
+                "/orders?item=tea",
+                Some(r#"{"item":"tea"}"#),
+            );
             assert_eq!(request.method(), "POST", "{source:?}");
-            assert!(request.uri().path().ends_with("/orders"), "{source:?}: {}", request.uri());
-            assert_eq!(request.query_string_parameters_ref().and_then(|q| q.first("item")), Some("tea"), "{source:?}");
-            assert_eq!(request.lambda_context_ref().unwrap().request_id, invocation.context().request_id);
+            assert!(
+                request.uri().path().ends_with("/orders"),
+                "{source:?}: {}",
+                request.uri()
+            );
+            assert_eq!(
+                request
+                    .query_string_parameters_ref()
+                    .and_then(|q| q.first("item")),
+                Some("tea"),
+                "{source:?}"
+            );
+            assert_eq!(
+                request.lambda_context_ref().unwrap().request_id,
+                invocation.context().request_id
+            );
             let body = std::str::from_utf8(request.body()).unwrap();
             assert_eq!(body, r#"{"item":"tea"}"#, "{source:?}");
         }

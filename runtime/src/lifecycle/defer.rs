@@ -155,7 +155,10 @@ pub(crate) async fn run_work_until(work: Vec<Work>, deadline: Option<Deadline>) 
 
 /// Runs `work` until `DEFERRED_MARGIN` before `deadline`: what became of each task, or
 /// `None` if the deadline cut it short (logged).
-pub(crate) async fn bounded(work: Vec<Work>, deadline: Option<Deadline>) -> Option<Vec<DeferredOutcome>> {
+pub(crate) async fn bounded(
+    work: Vec<Work>,
+    deadline: Option<Deadline>,
+) -> Option<Vec<DeferredOutcome>> {
     let Some(deadline) = deadline else {
         return Some(run_work(work).await);
     };

@@ -152,9 +152,19 @@ where
     S::Future: Send,
 {
     // One invocation at a time: `_X_AMZN_TRACE_ID` can follow it.
-    let trace = if workers <= 1 { TraceEnv::Set } else { TraceEnv::Leave };
+    let trace = if workers <= 1 {
+        TraceEnv::Set
+    } else {
+        TraceEnv::Leave
+    };
     let tasks = (0..workers.max(1)).map(|_| {
-        tokio::spawn(serve(service.clone(), api, config.clone(), trace, stopping.clone()))
+        tokio::spawn(serve(
+            service.clone(),
+            api,
+            config.clone(),
+            trace,
+            stopping.clone(),
+        ))
     });
     let mut outcome = Ok(());
     for result in futures_util::future::join_all(tasks).await {
