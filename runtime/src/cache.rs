@@ -95,6 +95,19 @@ pub struct TtlCache<T> {
     generation: AtomicU64,
 }
 
+/// Shows the options and whether a value is cached, not the value (it may be a secret).
+impl<T> std::fmt::Debug for TtlCache<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cached = self.entry.lock().map(|e| e.is_some()).unwrap_or(false);
+        f.debug_struct("TtlCache")
+            .field("ttl", &self.ttl)
+            .field("stale_while_refresh", &self.stale_while_refresh)
+            .field("max_stale_on_error", &self.max_stale_on_error)
+            .field("cached", &cached)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<T: Send + Sync + 'static> TtlCache<T> {
     /// An empty cache whose values live for `ttl`. Usable in a `static`.
     pub const fn new(ttl: Duration) -> Self {

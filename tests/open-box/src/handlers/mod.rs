@@ -1,0 +1,3 @@
+//! The functions of this crate.
+
+pub mod orders;
