@@ -21,6 +21,7 @@
 //! let invocation = Invocation::new();
 //! let event = invocation.event("espresso".to_string());
 //! let invoked = invocation.run(handle(event, &DB)).await;
+//! // or in one go: invocation.run(handle(invocation.event(…), &DB))
 //! assert_eq!(invoked.deferred, vec![DeferredOutcome::Done]);
 //! assert_eq!(invoked.response().unwrap(), 8);
 //! # });
@@ -111,7 +112,7 @@ impl Invocation {
     /// Runs `handler` (the handler's future, made with this invocation's event or context)
     /// as this invocation: inside its scope, under the guard if asked for; then the work it
     /// deferred, bounded by the deadline, as after Lambda's response.
-    pub async fn run<F: Future>(self, handler: F) -> Invoked<F::Output> {
+    pub async fn run<F: Future>(&self, handler: F) -> Invoked<F::Output> {
         let deadline = Some(Deadline(self.context.deadline));
         let margin = self.deadline_margin.map_or(0, |m| m.as_millis() as u64);
         scope(deadline, Duration::ZERO, async move {

@@ -23,7 +23,7 @@ struct Order {
 }
 
 /// What the caller gets back.
-#[derive(Serialize)]
+#[derive(Serialize, Debug)]
 struct Receipt {
     order_id: String,
     customer: String,
@@ -52,7 +52,6 @@ impl lambda_thaw::Close for Database {
 }
 
 async fn setup() -> Result<Database, Error> {
-    sqlx::any::install_default_drivers();
     let url = match std::env::var("DATABASE_URL") {
         Ok(url) => url,
         Err(_) => format!(
@@ -60,6 +59,12 @@ async fn setup() -> Result<Database, Error> {
             std::env::temp_dir().join("lambda-thaw-orders.db").display()
         ),
     };
+    connect(&url).await
+}
+
+/// The pool and the schema for `url` (the unit tests give their own).
+async fn connect(url: &str) -> Result<Database, Error> {
+    sqlx::any::install_default_drivers();
     let connections_opened = Arc::new(AtomicU64::new(0));
     let counter = connections_opened.clone();
     let options =
@@ -71,7 +76,7 @@ async fn setup() -> Result<Database, Error> {
             })
         });
     // The error names the host and the cause, with the password hidden.
-    let pool = lambda_thaw::sqlx::connect_with(options, &url).await?;
+    let pool = lambda_thaw::sqlx::connect_with(options, url).await?;
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS orders (
             id VARCHAR(64) PRIMARY KEY,
@@ -125,4 +130,77 @@ async fn handle(event: LambdaEvent<Order>, db: &Database) -> Result<Receipt, Err
         orders_recorded,
         connections_opened: db.connections_opened.load(Ordering::SeqCst),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use lambda_thaw::testing::Invocation;
+
+    use super::{Database, Order, connect, handle};
+
+    /// A database of its own per test: an SQLite file in the temp directory.
+    async fn database(name: &str) -> &'static Database {
+        let file = std::env::temp_dir().join(format!(
+            "lambda-thaw-orders-unit-{name}-{}.db",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&file);
+        let db = connect(&format!("sqlite://{}?mode=rwc", file.display()))
+            .await
+            .unwrap();
+        Box::leak(Box::new(db))
+    }
+
+    fn order(quantity: u32) -> Order {
+        Order {
+            customer: "ada".into(),
+            item: "espresso".into(),
+            quantity,
+            unit_price_cents: 250,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_order_is_recorded_under_the_invocations_request_id() {
+        let db = database("recorded").await;
+        let invocation = Invocation::new();
+        let request_id = invocation.context().request_id;
+        let receipt = invocation
+            .run(handle(invocation.event(order(2)), db))
+            .await
+            .response()
+            .unwrap();
+        assert_eq!(receipt.order_id, request_id);
+        assert_eq!(
+            (
+                receipt.total_cents,
+                receipt.orders_recorded,
+                receipt.connections_opened
+            ),
+            (500, 1, 1)
+        );
+        let second = Invocation::new();
+        let receipt = second
+            .run(handle(second.event(order(1)), db))
+            .await
+            .response()
+            .unwrap();
+        assert_eq!(
+            (receipt.orders_recorded, receipt.connections_opened),
+            (2, 1),
+            "one connection, reused"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_order_without_quantity_is_refused() {
+        let db = database("refused").await;
+        let invocation = Invocation::new();
+        let error = invocation
+            .run(handle(invocation.event(order(0)), db))
+            .await
+            .response()
+            .unwrap_err();
+        assert_eq!(error.to_string(), "an order needs a quantity of at least 1");
+    }
 }
