@@ -6,22 +6,25 @@
 //!
 //! # `#[handler(init = setup)]` — the default
 //!
-//! The generated `main` hands three closures to the runtime and returns what it returns:
+//! The generated `main` is a [`Builder`](crate::Builder), as you would write it by hand:
 //!
 //! ```text
 //! fn main() -> ExitCode {
 //!     // checks at your tokens (below), then:
-//!     Checked.main(
-//!         Options { handler_name: "handle", init_name: Some("setup"), lazy: false,
-//!                   early_return: true, deadline_margin_ms: None },
-//!         || async { setup().await.into_init_result("setup") },   // -> Result<Pool, InitError>
-//!         |event: LambdaEvent<Order>, pool: &'static Pool| handle(event, pool),
-//!         /* shutdown: */ Close::close for the pool, or None
-//!     )
+//!     Checked
+//!         .builder(
+//!             Options { handler_name: "handle", init_name: Some("setup"), lazy: false,
+//!                       early_return: true, deadline_margin_ms: None },
+//!             || async { setup().await.into_init_result("setup") },   // -> Result<Pool, InitError>
+//!             /* shutdown: */ Close::close for the pool, or None
+//!         )                                      // a lambda_thaw::Builder<Pool>
+//!         // .tracing(path) / .without_tracing() / .current_thread_runtime()
+//!         // / .worker_threads(n) / .layer(path()) — as the attribute asks
+//!         .run(|event: LambdaEvent<Order>, pool: &'static Pool| handle(event, pool))
 //! }
 //! ```
 //!
-//! `Checked::main` is the only generic code your crate compiles: it puts the state in a
+//! `Builder::run` is the only generic code your crate compiles: it puts the state in a
 //! cell allocated once for the process, and erases the types — per invocation it
 //! deserializes the event (an event that does not fit is a `lambda_thaw::InvalidEvent`
 //! answer naming the field), gets the state, calls `handle`, and serializes the response.
@@ -111,10 +114,10 @@
 //!     assert_event::<LambdaEvent<Order>>(); // Deserialize + Send, at `LambdaEvent<Order>`
 //!     assert_state::<Db>();                 // Send + Sync + 'static, at `&Db`
 //!     assert_error::<Error>();              // Into<Diagnostic>, at the `E` of `Result<R, E>`
-//!     // `Checked` if the three hold, else `Rejected` (a `main` without bounds, so the
+//!     // `Checked` if the three hold, else `Rejected` (a builder without bounds, so the
 //!     // failed check above stays the only error). `send` checks a future is `Send`
 //!     // where it is made: the handler's at its name, init's at `init = …`.
-//!     Probe::<(Db, LambdaEvent<Order>, Error)>::new().entry().main(options, init, call, shutdown)
+//!     Probe::<(Db, LambdaEvent<Order>, Error)>::new().entry().builder(options, init, shutdown).run(call)
 //! }
 //!
 //! mod one_handler_per_binary_move_the_others_to_src_bin {

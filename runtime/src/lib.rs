@@ -41,8 +41,26 @@
 //! | `lazy` | run init on the first invocation instead of in Lambda's INIT phase |
 //! | `early_return = false` | the response waits for deferred work (Node's default) |
 //! | `deadline_margin = "500ms"` | cancel the handler this long before the deadline and report a timeout error (default [`DEFAULT_DEADLINE_MARGIN`]; `"0"` turns it off) |
-//! | `shutdown = path` | `fn(&S)` (sync or async) run on SIGTERM at shutdown; without it, a state implementing [`Close`] (an sqlx pool does) is closed |
+//! | `shutdown = path` | `fn(&S)` (sync or async) run on SIGTERM at shutdown, after the invocations in flight have answered; without it, a state implementing [`Close`] (an sqlx pool does) is closed |
+//! | `tracing = path` / `tracing = false` | a `fn()` that installs your own subscriber (JSON logs, OpenTelemetry) instead of `lambda_runtime`'s default; or none |
+//! | `runtime = "current_thread"` / `"multi_thread"` | the tokio runtime's flavour (default multi-threaded) |
+//! | `worker_threads = 2` | the multi-threaded runtime's workers (default: one per core) |
+//! | `layer = path` | a `fn()` returning a tower layer over every invocation (an [`InvocationLayer`]: `lambda_runtime`'s `OpenTelemetryLayer`, your metrics) |
 //! | `crate = "path"` | where `lambda-thaw` is, for crates that re-export it |
+//!
+//! ## Without the macro, in tests, across crates
+//!
+//! * [`Builder`] is the same thing without the macro — `#[handler]` expands to it; its
+//!   docs show each option both ways.
+//! * [`testing`] calls a handler the way Lambda would: a realistic `Context`, the
+//!   invocation's scope (so `defer` works), the deferred work run after the response with
+//!   its outcome observable, the deadline guard if asked for, and HTTP requests shaped by
+//!   API Gateway (REST and HTTP APIs), an ALB or a function URL.
+//! * The state is `&'static S` if you ask for it (`db: &'static Db`): it lives as long as
+//!   the environment, so it can move into [`defer`]red work, and a [`TtlCache`] inside it
+//!   works as one in a `static` does.
+//! * A `pub` handler has a `pub` `main`: put handlers in a library and make each binary
+//!   one line, `use my_lib::handlers::orders::main;`.
 #![warn(missing_docs, unreachable_pub)]
 
 mod builder;
