@@ -5,7 +5,7 @@ use lambda_thaw_emulator::{Environment, FunctionConfig};
 
 #[tokio::test]
 async fn the_thin_binary_runs_the_librarys_handler_with_the_users_choices() {
-    let env = Environment::new(FunctionConfig::new(env!("CARGO_BIN_EXE_orders")));
+    let env = Environment::new(FunctionConfig::new(env!("CARGO_BIN_EXE_open-box-orders")));
     let mut receipts = Vec::new();
     for item in ["tea", "cake", "scone"] {
         let record = env.invoke(format!(r#"{{"item":"{item}"}}"#)).await;
