@@ -1,43 +1,4 @@
-//! [`Builder`]: everything `#[handler]` gives, without the macro — and what the macro
-//! expands to, the way `#[tokio::main]` expands to `tokio::runtime::Builder`.
-//!
-//! Each option, macro and builder side by side:
-//!
-//! | `#[handler(...)]` | `Builder` |
-//! |---|---|
-//! | `init = setup` | `.init("setup", setup)` (async; `\|\| async { Ok(setup()) }` for a plain `fn`) |
-//! | `lazy` | `.lazy()` |
-//! | `early_return = false` | `.early_return(false)` |
-//! | `deadline_margin = "1s"` | `.deadline_margin(Duration::from_secs(1))` |
-//! | `shutdown = close` | `.shutdown(close)`; the macro closes a [`Close`](crate::Close) state by itself |
-//! | `tracing = init_tracing` | `.tracing(init_tracing)`: your own subscriber instead of `lambda_runtime`'s default |
-//! | `tracing = false` | `.without_tracing()` |
-//! | `runtime = "current_thread"` | `.current_thread_runtime()` |
-//! | `worker_threads = 2` | `.worker_threads(2)` |
-//! | `layer = metrics_layer` | `.layer(metrics_layer())`: any tower layer over the invocation service (`lambda_runtime`'s `OpenTelemetryLayer`, your own) |
-//! | (the function) | `.run(handle)` / `.run_http(handle)` |
-//!
-//! ```no_run
-//! use std::process::ExitCode;
-//! use std::time::Duration;
-//!
-//! use lambda_thaw::{Builder, Error, LambdaEvent};
-//!
-//! struct Db;
-//! async fn setup() -> Result<Db, Error> { Ok(Db) }
-//! async fn handle(event: LambdaEvent<serde_json::Value>, _db: &'static Db) -> Result<serde_json::Value, Error> {
-//!     Ok(event.payload)
-//! }
-//!
-//! fn main() -> ExitCode {
-//!     Builder::new()
-//!         .name("handle")
-//!         .init("setup", setup)
-//!         .deadline_margin(Duration::from_millis(300))
-//!         .current_thread_runtime()
-//!         .run(handle)
-//! }
-//! ```
+//! [`Builder`]: everything `#[handler]` gives, without the macro.
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -94,8 +55,46 @@ pub(crate) type SharedInit<S> = Arc<dyn Fn() -> BoxFuture<Result<S, InitError>> 
 pub(crate) type ShutdownHook<S> = Box<dyn FnOnce(&'static S) -> BoxFuture<()> + Send>;
 
 /// A Lambda function with a per-environment state `S`, configured step by step and run
-/// with [`Builder::run`]. See the [module docs](self) for each option beside its
-/// `#[handler]` spelling.
+/// with [`Builder::run`]: everything `#[handler]` gives, without the macro — and what the
+/// macro expands to, the way `#[tokio::main]` expands to `tokio::runtime::Builder`.
+///
+/// Each option, macro and builder side by side:
+///
+/// | `#[handler(...)]` | `Builder` |
+/// |---|---|
+/// | `init = setup` | `.init("setup", setup)` (async; `\|\| async { Ok(setup()) }` for a plain `fn`) |
+/// | `lazy` | `.lazy()` |
+/// | `early_return = false` | `.early_return(false)` |
+/// | `deadline_margin = "1s"` | `.deadline_margin(Duration::from_secs(1))` |
+/// | `shutdown = close` | `.shutdown(close)`; the macro closes a [`Close`](crate::Close) state by itself |
+/// | `tracing = init_tracing` | `.tracing(init_tracing)`: your own subscriber instead of `lambda_runtime`'s default |
+/// | `tracing = false` | `.without_tracing()` |
+/// | `runtime = "current_thread"` | `.current_thread_runtime()` |
+/// | `worker_threads = 2` | `.worker_threads(2)` |
+/// | `layer = metrics_layer` | `.layer(metrics_layer())`: any tower layer over the invocation service (`lambda_runtime`'s `OpenTelemetryLayer`, your own) |
+/// | (the function) | `.run(handle)` / `.run_http(handle)` |
+///
+/// ```no_run
+/// use std::process::ExitCode;
+/// use std::time::Duration;
+///
+/// use lambda_thaw::{Builder, Error, LambdaEvent};
+///
+/// struct Db;
+/// async fn setup() -> Result<Db, Error> { Ok(Db) }
+/// async fn handle(event: LambdaEvent<serde_json::Value>, _db: &'static Db) -> Result<serde_json::Value, Error> {
+///     Ok(event.payload)
+/// }
+///
+/// fn main() -> ExitCode {
+///     Builder::new()
+///         .name("handle")
+///         .init("setup", setup)
+///         .deadline_margin(Duration::from_millis(300))
+///         .current_thread_runtime()
+///         .run(handle)
+/// }
+/// ```
 #[must_use = "a Builder does nothing until `run`"]
 pub struct Builder<S: 'static> {
     pub(crate) options: Options,

@@ -115,7 +115,7 @@ pub struct SyncInit;
 
 /// Chosen when the init call produced a future.
 pub trait ViaFuture {
-    /// Returns [`AsyncInit`].
+    /// Returns `AsyncInit`.
     fn __lambda_thaw_init_kind(&self) -> AsyncInit {
         AsyncInit
     }
@@ -124,7 +124,7 @@ impl<F: Future> ViaFuture for &InitCall<F> {}
 
 /// Chosen for every other value.
 pub trait ViaValue {
-    /// Returns [`SyncInit`].
+    /// Returns `SyncInit`.
     fn __lambda_thaw_init_kind(&self) -> SyncInit {
         SyncInit
     }

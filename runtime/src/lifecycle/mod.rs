@@ -121,7 +121,7 @@ impl Default for Flavor {
     }
 }
 
-/// A function, its types erased: everything [`start`] runs.
+/// A function, its types erased: everything `start` runs.
 pub struct Function {
     pub(crate) options: Options,
     pub(crate) init: Option<EagerInit>,
