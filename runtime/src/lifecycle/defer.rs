@@ -234,6 +234,10 @@ impl std::error::Error for DeferError {}
 ///
 /// With `#[handler(early_return = false)]` the response waits for the work instead.
 ///
+/// The work must own what it uses (`'static`): to use the state in it, take the state as
+/// `&'static S` in the handler (`db: &'static Db`) — it lives as long as the environment —
+/// and move the reference in. (With `db: &Db`, rustc says the borrowed data escapes.)
+///
 /// The work is bounded by the invocation's deadline: what still runs 50 ms before it is
 /// cancelled and logged, so Lambda never has to kill the environment for it. A deadline
 /// guard that cancels the handler drops the work it deferred.
