@@ -41,7 +41,7 @@ const FULL: Plan = Plan {
     overhead_calls: 200_000,
     overhead_rounds: 10,
     warm: 2000,
-    cold: 5,
+    cold: 21,
     reuse_warm: 200,
     fleet: (16, 50),
     early: 20,
