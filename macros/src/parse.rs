@@ -95,9 +95,15 @@ pub(crate) fn args(tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Args {
             "crate" => parse_crate(&meta).and_then(|p| set(&mut args.krate, "crate", p, span)),
             _ => {
                 skip_value(&meta);
+                let guess = closest_option(&name);
+                if guess == Some("init") {
+                    // The misspelled `init` is reported here; not again as "no `init`".
+                    args.init_written.get_or_insert(span);
+                }
+                let hint = guess.map_or_else(String::new, |g| format!("did you mean `{g}`? "));
                 Err(syn::Error::new(
                     span,
-                    format!("unknown option `{name}`; expected one of: {ACCEPTED}"),
+                    format!("unknown option `{name}`; {hint}expected one of: {ACCEPTED}"),
                 ))
             }
         };
@@ -115,6 +121,43 @@ pub(crate) fn args(tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Args {
         ));
     }
     args
+}
+
+/// The accepted option closest to `name`, if it is a near miss (at most two edits).
+fn closest_option(name: &str) -> Option<&'static str> {
+    const OPTIONS: [&str; 10] = [
+        "init",
+        "lazy",
+        "early_return",
+        "deadline_margin",
+        "shutdown",
+        "tracing",
+        "runtime",
+        "worker_threads",
+        "layer",
+        "crate",
+    ];
+    OPTIONS
+        .into_iter()
+        .map(|option| (edit_distance(name, option), option))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, option)| option)
+}
+
+/// Levenshtein distance between `a` and `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous[j] + usize::from(ca != *cb);
+            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 fn set<T>(slot: &mut Option<Located<T>>, name: &str, value: T, span: Span) -> syn::Result<()> {
@@ -358,5 +401,18 @@ fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) {
         let _ = meta.value().and_then(|v| v.parse::<Expr>());
     } else if meta.input.peek(syn::token::Paren) {
         let _ = meta.parse_nested_meta(|_| Ok(()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::closest_option;
+
+    #[test]
+    fn near_misses_find_their_option() {
+        assert_eq!(closest_option("int"), Some("init"));
+        assert_eq!(closest_option("shutdwn"), Some("shutdown"));
+        assert_eq!(closest_option("worker_thread"), Some("worker_threads"));
+        assert_eq!(closest_option("timeout"), None, "too far from anything");
     }
 }

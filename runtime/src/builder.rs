@@ -3,7 +3,8 @@
 use std::fmt::Debug;
 use std::future::Future;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,11 +26,15 @@ pub type InvocationService = BoxCloneService<LambdaInvocation, (), BoxError>;
 
 /// A tower layer that can wrap Lambda invocations: `Layer<InvocationService>` whose
 /// service is `lambda_runtime`'s `Service<LambdaInvocation, Response = (), Error = BoxError>`
-/// shape, `Clone + Send`. Implemented for every such layer; what [`Builder::layer`] takes.
+/// shape and `Send`. Implemented for every such layer; what [`Builder::layer`] takes.
+///
+/// The service need not be `Clone` (`lambda_runtime`'s `OpenTelemetryService` is not): one
+/// instance serves every concurrent worker of the environment, so state it keeps — the
+/// OpenTelemetry layer's "cold start" flag — is per environment, as Lambda means it.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a tower layer over Lambda invocations",
     label = "expected a layer that wraps `lambda_thaw::InvocationService`",
-    note = "`layer = f` calls `f()`: it must return a `tower::Layer<lambda_thaw::InvocationService>` whose service is `Service<LambdaInvocation, Response = (), Error = lambda_thaw::Error> + Clone + Send` (as `lambda_runtime`'s `TracingLayer` and `OpenTelemetryLayer` are)"
+    note = "`layer = f` calls `f()`: it must return a `tower::Layer<lambda_thaw::InvocationService>` whose service is `Service<LambdaInvocation, Response = (), Error = lambda_thaw::Error> + Send` (as `lambda_runtime`'s `TracingLayer` and `OpenTelemetryLayer` are)"
 )]
 pub trait InvocationLayer: Send + 'static {
     /// Wraps `inner`, erasing the result's type.
@@ -40,11 +45,45 @@ pub trait InvocationLayer: Send + 'static {
 impl<L> InvocationLayer for L
 where
     L: Layer<InvocationService> + Send + 'static,
-    L::Service: Service<LambdaInvocation, Response = (), Error = BoxError> + Clone + Send + 'static,
+    L::Service: Service<LambdaInvocation, Response = (), Error = BoxError> + Send + 'static,
     <L::Service as Service<LambdaInvocation>>::Future: Send + 'static,
 {
     fn wrap(self, inner: InvocationService) -> InvocationService {
-        BoxCloneService::new(self.layer(inner))
+        BoxCloneService::new(Shared(Arc::new(Mutex::new(self.layer(inner)))))
+    }
+}
+
+/// One layered service shared by the workers. The lock is held only while the service is
+/// asked whether it is ready and while it *makes* an invocation's future, never while the
+/// future runs, so concurrent invocations still overlap.
+struct Shared<S>(Arc<Mutex<S>>);
+
+impl<S> Clone for Shared<S> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<S> Service<LambdaInvocation> for Shared<S>
+where
+    S: Service<LambdaInvocation, Response = (), Error = BoxError>,
+{
+    type Response = ();
+    type Error = BoxError;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .poll_ready(cx)
+    }
+
+    fn call(&mut self, invocation: LambdaInvocation) -> S::Future {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .call(invocation)
     }
 }
 

@@ -1,10 +1,12 @@
-//! What a team brings of its own: JSON logs through `tracing-subscriber`, and a tower
-//! layer around every invocation (here, one that counts them).
+//! What a team brings of its own: JSON logs through `tracing-subscriber`, and tower layers
+//! around every invocation — `lambda_runtime`'s `OpenTelemetryLayer` (whose service is not
+//! `Clone`) and one of its own that counts invocations.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
+use lambda_runtime::layers::OpenTelemetryLayer;
 use lambda_thaw::lambda_runtime::LambdaInvocation;
 use lambda_thaw::lambda_runtime::tower::{Layer, Service};
 
@@ -20,13 +22,18 @@ pub fn json_logs() {
         .init();
 }
 
-/// A layer that counts the invocations it wraps and logs the count.
+/// The layers around every invocation: counting outside, OpenTelemetry inside.
 #[must_use]
-pub fn counting() -> Counting {
-    Counting::default()
+pub fn layers() -> (Counting, OpenTelemetryLayer<fn()>) {
+    (Counting::default(), OpenTelemetryLayer::new(flush as fn()))
 }
 
-/// The layer [`counting`] returns.
+/// What a real function would do after each invocation: flush its exporter.
+fn flush() {
+    tracing::info!("telemetry flushed");
+}
+
+/// A layer that counts the invocations it wraps and logs the count.
 #[derive(Debug, Clone, Default)]
 pub struct Counting {
     seen: Arc<AtomicU64>,

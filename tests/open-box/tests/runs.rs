@@ -1,5 +1,6 @@
 //! The library's handler, run from the thin binary under the emulator: its JSON logs, its
-//! layer's count, its current-thread runtime, its deferred work and its cached config.
+//! layers (its own count, `lambda_runtime`'s OpenTelemetry), its current-thread runtime,
+//! its deferred work and its cached config.
 
 use lambda_thaw_emulator::{Environment, FunctionConfig};
 
@@ -50,9 +51,35 @@ async fn the_thin_binary_runs_the_librarys_handler_with_the_users_choices() {
         .collect();
     assert_eq!(seen, [1, 2, 3], "the layer saw each invocation once");
     assert_eq!(messages("order notified").len(), 3);
+    // lambda_runtime's OpenTelemetryLayer ran around each invocation (its flush is ours).
+    assert_eq!(messages("telemetry flushed").len(), 3);
     assert_eq!(
         messages("config fetched").len(),
         1,
         "the TtlCache in the state served the rest"
     );
+}
+
+#[tokio::test]
+async fn concurrent_invocations_go_through_the_one_shared_layered_service() {
+    // Four workers on the current-thread runtime, one (non-`Clone`) layered service.
+    let env = Environment::new(
+        FunctionConfig::new(env!("CARGO_BIN_EXE_open-box-orders")).max_concurrency(4),
+    );
+    env.start().await.unwrap();
+    let records = futures_util::future::join_all(
+        (0..4).map(|i| env.invoke(format!(r#"{{"item":"tea {i}"}}"#))),
+    )
+    .await;
+    for record in &records {
+        assert!(record.outcome.is_response(), "{:?}", record.outcome);
+    }
+    env.shutdown().await;
+    let counted = env
+        .logs()
+        .lines()
+        .iter()
+        .filter(|line| line.text.contains("invocation counted"))
+        .count();
+    assert_eq!(counted, 4);
 }

@@ -62,7 +62,7 @@ async fn fetch_config() -> Result<String, Error> {
     init = setup,
     tracing = crate::telemetry::json_logs,
     runtime = "current_thread",
-    layer = crate::telemetry::counting
+    layer = crate::telemetry::layers
 )]
 pub async fn handle(event: LambdaEvent<Order>, state: &'static State) -> Result<Receipt, Error> {
     let greeting = state.config.get(fetch_config).await?;
