@@ -105,7 +105,8 @@ pub(crate) type ShutdownHook<S> = Box<dyn FnOnce(&'static S) -> BoxFuture<()> + 
 /// | `lazy` | `.lazy()` |
 /// | `early_return = false` | `.early_return(false)` |
 /// | `deadline_margin = "1s"` | `.deadline_margin(Duration::from_secs(1))` |
-/// | `shutdown = close` | `.shutdown(close)`; the macro closes a [`Close`](crate::Close) state by itself |
+/// | `shutdown = close` | `.shutdown(close)` |
+/// | (a state that implements [`Close`](crate::Close)) | `.close_on_shutdown()` |
 /// | `tracing = init_tracing` | `.tracing(init_tracing)`: your own subscriber instead of `lambda_runtime`'s default |
 /// | `tracing = false` | `.without_tracing()` |
 /// | `runtime = "current_thread"` | `.current_thread_runtime()` |
@@ -242,6 +243,16 @@ impl<S: Send + Sync + 'static> Builder<S> {
             Box::pin(async move { log_failure(closing.await, "the shutdown hook") })
         }));
         self
+    }
+
+    /// Closes the state at shutdown with its [`Close`](crate::Close) impl (an sqlx pool has
+    /// one) — what `#[handler]` does by itself when the state implements `Close` and there
+    /// is no `shutdown = …`.
+    pub fn close_on_shutdown(self) -> Self
+    where
+        S: crate::Close,
+    {
+        self.shutdown(|state: &'static S| state.close())
     }
 
     /// Installs your own tracing set-up (JSON logs, OpenTelemetry, …) instead of

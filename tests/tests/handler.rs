@@ -311,3 +311,33 @@ async fn the_payload_and_context_shape_gets_both_in_its_own_order() {
     );
     env.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_builder_without_the_macro_runs_the_same_lifecycle() {
+    let env = Environment::new(FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-builder")));
+    let first = env.invoke(r#"{"message":"one","defer_ms":50}"#).await;
+    let second = env.invoke(r#"{"message":"two"}"#).await;
+    assert_eq!(
+        (
+            body(&first)["inits"].clone(),
+            body(&second)["invocation"].clone()
+        ),
+        (1.into(), 2.into())
+    );
+    assert!(
+        first.response_latency().unwrap() < Duration::from_millis(50),
+        "early return"
+    );
+    logged_ms(&env, &format!("deferred done {}", first.request_id)).await;
+    let report = env.shutdown().await.unwrap();
+    assert!(
+        report.sigterm_sent,
+        "close_on_shutdown registered the extension"
+    );
+    assert_eq!(
+        env.logs().matching("state closed at shutdown").len(),
+        1,
+        "{}",
+        env.logs().text()
+    );
+}

@@ -1,0 +1,35 @@
+//! The fixture function without the macro: `lambda_thaw::Builder` by hand, its state closed
+//! at shutdown through its `Close` impl.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use lambda_thaw::{Builder, Close, Error, LambdaEvent};
+use lambda_thaw_tests::{Command, Fixture};
+
+struct Closing(Fixture);
+
+impl Close for Closing {
+    async fn close(&self) {
+        println!("state closed at shutdown");
+    }
+}
+
+async fn handle(
+    event: LambdaEvent<Command>,
+    state: &'static Closing,
+) -> Result<serde_json::Value, Error> {
+    lambda_thaw_tests::respond(event, &state.0).await
+}
+
+fn main() -> ExitCode {
+    Builder::new()
+        .name("handle")
+        .init("setup", || async {
+            lambda_thaw_tests::setup().await.map(Closing)
+        })
+        .deadline_margin(Duration::from_millis(300))
+        .close_on_shutdown()
+        .current_thread_runtime()
+        .run(handle)
+}
