@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::__private::shim;
 use crate::init::InitError;
 use crate::lifecycle::defer::{DeferredOutput, log_failure};
-use crate::lifecycle::{BoxFuture, Flavor, Function, Options, Setup, Tracing};
+use crate::lifecycle::{BoxFuture, Flavor, Function, Handler, Options, Setup, Tracing};
+use crate::state::StateCell;
 
 /// The invocation service that [`Builder::layer`]s wrap: `lambda_runtime`'s
 /// `Service<LambdaInvocation>` shape, its type erased.
@@ -322,6 +323,12 @@ impl<S: Send + Sync + 'static> Builder<S> {
     {
         let cell = shim::environment_cell::<S>();
         let handler = shim::typed_handler(self.options, cell, self.init.clone(), handler);
+        self.into_function(cell, handler)
+    }
+
+    /// The function around `handler` (already typed for this state's `cell`): the init,
+    /// the shutdown hook and the set-up that go with it.
+    pub(crate) fn into_function(self, cell: &'static StateCell<S>, handler: Handler) -> Function {
         Function::new(
             self.options,
             shim::eager_init(self.options, cell, self.init),

@@ -313,6 +313,15 @@ mod tests {
         ))
     }
 
+    /// A 1 s TTL cache that serves stale while refreshing after the response.
+    fn stale_while_refresh_cache(clock: &'static ManualClock) -> &'static TtlCache<u64> {
+        Box::leak(Box::new(
+            TtlCache::new(Duration::from_millis(1000))
+                .with_clock(clock)
+                .stale_while_refresh(),
+        ))
+    }
+
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -406,11 +415,7 @@ mod tests {
     #[test]
     fn stale_while_refresh_serves_stale_exactly_once_per_refresh() {
         let clock = manual_clock();
-        let cache: &'static TtlCache<u64> = Box::leak(Box::new(
-            TtlCache::new(Duration::from_millis(1000))
-                .with_clock(clock)
-                .stale_while_refresh(),
-        ));
+        let cache = stale_while_refresh_cache(clock);
         let calls = calls();
         runtime().block_on(async {
             assert_eq!(*cache.get(counting(calls)).await.unwrap(), 1);
@@ -445,11 +450,7 @@ mod tests {
     #[test]
     fn a_dropped_or_failed_refresh_does_not_turn_stale_while_refresh_off() {
         let clock = manual_clock();
-        let cache: &'static TtlCache<u64> = Box::leak(Box::new(
-            TtlCache::new(Duration::from_millis(1000))
-                .with_clock(clock)
-                .stale_while_refresh(),
-        ));
+        let cache = stale_while_refresh_cache(clock);
         let calls = calls();
         runtime().block_on(async {
             assert_eq!(*cache.get(counting(calls)).await.unwrap(), 1);

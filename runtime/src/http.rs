@@ -18,10 +18,10 @@ use lambda_http::{Adapter, Body, IntoResponse, Request, Response};
 use lambda_runtime::tower::Service;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 
-use crate::__private::shim::{eager_init, environment_cell, event, hook, state};
+use crate::__private::shim::{environment_cell, event, state};
 use crate::builder::Builder;
 use crate::lifecycle::errors::{self, INVALID_RESPONSE};
-use crate::lifecycle::{BoxFuture, Function, Handler, Reply};
+use crate::lifecycle::{BoxFuture, Handler, Reply};
 
 /// The user's HTTP handler with its types erased.
 type HttpHandler =
@@ -51,13 +51,7 @@ impl<S: Send + Sync + 'static> Builder<S> {
                 }
             })
         });
-        crate::lifecycle::start(Function::new(
-            options,
-            eager_init(options, cell, self.init),
-            adapted(http),
-            hook(cell, self.shutdown),
-            self.setup,
-        ))
+        crate::lifecycle::start(self.into_function(cell, adapted(http)))
     }
 }
 

@@ -92,16 +92,11 @@ impl Api {
             "errorType": diagnostic.error_type,
             "errorMessage": diagnostic.error_message,
         });
-        let mut request = build_request()
-            .method(Method::POST)
-            .uri(format!("/2018-06-01/runtime/invocation/{request_id}/error"))
+        let request = answer(request_id, invocation_id, "error")
             .header("lambda-runtime-function-error-type", "unhandled")
-            .header("content-type", "application/json");
-        if let Some(id) = invocation_id {
-            request = request.header(INVOCATION_ID, id);
-        }
-        self.send("error report", request.body(Body::from(body.to_string())))
-            .await
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()));
+        self.send("error report", request).await
     }
 
     /// `POST /init/error`: this environment's init failed. Returns whether it was accepted.
@@ -157,19 +152,19 @@ impl Api {
         });
         Ok(())
     }
+}
 
-    /// Posts a request whose body is already built (`respond.rs`).
-    pub(crate) async fn post(
-        &self,
-        what: &str,
-        uri: String,
-        headers: &[(&str, &str)],
-        body: Body,
-    ) -> bool {
-        let mut request = build_request().method(Method::POST).uri(uri);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        self.send(what, request.body(body)).await
+/// `POST /invocation/{id}/{outcome}` (`response` or `error`), with the invocation id echoed.
+pub(crate) fn answer(
+    request_id: &str,
+    invocation_id: Option<&str>,
+    outcome: &str,
+) -> http::request::Builder {
+    let request = build_request().method(Method::POST).uri(format!(
+        "/2018-06-01/runtime/invocation/{request_id}/{outcome}"
+    ));
+    match invocation_id {
+        Some(id) => request.header(INVOCATION_ID, id),
+        None => request,
     }
 }

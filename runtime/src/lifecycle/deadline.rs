@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::time::Sleep;
 
@@ -82,11 +82,7 @@ pub(crate) fn until(deadline: Deadline) -> Duration {
 
 /// How long the handler may run from now, and the margin actually applied.
 fn budget(margin_ms: u64, deadline_epoch_ms: u64) -> (Duration, Duration) {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64;
-    let remaining = deadline_epoch_ms.saturating_sub(now_ms);
+    let remaining = deadline_epoch_ms.saturating_sub(crate::lifecycle::context::now_ms());
     let margin = margin_ms.min(remaining / 2);
     (
         Duration::from_millis(remaining - margin),
@@ -99,11 +95,7 @@ mod tests {
     use super::*;
 
     fn epoch_ms_in(ms: u64) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64
-            + ms
+        crate::lifecycle::context::now_ms() + ms
     }
 
     #[test]

@@ -49,11 +49,7 @@ impl Service<LambdaInvocation> for InvokeService {
     }
 
     fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
-        let invocation = invoke(self.options, &self.handler, self.api, invocation);
-        Box::pin(async move {
-            invocation.await;
-            Ok(())
-        })
+        Box::pin(invoke(self.options, &self.handler, self.api, invocation).map(Ok))
     }
 }
 

@@ -7,7 +7,7 @@ use lambda_runtime::{Diagnostic, MetadataPrelude};
 use lambda_runtime_api_client::body::Body;
 use std::pin::Pin;
 
-use crate::lifecycle::api::{Api, INVOCATION_ID};
+use crate::lifecycle::api::{Api, answer};
 
 /// A stream of response chunks, its item types erased.
 pub(crate) type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, crate::Error>> + Send>>;
@@ -29,31 +29,16 @@ pub(crate) async fn respond(
     invocation_id: Option<&str>,
     reply: Result<Reply, Diagnostic>,
 ) {
-    let uri = format!("/2018-06-01/runtime/invocation/{request_id}/response");
-    let mut headers: Vec<(&str, &str)> = Vec::with_capacity(6);
-    if let Some(id) = invocation_id {
-        headers.push((INVOCATION_ID, id));
-    }
+    let request = answer(request_id, invocation_id, "response");
     match reply {
         Ok(Reply::Buffered(body)) => {
-            headers.push(("content-type", "application/json"));
-            api.post("response", uri, &headers, Body::from(body)).await;
+            let request = request
+                .header("content-type", "application/json")
+                .body(Body::from(body));
+            api.send("response", request).await;
         }
         Ok(Reply::Streaming(streamed_reply)) => {
             let (prelude, stream) = *streamed_reply;
-            // https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html#runtimes-custom-response-streaming
-            headers.extend([
-                ("Lambda-Runtime-Function-Response-Mode", "streaming"),
-                ("Transfer-Encoding", "chunked"),
-                (
-                    "Trailer",
-                    "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
-                ),
-                (
-                    "Content-Type",
-                    "application/vnd.awslambda.http-integration-response",
-                ),
-            ]);
             let body = match streamed(prelude, stream) {
                 Ok(body) => body,
                 Err(error) => {
@@ -69,7 +54,20 @@ pub(crate) async fn respond(
                     return;
                 }
             };
-            api.post("streamed response", uri, &headers, body).await;
+            // https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html#runtimes-custom-response-streaming
+            let request = request
+                .header("Lambda-Runtime-Function-Response-Mode", "streaming")
+                .header("Transfer-Encoding", "chunked")
+                .header(
+                    "Trailer",
+                    "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+                )
+                .header(
+                    "Content-Type",
+                    "application/vnd.awslambda.http-integration-response",
+                )
+                .body(body);
+            api.send("streamed response", request).await;
         }
         Err(diagnostic) => {
             tracing::error!(error_type = %diagnostic.error_type, "{}", diagnostic.error_message);

@@ -25,10 +25,9 @@ pub(crate) struct Stopping(watch::Receiver<bool>);
 
 impl Stopping {
     /// Resolves once shutdown has begun.
-    pub(crate) async fn wait(&self) {
-        let mut receiver = self.0.clone();
+    pub(crate) async fn wait(&mut self) {
         // An error means the sender is gone: the process is ending anyway.
-        let _ = receiver.wait_for(|stopping| *stopping).await;
+        let _ = self.0.wait_for(|stopping| *stopping).await;
     }
 }
 

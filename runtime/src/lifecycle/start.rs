@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
+use lambda_runtime::Config;
 use lambda_runtime::layers::TracingLayer;
-use lambda_runtime::tower::{Layer, Service};
-use lambda_runtime::{Config, LambdaInvocation};
+use lambda_runtime::tower::Layer;
 use lambda_runtime_api_client::BoxError;
 
 use crate::builder::InvocationService;
@@ -138,17 +138,13 @@ async fn environment(mut function: Function, config: Arc<Config>) -> ExitCode {
 /// worker (not on `block_on`'s thread: memory the loop allocates is then freed on the
 /// thread that allocated it — the HTTP client's tasks run on the workers — and the process
 /// stays flat). Returns when shutdown began, or when the Runtime API is gone.
-async fn workers_serving<S>(
-    service: S,
+async fn workers_serving(
+    service: InvocationService,
     workers: usize,
     api: &'static Api,
     config: Arc<Config>,
     stopping: Stopping,
-) -> Result<(), BoxError>
-where
-    S: Service<LambdaInvocation, Response = (), Error = BoxError> + Clone + Send + 'static,
-    S::Future: Send,
-{
+) -> Result<(), BoxError> {
     // One invocation at a time: `_X_AMZN_TRACE_ID` can follow it.
     let trace = if workers <= 1 {
         TraceEnv::Set

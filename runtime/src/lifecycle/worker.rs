@@ -13,6 +13,7 @@ use lambda_runtime::tower::{Service, ServiceExt};
 use lambda_runtime::{Config, LambdaInvocation};
 use lambda_runtime_api_client::BoxError;
 
+use crate::builder::InvocationService;
 use crate::lifecycle::api::{Api, INVOCATION_ID};
 use crate::lifecycle::context::{self, Unreadable};
 use crate::lifecycle::shutdown::Stopping;
@@ -32,16 +33,13 @@ pub(crate) enum TraceEnv {
 
 /// Serves invocations until shutdown (returns `Ok`) or until the Runtime API cannot be
 /// reached (`Err`).
-pub(crate) async fn serve<S>(
-    mut service: S,
+pub(crate) async fn serve(
+    mut service: InvocationService,
     api: &Api,
     config: Arc<Config>,
     trace: TraceEnv,
-    stopping: Stopping,
-) -> Result<(), BoxError>
-where
-    S: Service<LambdaInvocation, Response = (), Error = BoxError>,
-{
+    mut stopping: Stopping,
+) -> Result<(), BoxError> {
     let mut failures = 0;
     loop {
         let next = tokio::select! {

@@ -42,6 +42,7 @@ impl Checked {
     {
         let init: SharedInit<S> = Arc::new(move || Box::pin(init()));
         let mut builder = Builder::new().with_init(options.init_name, init);
+        // Every option the attribute named (the init's name included).
         builder.options = options;
         if let Some(shutdown) = shutdown {
             builder = builder.shutdown(shutdown);
