@@ -5,6 +5,7 @@
 //! makes init fail while that file exists, `FIXTURE_INIT_PANIC` makes it panic.
 
 pub mod db;
+pub mod pgbouncer;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -29,6 +29,13 @@ use std::time::Duration;
 use sqlx::pool::PoolOptions;
 use sqlx::{Connection, Database};
 
+mod limit;
+#[cfg(feature = "proxy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
+pub mod proxy;
+
+pub use limit::{AcquireError, CONNECTION_LIMIT_WAIT, ConnectionLimitError, acquire, is_connection_limit};
+
 /// How long a connection may sit idle before it is pinged on acquire. Lambda freezes an
 /// environment as soon as an invocation completes, so any idle gap may be a freeze;
 /// one second keeps back-to-back traffic free of pings while catching every gap long
@@ -96,7 +103,7 @@ pub fn pool_options<DB: Database>() -> PoolOptions<DB> {
 #[derive(Debug)]
 pub struct ConnectError {
     url: String,
-    source: sqlx::Error,
+    source: AcquireError,
 }
 
 impl std::fmt::Display for ConnectError {
@@ -127,10 +134,11 @@ pub async fn connect<DB: Database>(url: &str) -> Result<sqlx::Pool<DB>, ConnectE
 
 /// [`connect`] with your own options (start from [`pool_options`]).
 ///
-/// The first connection is opened now, in init. sqlx retries a refused connection until
-/// the acquire timeout and then reports only "pool timed out"; when that happens we make
-/// one direct attempt to learn the cause, so the error says *why* (refused, unknown host,
-/// bad password).
+/// The first connection is opened now, in init, through [`acquire`]: sqlx retries a
+/// refused connection until its acquire timeout and then reports only "pool timed out",
+/// so after a short wait one direct attempt learns the cause and the error says *why*
+/// (refused, unknown host, bad password); a database at its connection limit is waited
+/// for with back-off and then reported as a [`ConnectionLimitError`].
 pub async fn connect_with<DB: Database>(
     options: PoolOptions<DB>,
     url: &str,
@@ -139,24 +147,11 @@ pub async fn connect_with<DB: Database>(
         url: crate::redact_secrets(url),
         source,
     };
-    let pool = options.connect_lazy(url).map_err(failed)?;
-    match pool.acquire().await {
-        Ok(connection) => {
-            drop(connection);
-            Ok(pool)
-        }
-        Err(sqlx::Error::PoolTimedOut) => {
-            let cause = match DB::Connection::connect(url).await {
-                Ok(connection) => {
-                    let _ = connection.close().await;
-                    sqlx::Error::PoolTimedOut
-                }
-                Err(error) => error,
-            };
-            Err(failed(cause))
-        }
-        Err(error) => Err(failed(error)),
-    }
+    let pool = options
+        .connect_lazy(url)
+        .map_err(|error| failed(AcquireError::Other(error)))?;
+    drop(acquire(&pool).await.map_err(failed)?);
+    Ok(pool)
 }
 
 type FetchSecret = std::sync::Arc<
@@ -229,7 +224,7 @@ impl<DB: Database> RotatingPool<DB> {
         // invocation.
         let secret = crate::TtlCache::new(ttl);
         let applied = secret.set(first);
-        drop(pool.acquire().await?);
+        drop(acquire(&pool).await?);
         Ok(Self {
             pool,
             base,
@@ -250,13 +245,13 @@ impl<DB: Database> RotatingPool<DB> {
         let fetch = self.fetch.clone();
         let secret = self.secret.get(move || fetch()).await?;
         self.apply(&secret);
-        match self.pool.acquire().await {
-            Err(error) if is_rejected_credential(&error) => {
+        match acquire(&self.pool).await {
+            Err(AcquireError::Other(error)) if is_rejected_credential(&error) => {
                 tracing::info!(%error, "the database rejected the cached secret; fetching a fresh one");
                 let fetch = self.fetch.clone();
                 let secret = self.secret.refresh(move || fetch()).await?;
                 self.apply(&secret);
-                Ok(self.pool.acquire().await?)
+                Ok(acquire(&self.pool).await?)
             }
             result => Ok(result?),
         }

@@ -1,0 +1,225 @@
+//! Meeting the database's connection limit: recognise the refusal, wait for a free slot
+//! with jittered back-off inside the time the invocation has, then say what happened and
+//! what to do.
+//!
+//! Lambda scales out by environments and each keeps its connection; a database does not
+//! scale that way (PostgreSQL's default `max_connections` is 100). When the fleet is larger
+//! than the limit, a new environment's connect is refused. sqlx's pool retries PostgreSQL's
+//! refusal (SQLSTATE 53300) silently until its acquire timeout and then reports only
+//! "pool timed out"; MySQL's is returned at once. Neither tells the user what to change.
+//! Waiting is worth a little time — an environment that Lambda reclaims frees its slot —
+//! but not the whole invocation.
+
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, Database};
+
+/// How long an acquire keeps trying while the database refuses connections for being at
+/// its limit, unless the invocation's deadline comes sooner.
+pub const CONNECTION_LIMIT_WAIT: Duration = Duration::from_millis(1500);
+
+/// The first back-off step; each later step doubles, up to [`MAX_BACKOFF`], and the actual
+/// sleep is drawn uniformly below the step ("full jitter"), so environments refused
+/// together do not retry together.
+const FIRST_BACKOFF: Duration = Duration::from_millis(25);
+const MAX_BACKOFF: Duration = Duration::from_millis(400);
+
+/// How long one attempt may wait for sqlx's pool (which retries PostgreSQL's refusal on
+/// its own) before we look at why it has no connection.
+const ATTEMPT: Duration = Duration::from_millis(250);
+
+/// Whether `error` is the server (or a proxy in front of it) refusing a connection because
+/// too many are open: PostgreSQL `53300` (`too many connections for role`, `sorry, too many
+/// clients already`), MySQL/MariaDB 1040 (`Too many connections`, SQLSTATE `08004`) and 1203
+/// (`max_user_connections`), PgBouncer's `no more connections allowed`.
+pub fn is_connection_limit(error: &sqlx::Error) -> bool {
+    let Some(database) = error.as_database_error() else {
+        return false;
+    };
+    if matches!(database.code().as_deref(), Some("53300" | "08004")) {
+        return true;
+    }
+    let message = database.message().to_ascii_lowercase();
+    message.contains("max_user_connections")
+        || message.contains("too many connections")
+        || message.contains("no more connections allowed")
+}
+
+/// The database refused every connection attempt for being at its connection limit, for as
+/// long as the invocation could wait.
+#[derive(Debug)]
+pub struct ConnectionLimitError {
+    attempts: u32,
+    waited: Duration,
+    source: sqlx::Error,
+}
+
+impl ConnectionLimitError {
+    /// How many times a connection was attempted.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// How long it waited before giving up.
+    pub fn waited(&self) -> Duration {
+        self.waited
+    }
+}
+
+impl std::fmt::Display for ConnectionLimitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cause = crate::redact_secrets(&self.source.to_string());
+        write!(
+            f,
+            "the database is at its connection limit: {cause} ({} attempts over {} ms). \
+             Each Lambda environment keeps its own connection, so more environments ran than \
+             the database accepts connections. Put a transaction-pooling proxy in front \
+             (RDS Proxy or PgBouncer, with lambda_thaw::sqlx::proxy), lower the function's \
+             reserved concurrency, or raise the database's connection limit",
+            self.attempts,
+            self.waited.as_millis()
+        )
+    }
+}
+
+impl std::error::Error for ConnectionLimitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Why [`acquire`] gave up.
+#[derive(Debug)]
+pub enum AcquireError {
+    /// The database stayed at its connection limit.
+    Limit(ConnectionLimitError),
+    /// Anything else sqlx reported (a refused port, a bad password, a closed pool).
+    Other(sqlx::Error),
+}
+
+impl std::fmt::Display for AcquireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Limit(error) => error.fmt(f),
+            Self::Other(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for AcquireError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Limit(error) => error.source(),
+            Self::Other(error) => Some(error),
+        }
+    }
+}
+
+impl From<AcquireError> for sqlx::Error {
+    /// For code that must return `sqlx::Error` (an `Executor`): the limit stays readable
+    /// as the message of an `sqlx::Error::PoolTimedOut`-like configuration error.
+    fn from(error: AcquireError) -> Self {
+        match error {
+            AcquireError::Limit(limit) => sqlx::Error::Configuration(Box::new(limit)),
+            AcquireError::Other(other) => other,
+        }
+    }
+}
+
+/// A connection from `pool`, waiting with jittered back-off while the database is at its
+/// connection limit — for at most [`CONNECTION_LIMIT_WAIT`], and never past the current
+/// invocation's deadline less [`super::CONNECT_MARGIN`] — then a [`ConnectionLimitError`]
+/// that says what to change. Any other failure is returned as sqlx reports it.
+///
+/// A pool with an idle connection answers at once: a warm invocation pays nothing here.
+pub async fn acquire<DB: Database>(
+    pool: &sqlx::Pool<DB>,
+) -> Result<sqlx::pool::PoolConnection<DB>, AcquireError> {
+    let started = Instant::now();
+    let budget = match crate::time_left() {
+        Some(left) => CONNECTION_LIMIT_WAIT.min(left.saturating_sub(super::CONNECT_MARGIN)),
+        None => CONNECTION_LIMIT_WAIT,
+    };
+    let mut step = FIRST_BACKOFF;
+    let mut attempts = 0;
+    let mut refusal: Option<sqlx::Error> = None;
+    loop {
+        attempts += 1;
+        let left = budget.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
+        // Until we know why there is no connection, wait one short attempt; once the
+        // refusal is known, let the pool retry (PostgreSQL's refusal is retried inside
+        // sqlx) for the rest of the budget rather than cancel a connect half-way.
+        let attempt = if refusal.is_some() { left } else { ATTEMPT.min(left) };
+        match tokio::time::timeout(attempt, pool.acquire()).await {
+            Ok(Ok(connection)) => {
+                if attempts > 1 {
+                    tracing::info!(attempts, waited_ms = started.elapsed().as_millis() as u64, "connected after waiting for a free connection slot");
+                }
+                return Ok(connection);
+            }
+            Ok(Err(error)) if is_connection_limit(&error) => refusal = Some(error),
+            // sqlx retried PostgreSQL's refusal until the pool's own timeout.
+            Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_) if refusal.is_none() => {
+                match why_no_connection(pool).await {
+                    Some(error) if is_connection_limit(&error) => refusal = Some(error),
+                    Some(error) => return Err(AcquireError::Other(error)),
+                    // The database accepts connections: the pool is busy or slow to
+                    // connect; wait for it as sqlx would (its acquire timeout).
+                    None => return pool.acquire().await.map_err(AcquireError::Other),
+                }
+            }
+            Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_) => {}
+            Ok(Err(error)) => return Err(AcquireError::Other(error)),
+        }
+        let waited = started.elapsed();
+        if waited + FIRST_BACKOFF >= budget {
+            return Err(AcquireError::Limit(ConnectionLimitError {
+                attempts,
+                waited,
+                source: refusal.unwrap_or(sqlx::Error::PoolTimedOut),
+            }));
+        }
+        tokio::time::sleep(jitter(step).min(budget - waited)).await;
+        step = (step * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// One direct connection attempt outside the pool, to learn why the pool has none: the
+/// refusal, or `None` if the database accepts connections.
+async fn why_no_connection<DB: Database>(pool: &sqlx::Pool<DB>) -> Option<sqlx::Error> {
+    match DB::Connection::connect_with(&pool.connect_options()).await {
+        Ok(connection) => {
+            let _ = connection.close().await;
+            None
+        }
+        Err(error) => Some(error),
+    }
+}
+
+/// A duration drawn uniformly from `[0, step)`.
+fn jitter(step: Duration) -> Duration {
+    // A fresh `RandomState` is randomly keyed: a cheap source of jitter without a
+    // random-number crate.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let nanos = step.as_nanos().max(1) as u64;
+    Duration::from_nanos(random % nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::jitter;
+
+    #[test]
+    fn jitter_stays_below_the_step_and_varies() {
+        let step = Duration::from_millis(100);
+        let draws: Vec<_> = (0..64).map(|_| jitter(step)).collect();
+        assert!(draws.iter().all(|d| *d < step), "{draws:?}");
+        let distinct: std::collections::HashSet<_> = draws.iter().collect();
+        assert!(distinct.len() > 32, "{draws:?}");
+    }
+}

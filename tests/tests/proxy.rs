@@ -1,0 +1,257 @@
+//! Past the database's connection limit, on real servers: a fleet through PgBouncer in
+//! transaction mode (proxy mode against a plain pool as the control), and environments
+//! that meet a role's or a user's connection limit without a proxy.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use lambda_thaw_emulator::{Environment, Fleet, FunctionConfig, Outcome};
+use lambda_thaw_tests::db::{MariaScratch, PgScratch, admin_url, unique};
+use lambda_thaw_tests::pgbouncer::PgBouncer;
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+const ENVIRONMENTS: usize = 100;
+const INVOCATIONS_EACH: usize = 20;
+const SERVER_POOL: u32 = 10;
+
+fn thaw_proxy(url: &str, pool: &str) -> FunctionConfig {
+    FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-proxy"))
+        .env("DATABASE_URL", url)
+        .env("FIXTURE_POOL", pool)
+        .env("RUST_LOG", "warn")
+}
+
+/// What a fleet run through PgBouncer produced.
+struct FleetRun {
+    failed: Vec<String>,
+    max_server_connections: i64,
+    rows: i64,
+}
+
+/// `ENVIRONMENTS` × `INVOCATIONS_EACH` invocations of the proxy fixture through `bouncer`,
+/// counting the scratch database's server connections (from `pg_stat_activity`, every
+/// 10 ms) while they run.
+async fn run_fleet(scratch: &mut PgScratch, bouncer: &PgBouncer, pool: &str) -> FleetRun {
+    let url = bouncer.url("root", &scratch.name);
+    let fleet = Fleet::new(thaw_proxy(&url, pool), ENVIRONMENTS);
+    let events = (0..ENVIRONMENTS * INVOCATIONS_EACH)
+        .map(|i| format!(r#"{{"key":"{pool}-{i}","n":{i}}}"#).into())
+        .collect();
+    let running = Arc::new(AtomicBool::new(true));
+    let most = Arc::new(AtomicI64::new(0));
+    let sampler = {
+        let (running, most) = (running.clone(), most.clone());
+        let (admin, name) = (scratch.url.clone(), scratch.name.clone());
+        tokio::spawn(async move {
+            let mut conn = PgConnection::connect(&admin).await.unwrap();
+            while running.load(Ordering::SeqCst) {
+                let (n,): (i64,) = sqlx::query_as(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                )
+                .bind(&name)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+                most.fetch_max(n, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    let records = fleet.run(events, Duration::ZERO, |_, _| {}).await;
+    running.store(false, Ordering::SeqCst);
+    sampler.await.unwrap();
+    fleet.shutdown().await;
+    let failed = records
+        .iter()
+        .filter(|r| !r.outcome.is_response())
+        .map(|r| r.outcome.summary())
+        .collect();
+    let mut conn = PgConnection::connect(&scratch.url).await.unwrap();
+    let (rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM lt_items WHERE item_key LIKE $1")
+        .bind(format!("{pool}-%"))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    FleetRun {
+        failed,
+        max_server_connections: most.load(Ordering::SeqCst),
+        rows,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fleet_of_100_through_pgbouncer_in_transaction_mode_fails_nothing_in_proxy_mode() {
+    let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
+        return;
+    };
+    let Some(bouncer) = PgBouncer::start(&admin, SERVER_POOL) else {
+        return;
+    };
+    let mut scratch = PgScratch::create(&admin).await;
+    let mut migrate = PgConnection::connect(&scratch.url).await.unwrap();
+    sqlx::query("CREATE TABLE lt_items (item_key VARCHAR(64) PRIMARY KEY)")
+        .execute(&mut migrate)
+        .await
+        .unwrap();
+    migrate.close().await.unwrap();
+
+    let started = Instant::now();
+    let proxy = run_fleet(&mut scratch, &bouncer, "proxy").await;
+    let proxy_took = started.elapsed();
+    let started = Instant::now();
+    let plain = run_fleet(&mut scratch, &bouncer, "plain").await;
+    let plain_took = started.elapsed();
+    let total = ENVIRONMENTS * INVOCATIONS_EACH;
+    eprintln!(
+        "proxy mode: {} of {total} failed, at most {} server connections, {} rows, {proxy_took:?}\n\
+         plain pool: {} of {total} failed, at most {} server connections, {} rows, {plain_took:?}; first: {:?}",
+        proxy.failed.len(),
+        proxy.max_server_connections,
+        proxy.rows,
+        plain.failed.len(),
+        plain.max_server_connections,
+        plain.rows,
+        plain.failed.first(),
+    );
+    assert!(proxy.failed.is_empty(), "{:?}", &proxy.failed[..proxy.failed.len().min(5)]);
+    assert_eq!(proxy.rows, total as i64, "every insert committed once");
+    assert!(
+        proxy.max_server_connections <= SERVER_POOL as i64 && proxy.max_server_connections > 0,
+        "{} server connections",
+        proxy.max_server_connections
+    );
+    // The control: the same fleet with sqlx's named statements fails where PgBouncer hands
+    // a query to a server connection that lacks its statement or has another's.
+    let statement_errors = plain
+        .failed
+        .iter()
+        .filter(|f| f.contains("prepared statement"))
+        .count();
+    eprintln!("plain pool: {statement_errors} failures name a prepared statement");
+    assert!(statement_errors > 0, "{:?}", &plain.failed[..plain.failed.len().min(5)]);
+    drop(bouncer);
+    scratch.drop_database().await;
+}
+
+/// How `count` environments fared against a database that accepts `limit` connections
+/// from their user: the first round all at once (`limit` succeed, the rest fail with the
+/// connection-limit error within the deadline), then the failed ones again while the
+/// environments holding connections are shut down — the back-off lets them in.
+async fn meet_the_limit(url: &str, count: usize, limit: usize) {
+    let config = FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-db"))
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "info");
+    let environments: Vec<Arc<Environment>> = (0..count)
+        .map(|_| Arc::new(Environment::new(config.clone())))
+        .collect();
+    let round = |which: Vec<Arc<Environment>>| async move {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, environment) in which.into_iter().enumerate() {
+            tasks.spawn(async move {
+                let started = Instant::now();
+                let record = environment.invoke(r#"{"select":true}"#).await;
+                (index, record.outcome, started.elapsed())
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(result) = tasks.join_next().await {
+            results.push(result.unwrap());
+        }
+        results.sort_by_key(|(index, ..)| *index);
+        results
+    };
+
+    let first = round(environments.clone()).await;
+    let (served, refused): (Vec<_>, Vec<_>) =
+        first.iter().partition(|(_, outcome, _)| outcome.is_response());
+    let slowest = first.iter().map(|(.., took)| *took).max().unwrap();
+    eprintln!(
+        "round 1: {} of {count} served, {} refused, slowest answer {slowest:?}",
+        served.len(),
+        refused.len()
+    );
+    assert_eq!(served.len(), limit, "{first:?}");
+    for (_, outcome, took) in &refused {
+        let Outcome::InitFailed(error) = outcome else {
+            panic!("expected the init to fail, got {outcome:?}");
+        };
+        assert!(
+            error.error_message.contains("the database is at its connection limit")
+                && error.error_message.contains("reserved concurrency"),
+            "{error:?}"
+        );
+        assert!(*took < Duration::from_secs(3), "answered after {took:?}");
+    }
+
+    // Lambda reclaims the environments that hold connections while the others retry.
+    let holders: Vec<_> = served.iter().map(|(i, ..)| environments[*i].clone()).collect();
+    let waiting: Vec<_> = refused.iter().map(|(i, ..)| environments[*i].clone()).collect();
+    let reclaim = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for holder in holders {
+            holder.shutdown().await;
+        }
+    });
+    let second = round(waiting).await;
+    reclaim.await.unwrap();
+    let served_later = second.iter().filter(|(_, o, _)| o.is_response()).count();
+    eprintln!(
+        "round 2 (holders reclaimed 200 ms in): {served_later} of {} served",
+        second.len()
+    );
+    assert!(served_later >= 1, "{second:?}");
+    assert!(served_later <= limit, "{second:?}");
+    for environment in &environments {
+        environment.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_environments_past_a_roles_connection_limit_fail_clearly_then_back_off_in() {
+    let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
+        return;
+    };
+    let mut scratch = PgScratch::create(&admin).await;
+    let role = unique("lt_limited");
+    let mut on_scratch = PgConnection::connect(&scratch.url).await.unwrap();
+    for statement in [
+        format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 5"),
+        format!("GRANT ALL ON DATABASE {} TO {role}", scratch.name),
+        format!("GRANT ALL ON SCHEMA public TO {role}"),
+    ] {
+        sqlx::query(AssertSqlSafe(statement)).execute(&mut on_scratch).await.unwrap();
+    }
+    let host = admin.split_once('@').unwrap().1.rsplit_once('/').unwrap().0;
+    let url = format!("postgres://{role}@{host}/{}", scratch.name);
+    meet_the_limit(&url, 20, 5).await;
+    on_scratch.close().await.unwrap();
+    scratch.wait_until_idle().await;
+    sqlx::query(AssertSqlSafe(format!("DROP DATABASE {} WITH (FORCE)", scratch.name)))
+        .execute(&mut scratch.admin)
+        .await
+        .unwrap();
+    sqlx::query(AssertSqlSafe(format!("DROP ROLE {role}")))
+        .execute(&mut scratch.admin)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_environments_past_max_user_connections_fail_clearly_then_back_off_in() {
+    let Some(admin) = admin_url("LAMBDA_THAW_TEST_MYSQL") else {
+        return;
+    };
+    let mut scratch = MariaScratch::create(&admin).await;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "ALTER USER '{}'@'%' WITH MAX_USER_CONNECTIONS 5",
+        scratch.name
+    )))
+    .execute(&mut scratch.admin)
+    .await
+    .unwrap();
+    meet_the_limit(&scratch.url, 20, 5).await;
+    scratch.wait_until_idle().await;
+    scratch.drop_database().await;
+}
