@@ -355,3 +355,74 @@ pub async fn memory_growth(fixtures: &Fixtures, warm_up: usize, invocations: usi
     }
     rows
 }
+
+/// Benchmark 8: Proxy mode. A warm one-query invocation (one parameterised query) through
+/// PgBouncer in transaction mode with `ProxyPool`, against a plain pool straight to
+/// PostgreSQL; and proxy mode against a plain pool, both straight to PostgreSQL, to
+/// separate what the protocol costs from what the extra hop costs. `None` when PgBouncer
+/// is not installed.
+pub async fn proxy_mode(fixtures: &Fixtures, admin: &str, warm: usize) -> Option<Vec<Row>> {
+    let bouncer = lambda_thaw_tests::pgbouncer::PgBouncer::start(admin, 10)?;
+    let database = admin.rsplit_once('/').map_or("test", |(_, db)| db);
+    let user = admin
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .map_or("root", |(user, _)| user);
+    let through_bouncer = bouncer.url(user, database);
+    let function = |url: &str, pool: &str| {
+        Environment::new(
+            config(fixtures, "db_proxy")
+                .env("DATABASE_URL", url)
+                .env("FIXTURE_POOL", pool)
+                .freeze(false),
+        )
+    };
+    let environments = [
+        function(&through_bouncer, "proxy"),
+        function(admin, "plain"),
+        function(admin, "proxy"),
+    ];
+    let mut latencies = [Vec::new(), Vec::new(), Vec::new()];
+    for environment in &environments {
+        environment.invoke("{}").await;
+    }
+    let chunk = 50.min(warm);
+    for _ in 0..warm.div_ceil(chunk) {
+        for (environment, latency) in environments.iter().zip(&mut latencies) {
+            for _ in 0..chunk {
+                latency.push(ms(&environment.invoke("{}").await));
+            }
+        }
+    }
+    for environment in &environments {
+        environment.shutdown().await;
+    }
+    let [mut proxied, mut direct, mut proxy_direct] = latencies;
+    let n = direct.len();
+    Some(vec![
+        Row {
+            section: "8",
+            tag: "via PgBouncer".into(),
+            what: format!(
+                "PostgreSQL: warm one-query invocation, proxy mode through PgBouncer (transaction pooling) vs a plain pool direct, median of {n}"
+            ),
+            subject: median(&mut proxied),
+            baseline: median(&mut direct.clone()),
+            unit: "ms",
+            subject_name: "proxy mode via PgBouncer".into(),
+            baseline_name: "plain pool direct".into(),
+        },
+        Row {
+            section: "8",
+            tag: "protocol only".into(),
+            what: format!(
+                "PostgreSQL: warm one-query invocation, proxy mode vs a plain pool, both direct (the protocol's cost alone), median of {n}"
+            ),
+            subject: median(&mut proxy_direct),
+            baseline: median(&mut direct),
+            unit: "ms",
+            subject_name: "proxy mode direct".into(),
+            baseline_name: "plain pool direct".into(),
+        },
+    ])
+}

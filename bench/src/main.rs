@@ -132,7 +132,9 @@ fn main() {
                 ))
             });
         }
-        None => notes.push("PostgreSQL unreachable: sections 3 and 4 (PostgreSQL) skipped".into()),
+        None => {
+            notes.push("PostgreSQL unreachable: sections 3, 4 and 8 (PostgreSQL) skipped".into())
+        }
     }
     match &mariadb {
         Some(url) => section("4 reuse vs reconnect (MariaDB)", &mut || {
@@ -156,6 +158,17 @@ fn main() {
             plan.memory.1,
         ))
     });
+    if let Some(url) = &postgres {
+        let mut skipped = false;
+        section("8 proxy mode", &mut || {
+            let rows = runtime.block_on(emulated::proxy_mode(&fixtures, url, plan.reuse_warm));
+            skipped = rows.is_none();
+            rows.unwrap_or_default()
+        });
+        if skipped {
+            notes.push("PgBouncer not installed: section 8 (proxy mode) skipped".into());
+        }
+    }
     section("6 build cost", &mut || {
         build_cost::run(release, plan.builds, plan.clean_builds)
     });

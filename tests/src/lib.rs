@@ -6,6 +6,7 @@
 
 pub mod db;
 pub mod pgbouncer;
+pub mod round_trips;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

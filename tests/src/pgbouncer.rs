@@ -15,9 +15,13 @@ pub struct PgBouncer {
 
 /// Where the `pgbouncer` binary is: on `PATH`, or Debian's `/usr/sbin`.
 fn binary() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).map(|dir| dir.join("pgbouncer")).collect())
-        .unwrap_or_else(Vec::new);
+    let on_path: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join("pgbouncer"))
+                .collect()
+        })
+        .unwrap_or_default();
     on_path
         .into_iter()
         .chain([PathBuf::from("/usr/sbin/pgbouncer")])
@@ -41,12 +45,17 @@ impl PgBouncer {
     pub fn start(upstream: &str, server_pool: u32) -> Option<Self> {
         let Some(binary) = binary() else {
             if std::env::var_os("LAMBDA_THAW_REQUIRE_DATABASES").is_some() {
-                panic!("pgbouncer is not installed (Debian: apt-get install pgbouncer); .ci/run installs it");
+                panic!(
+                    "pgbouncer is not installed (Debian: apt-get install pgbouncer); .ci/run installs it"
+                );
             }
             eprintln!("skipped: pgbouncer is not installed");
             return None;
         };
-        let rest = upstream.split_once("://").expect("postgres://user@host:port/db").1;
+        let rest = upstream
+            .split_once("://")
+            .expect("postgres://user@host:port/db")
+            .1;
         let (user, rest) = rest.split_once('@').expect("a user in the URL");
         let user = user.split(':').next().unwrap();
         let host_port = rest.split('/').next().unwrap();
@@ -76,7 +85,11 @@ impl PgBouncer {
         let mut command = Command::new(binary);
         // PgBouncer refuses to run as root; it can drop to another user itself.
         if is_root() {
-            Command::new("chmod").args(["-R", "a+rwX"]).arg(&dir).status().unwrap();
+            Command::new("chmod")
+                .args(["-R", "a+rwX"])
+                .arg(&dir)
+                .status()
+                .unwrap();
             command.args(["-u", "postgres"]);
         }
         let child = command

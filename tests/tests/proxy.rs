@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
+use lambda_thaw::sqlx::proxy::ProxyPool;
 use lambda_thaw_emulator::{Environment, Fleet, FunctionConfig, Outcome};
 use lambda_thaw_tests::db::{MariaScratch, PgScratch, admin_url, unique};
 use lambda_thaw_tests::pgbouncer::PgBouncer;
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use lambda_thaw_tests::round_trips::RoundTripCounter;
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 
 const ENVIRONMENTS: usize = 100;
 const INVOCATIONS_EACH: usize = 20;
@@ -65,7 +67,10 @@ async fn run_fleet(scratch: &mut PgScratch, bouncer: &PgBouncer, pool: &str) -> 
     let failed = records
         .iter()
         .filter(|r| !r.outcome.is_response())
-        .map(|r| r.outcome.summary())
+        .map(|r| match r.outcome.error() {
+            Some(error) => error.error_message,
+            None => r.outcome.summary(),
+        })
         .collect();
     let mut conn = PgConnection::connect(&scratch.url).await.unwrap();
     let (rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM lt_items WHERE item_key LIKE $1")
@@ -115,7 +120,11 @@ async fn a_fleet_of_100_through_pgbouncer_in_transaction_mode_fails_nothing_in_p
         plain.rows,
         plain.failed.first(),
     );
-    assert!(proxy.failed.is_empty(), "{:?}", &proxy.failed[..proxy.failed.len().min(5)]);
+    assert!(
+        proxy.failed.is_empty(),
+        "{:?}",
+        &proxy.failed[..proxy.failed.len().min(5)]
+    );
     assert_eq!(proxy.rows, total as i64, "every insert committed once");
     assert!(
         proxy.max_server_connections <= SERVER_POOL as i64 && proxy.max_server_connections > 0,
@@ -129,8 +138,17 @@ async fn a_fleet_of_100_through_pgbouncer_in_transaction_mode_fails_nothing_in_p
         .iter()
         .filter(|f| f.contains("prepared statement"))
         .count();
-    eprintln!("plain pool: {statement_errors} failures name a prepared statement");
-    assert!(statement_errors > 0, "{:?}", &plain.failed[..plain.failed.len().min(5)]);
+    let mut kinds = std::collections::BTreeMap::new();
+    for failure in &plain.failed {
+        let kind: String = failure.chars().take(90).collect();
+        *kinds.entry(kind).or_insert(0) += 1;
+    }
+    eprintln!("plain pool: {statement_errors} failures name a prepared statement; all: {kinds:#?}");
+    assert!(
+        statement_errors > 0,
+        "{:?}",
+        &plain.failed[..plain.failed.len().min(5)]
+    );
     drop(bouncer);
     scratch.drop_database().await;
 }
@@ -164,21 +182,27 @@ async fn meet_the_limit(url: &str, count: usize, limit: usize) {
     };
 
     let first = round(environments.clone()).await;
-    let (served, refused): (Vec<_>, Vec<_>) =
-        first.iter().partition(|(_, outcome, _)| outcome.is_response());
+    let (served, refused): (Vec<_>, Vec<_>) = first
+        .iter()
+        .partition(|(_, outcome, _)| outcome.is_response());
     let slowest = first.iter().map(|(.., took)| *took).max().unwrap();
     eprintln!(
         "round 1: {} of {count} served, {} refused, slowest answer {slowest:?}",
         served.len(),
         refused.len()
     );
+    if let Some((_, Outcome::InitFailed(error), _)) = refused.first() {
+        eprintln!("the error: {}", error.error_message);
+    }
     assert_eq!(served.len(), limit, "{first:?}");
     for (_, outcome, took) in &refused {
         let Outcome::InitFailed(error) = outcome else {
             panic!("expected the init to fail, got {outcome:?}");
         };
         assert!(
-            error.error_message.contains("the database is at its connection limit")
+            error
+                .error_message
+                .contains("the database is at its connection limit")
                 && error.error_message.contains("reserved concurrency"),
             "{error:?}"
         );
@@ -186,8 +210,14 @@ async fn meet_the_limit(url: &str, count: usize, limit: usize) {
     }
 
     // Lambda reclaims the environments that hold connections while the others retry.
-    let holders: Vec<_> = served.iter().map(|(i, ..)| environments[*i].clone()).collect();
-    let waiting: Vec<_> = refused.iter().map(|(i, ..)| environments[*i].clone()).collect();
+    let holders: Vec<_> = served
+        .iter()
+        .map(|(i, ..)| environments[*i].clone())
+        .collect();
+    let waiting: Vec<_> = refused
+        .iter()
+        .map(|(i, ..)| environments[*i].clone())
+        .collect();
     let reclaim = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(200)).await;
         for holder in holders {
@@ -221,17 +251,23 @@ async fn postgres_environments_past_a_roles_connection_limit_fail_clearly_then_b
         format!("GRANT ALL ON DATABASE {} TO {role}", scratch.name),
         format!("GRANT ALL ON SCHEMA public TO {role}"),
     ] {
-        sqlx::query(AssertSqlSafe(statement)).execute(&mut on_scratch).await.unwrap();
+        sqlx::query(AssertSqlSafe(statement))
+            .execute(&mut on_scratch)
+            .await
+            .unwrap();
     }
     let host = admin.split_once('@').unwrap().1.rsplit_once('/').unwrap().0;
     let url = format!("postgres://{role}@{host}/{}", scratch.name);
     meet_the_limit(&url, 20, 5).await;
     on_scratch.close().await.unwrap();
     scratch.wait_until_idle().await;
-    sqlx::query(AssertSqlSafe(format!("DROP DATABASE {} WITH (FORCE)", scratch.name)))
-        .execute(&mut scratch.admin)
-        .await
-        .unwrap();
+    sqlx::query(AssertSqlSafe(format!(
+        "DROP DATABASE {} WITH (FORCE)",
+        scratch.name
+    )))
+    .execute(&mut scratch.admin)
+    .await
+    .unwrap();
     sqlx::query(AssertSqlSafe(format!("DROP ROLE {role}")))
         .execute(&mut scratch.admin)
         .await
@@ -254,4 +290,87 @@ async fn mariadb_environments_past_max_user_connections_fail_clearly_then_back_o
     meet_the_limit(&scratch.url, 20, 5).await;
     scratch.wait_until_idle().await;
     scratch.drop_database().await;
+}
+
+/// Round trips `run` takes on the wire, averaged over 20 warm runs, each inside an
+/// invocation as the handler would run it (back to back, so no liveness ping).
+async fn round_trips<F, Fut>(counter: &RoundTripCounter, mut run: F) -> f64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let invocation = lambda_thaw::testing::Invocation::new();
+    let _ = invocation.run(run()).await;
+    let before = counter.turns();
+    for _ in 0..20 {
+        let _ = invocation.run(run()).await;
+    }
+    (counter.turns() - before) as f64 / 20.0
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_proxy_mode_costs_in_round_trips() {
+    let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
+        return;
+    };
+    let host_port = admin.split_once('@').unwrap().1.split_once('/').unwrap().0;
+    let counter = RoundTripCounter::start(host_port.to_string()).await;
+    let url = admin.replace(host_port, &counter.addr().to_string());
+    let plain: sqlx::PgPool = lambda_thaw::sqlx::connect(&url).await.unwrap();
+    let proxy = ProxyPool::<sqlx::Postgres>::connect(&url).await.unwrap();
+    const QUERY: &str = "SELECT CAST($1 AS INTEGER)";
+    let cached = round_trips(&counter, || async {
+        let _: (i32,) = sqlx::query_as(QUERY)
+            .bind(1)
+            .fetch_one(&plain)
+            .await
+            .unwrap();
+    })
+    .await;
+    let with_arguments = round_trips(&counter, || async {
+        let _: (i32,) = sqlx::query_as(QUERY)
+            .bind(1)
+            .fetch_one(&proxy)
+            .await
+            .unwrap();
+    })
+    .await;
+    let without_arguments = round_trips(&counter, || async {
+        (&proxy).execute("SELECT 1").await.unwrap();
+    })
+    .await;
+    let in_transaction = round_trips(&counter, || async {
+        let mut transaction = proxy.begin().await.unwrap();
+        for _ in 0..3 {
+            let _: (i32,) = sqlx::query_as(QUERY)
+                .bind(1)
+                .fetch_one(&mut transaction)
+                .await
+                .unwrap();
+        }
+        transaction.commit().await.unwrap();
+    })
+    .await;
+    eprintln!(
+        "round trips: plain pool, cached statement {cached}; proxy mode, one query with arguments \
+         {with_arguments}, without {without_arguments}; a transaction of three queries {in_transaction}"
+    );
+    // Every count includes the round trip of sqlx's ping when a connection goes back to
+    // its pool (off the caller's path, after the answer): a plain pool's warm query is 1 + 1.
+    let near = |a: f64, b: f64| (a - b).abs() <= 0.1;
+    assert!(near(cached, 2.0), "{cached}");
+    assert!(
+        near(with_arguments - cached, 3.0),
+        "BEGIN, prepare, execute, COMMIT: {with_arguments}"
+    );
+    assert!(
+        near(without_arguments, cached),
+        "the simple protocol: {without_arguments}"
+    );
+    assert!(
+        near(in_transaction - cached, 7.0),
+        "BEGIN, 3 × (prepare, execute), COMMIT: {in_transaction}"
+    );
+    plain.close().await;
+    proxy.pool().close().await;
 }

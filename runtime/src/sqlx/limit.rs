@@ -31,8 +31,8 @@ const ATTEMPT: Duration = Duration::from_millis(250);
 
 /// Whether `error` is the server (or a proxy in front of it) refusing a connection because
 /// too many are open: PostgreSQL `53300` (`too many connections for role`, `sorry, too many
-/// clients already`), MySQL/MariaDB 1040 (`Too many connections`, SQLSTATE `08004`) and 1203
-/// (`max_user_connections`), PgBouncer's `no more connections allowed`.
+/// clients already`), MySQL/MariaDB 1040 (`Too many connections`, SQLSTATE `08004`), 1203
+/// and 1226 (`max_user_connections`), PgBouncer's `no more connections allowed`.
 pub fn is_connection_limit(error: &sqlx::Error) -> bool {
     let Some(database) = error.as_database_error() else {
         return false;
@@ -56,7 +56,8 @@ pub struct ConnectionLimitError {
 }
 
 impl ConnectionLimitError {
-    /// How many times a connection was attempted.
+    /// How many times lambda-thaw asked the pool for a connection (on PostgreSQL, sqlx
+    /// retries the refusal inside each of these too).
     pub fn attempts(&self) -> u32 {
         self.attempts
     }
@@ -72,12 +73,12 @@ impl std::fmt::Display for ConnectionLimitError {
         let cause = crate::redact_secrets(&self.source.to_string());
         write!(
             f,
-            "the database is at its connection limit: {cause} ({} attempts over {} ms). \
+            "the database is at its connection limit: {cause} (still refused after {} ms of \
+             retrying with back-off). \
              Each Lambda environment keeps its own connection, so more environments ran than \
              the database accepts connections. Put a transaction-pooling proxy in front \
              (RDS Proxy or PgBouncer, with lambda_thaw::sqlx::proxy), lower the function's \
              reserved concurrency, or raise the database's connection limit",
-            self.attempts,
             self.waited.as_millis()
         )
     }
@@ -146,15 +147,25 @@ pub async fn acquire<DB: Database>(
     let mut refusal: Option<sqlx::Error> = None;
     loop {
         attempts += 1;
-        let left = budget.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
+        let left = budget
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_millis(1));
         // Until we know why there is no connection, wait one short attempt; once the
         // refusal is known, let the pool retry (PostgreSQL's refusal is retried inside
         // sqlx) for the rest of the budget rather than cancel a connect half-way.
-        let attempt = if refusal.is_some() { left } else { ATTEMPT.min(left) };
+        let attempt = if refusal.is_some() {
+            left
+        } else {
+            ATTEMPT.min(left)
+        };
         match tokio::time::timeout(attempt, pool.acquire()).await {
             Ok(Ok(connection)) => {
                 if attempts > 1 {
-                    tracing::info!(attempts, waited_ms = started.elapsed().as_millis() as u64, "connected after waiting for a free connection slot");
+                    tracing::info!(
+                        attempts,
+                        waited_ms = started.elapsed().as_millis() as u64,
+                        "connected after waiting for a free connection slot"
+                    );
                 }
                 return Ok(connection);
             }

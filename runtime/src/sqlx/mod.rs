@@ -34,7 +34,9 @@ mod limit;
 #[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
 pub mod proxy;
 
-pub use limit::{AcquireError, CONNECTION_LIMIT_WAIT, ConnectionLimitError, acquire, is_connection_limit};
+pub use limit::{
+    AcquireError, CONNECTION_LIMIT_WAIT, ConnectionLimitError, acquire, is_connection_limit,
+};
 
 /// How long a connection may sit idle before it is pinged on acquire. Lambda freezes an
 /// environment as soon as an invocation completes, so any idle gap may be a freeze;

@@ -125,7 +125,9 @@ impl<DB: Database> Clone for ProxyPool<DB> {
 
 impl<DB: Database> fmt::Debug for ProxyPool<DB> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProxyPool").field("pool", &self.pool).finish()
+        f.debug_struct("ProxyPool")
+            .field("pool", &self.pool)
+            .finish()
     }
 }
 
@@ -178,7 +180,9 @@ impl<DB: Database> Drop for ProxyTransaction<DB> {
 
 impl<DB: Database> fmt::Debug for ProxyTransaction<DB> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProxyTransaction").field("open", &self.open).finish()
+        f.debug_struct("ProxyTransaction")
+            .field("open", &self.open)
+            .finish()
     }
 }
 

@@ -40,7 +40,10 @@ async fn close(db: &Db) {
 const ADD_ONE: &str = "SELECT CAST($1 AS BIGINT) + 1, CAST(pg_backend_pid() AS BIGINT)";
 const INSERT: &str = "INSERT INTO lt_items (item_key) VALUES ($1)";
 
-async fn add_one<'e>(executor: impl Executor<'e, Database = Postgres>, n: i64) -> Result<(i64, i64), sqlx::Error> {
+async fn add_one<'e>(
+    executor: impl Executor<'e, Database = Postgres>,
+    n: i64,
+) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(ADD_ONE).bind(n).fetch_one(executor).await
 }
 
@@ -51,14 +54,20 @@ async fn handle(event: LambdaEvent<Command>, db: &Db) -> Result<Value, Error> {
         Db::Plain(pool) => {
             let answer = add_one(pool, n).await?;
             let mut transaction = pool.begin().await?;
-            sqlx::query(INSERT).bind(&key).execute(&mut *transaction).await?;
+            sqlx::query(INSERT)
+                .bind(&key)
+                .execute(&mut *transaction)
+                .await?;
             transaction.commit().await?;
             answer
         }
         Db::Proxy(pool) => {
             let answer = add_one(pool, n).await?;
             let mut transaction = pool.begin().await?;
-            sqlx::query(INSERT).bind(&key).execute(&mut transaction).await?;
+            sqlx::query(INSERT)
+                .bind(&key)
+                .execute(&mut transaction)
+                .await?;
             transaction.commit().await?;
             answer
         }

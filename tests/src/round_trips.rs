@@ -1,0 +1,71 @@
+//! Counting a client's round trips to a database server on the wire.
+
+/// A loopback TCP proxy that counts round trips: each time the client speaks after the
+/// server did (or first), that is one more request the client waited on.
+pub struct RoundTripCounter {
+    addr: std::net::SocketAddr,
+    turns: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl RoundTripCounter {
+    /// Listens on a free loopback port and forwards every connection to `upstream` (`host:port`).
+    pub async fn start(upstream: String) -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let turns = Arc::new(AtomicU64::new(0));
+        let counter = turns.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                // 1: the client spoke last, 2: the server did.
+                let last = Arc::new(AtomicU8::new(0));
+                let (last_up, turns) = (last.clone(), counter.clone());
+                tokio::spawn(async move {
+                    let mut buffer = vec![0; 64 * 1024];
+                    while let Ok(n) = client_read.read(&mut buffer).await {
+                        if n == 0 {
+                            break;
+                        }
+                        if last_up.swap(1, Ordering::SeqCst) != 1 {
+                            turns.fetch_add(1, Ordering::SeqCst);
+                        }
+                        if server_write.write_all(&buffer[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                tokio::spawn(async move {
+                    let mut buffer = vec![0; 64 * 1024];
+                    while let Ok(n) = server_read.read(&mut buffer).await {
+                        if n == 0 {
+                            break;
+                        }
+                        last.store(2, Ordering::SeqCst);
+                        if client_write.write_all(&buffer[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        Self { addr, turns }
+    }
+
+    /// Round trips so far, over every connection.
+    pub fn turns(&self) -> u64 {
+        self.turns.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl RoundTripCounter {
+    /// Where clients connect.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+}
