@@ -27,7 +27,7 @@ struct Instance {
     /// Invocations in flight and whether the process is stopped; one lock so a freeze
     /// can never race a thaw.
     freezer: Mutex<(usize, bool)>,
-    _server: ApiServer,
+    server: ApiServer,
 }
 
 impl Instance {
@@ -110,6 +110,12 @@ impl Environment {
     /// The running process's pid, if one is running.
     pub async fn pid(&self) -> Option<u32> {
         self.slot.lock().await.as_ref().map(|i| i.process.pid())
+    }
+
+    /// Where the running process's Runtime and Extensions APIs listen, to speak to them
+    /// directly (tests of the emulator's own rules).
+    pub async fn runtime_api(&self) -> Option<std::net::SocketAddr> {
+        self.slot.lock().await.as_ref().map(|i| i.server.addr)
     }
 
     /// Names of the extensions registered by the running process.
@@ -202,7 +208,7 @@ impl Environment {
                             duration,
                         },
                         freezer: Mutex::new((0, false)),
-                        _server: server,
+                        server,
                     });
                 }
                 Ok(None) => {}
@@ -276,6 +282,26 @@ impl Environment {
     ) -> InvocationRecord {
         let invoked_at = SystemTime::now();
         let request_id = new_request_id();
+        let event = event.into();
+        if event.len() > crate::limits::MAX_PAYLOAD {
+            // Lambda's Invoke API refuses it before any environment sees it.
+            let (_, message) = crate::limits::request_entity_too_large();
+            return InvocationRecord {
+                request_id,
+                environment: self.index,
+                cold_start: None,
+                invoked_at,
+                handed_out_at: None,
+                responded_at: None,
+                completed_at: None,
+                deadline: invoked_at + self.config.timeout,
+                outcome: Outcome::Error(FunctionError::new(
+                    "RequestEntityTooLargeException",
+                    message,
+                )),
+                killed_after_response: false,
+            };
+        }
         let (instance, cold_start) = match self.acquire().await {
             Ok(acquired) => acquired,
             Err(error) => {
@@ -302,7 +328,7 @@ impl Environment {
         instance.shared.dispatch(Dispatch {
             request_id: request_id.clone(),
             deadline,
-            body: event.into(),
+            body: event,
             function_arn: format!(
                 "arn:aws:lambda:us-east-1:000000000000:function:{}",
                 self.config.function_name

@@ -35,6 +35,7 @@ mod config;
 mod environment;
 mod events;
 mod fleet;
+pub mod limits;
 mod logs;
 mod outcome;
 mod process;

@@ -9,10 +9,14 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::limits::{
+    ACCEPT_BACKOFF, MAX_OTHER_BODY, MAX_PAYLOAD, MAX_STREAMED_RESPONSE, OVERSIZED_RESPONSE,
+    READ_TIMEOUT, request_entity_too_large,
+};
 use crate::outcome::{FunctionError, Outcome, to_epoch_ms};
 use crate::state::Shared;
 
@@ -38,10 +42,23 @@ impl ApiServer {
         let accept = tokio::spawn(async move {
             // Connection tasks live in this set: aborting the accept task drops them all.
             let mut connections = JoinSet::new();
+            let mut backoff = ACCEPT_BACKOFF.0;
             loop {
                 tokio::select! {
                     accepted = listener.accept() => {
-                        let Ok((stream, _)) = accepted else { continue };
+                        let stream = match accepted {
+                            Ok((stream, _)) => {
+                                backoff = ACCEPT_BACKOFF.0;
+                                stream
+                            }
+                            // Out of file descriptors (or another resource): retrying at
+                            // once would spin at full CPU until one is freed.
+                            Err(_) => {
+                                tokio::time::sleep(backoff).await;
+                                backoff = (backoff * 2).min(ACCEPT_BACKOFF.1);
+                                continue;
+                            }
+                        };
                         let _ = stream.set_nodelay(true);
                         let shared = shared.clone();
                         let prefix = prefix.clone();
@@ -52,6 +69,8 @@ impl ApiServer {
                                 async move { Ok::<_, Infallible>(route(&shared, &prefix, req).await) }
                             });
                             let _ = hyper::server::conn::http1::Builder::new()
+                                .timer(TokioTimer::new())
+                                .header_read_timeout(READ_TIMEOUT)
                                 .serve_connection(TokioIo::new(stream), service)
                                 .await;
                         });
@@ -77,18 +96,31 @@ async fn route(shared: &Shared, prefix: &str, req: Request<Incoming>) -> Reply {
         }
         (Method::POST, ["2018-06-01", "runtime", "invocation", id, "response"]) => {
             let id = id.to_string();
-            let body = read_body(req).await;
-            accept_outcome(shared, &id, Outcome::Response(body))
+            invocation_response(shared, &id, req).await
         }
         (Method::POST, ["2018-06-01", "runtime", "invocation", id, "error"]) => {
             let id = id.to_string();
-            let error = read_error(req).await;
-            accept_outcome(shared, &id, Outcome::Error(error))
+            match read_error(req).await {
+                Ok(error) => accept_outcome(shared, &id, Outcome::Error(error)),
+                Err(unreadable) => unreadable.reply(),
+            }
         }
         (Method::POST, ["2018-06-01", "runtime", "init", "error"]) => {
-            let error = read_error(req).await;
-            shared.init_error(error);
-            status(StatusCode::ACCEPTED, r#"{"status":"OK"}"#.into())
+            // After init, Lambda refuses the transition (RIE `rapi/handler/initerror.go`).
+            if shared.lock().first_next_at.is_some() {
+                return error_json(
+                    StatusCode::FORBIDDEN,
+                    "InvalidStateTransition",
+                    "State transition from Ready to InitError failed for runtime. Error: State transition is not allowed",
+                );
+            }
+            match read_error(req).await {
+                Ok(error) => {
+                    shared.init_error(error);
+                    status(StatusCode::ACCEPTED, r#"{"status":"OK"}"#.into())
+                }
+                Err(unreadable) => unreadable.reply(),
+            }
         }
         (Method::POST, ["2020-01-01", "extension", "register"]) => register(shared, req).await,
         (Method::GET, ["2020-01-01", "extension", "event", "next"]) => {
@@ -133,7 +165,7 @@ async fn next_invocation(shared: &Shared) -> Reply {
     );
     set(
         "lambda-runtime-trace-id",
-        format!("Root=1-{};Sampled=0", dispatch.request_id),
+        crate::limits::trace_id(&dispatch.request_id, dispatch.deadline),
     );
     // What a test asked for instead: malformed or missing headers, a relative deadline.
     for (name, value) in &dispatch.headers {
@@ -157,16 +189,173 @@ fn accept_outcome(shared: &Shared, id: &str, outcome: Outcome) -> Reply {
     if shared.respond(id, outcome) {
         status(StatusCode::ACCEPTED, r#"{"status":"OK"}"#.into())
     } else {
-        status(
+        // An unknown id, or a second answer for one (RIE `rapi/rendering/render_error.go`,
+        // `RenderInvalidRequestID`).
+        error_json(
             StatusCode::BAD_REQUEST,
-            format!("invocation `{id}` is unknown or was already answered"),
+            "InvalidRequestID",
+            "Invalid request ID",
         )
     }
 }
 
+/// `POST /invocation/{id}/response`, buffered (at most [`MAX_PAYLOAD`]) or streamed
+/// (`Lambda-Runtime-Function-Response-Mode: streaming`, at most
+/// [`MAX_STREAMED_RESPONSE`], a mid-stream failure reported in the error trailers).
+async fn invocation_response(shared: &Shared, id: &str, req: Request<Incoming>) -> Reply {
+    let streaming = req
+        .headers()
+        .get("lambda-runtime-function-response-mode")
+        .is_some_and(|mode| mode.as_bytes().eq_ignore_ascii_case(b"streaming"));
+    let read = if streaming {
+        read_body(req, MAX_STREAMED_RESPONSE, None).await
+    } else {
+        read_body(req, MAX_PAYLOAD, Some(READ_TIMEOUT)).await
+    };
+    match read {
+        Ok(body) => match body.trailer_error() {
+            Some(error) => accept_outcome(shared, id, Outcome::Error(error)),
+            None => accept_outcome(shared, id, Outcome::Response(body.bytes)),
+        },
+        Err(Unreadable::TooLarge) => {
+            let limit = if streaming {
+                MAX_STREAMED_RESPONSE
+            } else {
+                MAX_PAYLOAD
+            };
+            let error = FunctionError::new(
+                OVERSIZED_RESPONSE,
+                format!(
+                    "Response payload size exceeded maximum allowed payload size ({limit} bytes)."
+                ),
+            );
+            // The caller gets the error even though the runtime's request failed.
+            shared.respond(id, Outcome::Error(error));
+            Unreadable::TooLarge.reply()
+        }
+        Err(unreadable) => unreadable.reply(),
+    }
+}
+
+/// A request body the emulator would not take whole.
+enum Unreadable {
+    /// Longer than the call's limit.
+    TooLarge,
+    /// The client stopped sending for [`READ_TIMEOUT`].
+    Stalled,
+    /// The connection failed half-way.
+    Broken,
+}
+
+impl Unreadable {
+    fn reply(self) -> Reply {
+        match self {
+            Unreadable::TooLarge => {
+                let (error_type, message) = request_entity_too_large();
+                error_json(StatusCode::PAYLOAD_TOO_LARGE, error_type, &message)
+            }
+            Unreadable::Stalled => error_json(
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeout",
+                "the request body stopped arriving",
+            ),
+            Unreadable::Broken => error_json(
+                StatusCode::BAD_REQUEST,
+                "TruncatedHTTPRequest",
+                "HTTP request detected as truncated",
+            ),
+        }
+    }
+}
+
+/// A body read whole, with its trailers.
+struct ReadBody {
+    bytes: Bytes,
+    trailers: Option<hyper::HeaderMap>,
+}
+
+impl ReadBody {
+    /// The error a streamed response reported in Lambda's trailers
+    /// (`Lambda-Runtime-Function-Error-Type`, `-Error-Body` in base64).
+    fn trailer_error(&self) -> Option<FunctionError> {
+        let trailers = self.trailers.as_ref()?;
+        let error_type = trailers
+            .get("lambda-runtime-function-error-type")?
+            .to_str()
+            .ok()?
+            .to_string();
+        let body = trailers
+            .get("lambda-runtime-function-error-body")
+            .and_then(|v| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(v.as_bytes())
+                    .ok()
+            })
+            .unwrap_or_default();
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let message = value
+            .get("errorMessage")
+            .and_then(|m| m.as_str())
+            .map_or_else(
+                || String::from_utf8_lossy(&body).into_owned(),
+                str::to_string,
+            );
+        Some(FunctionError::new(error_type, message))
+    }
+}
+
+/// Reads a body of at most `cap` bytes, each next piece within `idle` (if given).
+async fn read_body(
+    req: Request<Incoming>,
+    cap: usize,
+    idle: Option<std::time::Duration>,
+) -> Result<ReadBody, Unreadable> {
+    let mut body = req.into_body();
+    let mut bytes = bytes::BytesMut::new();
+    let mut trailers = None;
+    loop {
+        let frame = match idle {
+            Some(idle) => tokio::time::timeout(idle, body.frame())
+                .await
+                .map_err(|_| Unreadable::Stalled)?,
+            None => body.frame().await,
+        };
+        let Some(frame) = frame else { break };
+        let frame = frame.map_err(|_| Unreadable::Broken)?;
+        match frame.into_data() {
+            Ok(data) => {
+                if bytes.len() + data.len() > cap {
+                    return Err(Unreadable::TooLarge);
+                }
+                bytes.extend_from_slice(&data);
+            }
+            Err(frame) => {
+                if let Ok(map) = frame.into_trailers() {
+                    trailers = Some(map);
+                }
+            }
+        }
+    }
+    Ok(ReadBody {
+        bytes: bytes.freeze(),
+        trailers,
+    })
+}
+
+fn error_json(code: StatusCode, error_type: &str, message: &str) -> Reply {
+    json(
+        code,
+        serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string(),
+    )
+}
+
 async fn register(shared: &Shared, req: Request<Incoming>) -> Reply {
     let name = header(&req, "lambda-extension-name");
-    let body = read_body(req).await;
+    let body = match read_body(req, MAX_OTHER_BODY, Some(READ_TIMEOUT)).await {
+        Ok(body) => body.bytes,
+        Err(unreadable) => return unreadable.reply(),
+    };
     let events: Vec<String> = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| serde_json::from_value(v.get("events")?.clone()).ok())
@@ -191,24 +380,18 @@ async fn register(shared: &Shared, req: Request<Incoming>) -> Reply {
     reply
 }
 
-async fn read_body(req: Request<Incoming>) -> Bytes {
-    req.into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default()
-}
-
 /// Reads `{"errorType", "errorMessage"}`, falling back to the error-type header.
-async fn read_error(req: Request<Incoming>) -> FunctionError {
+async fn read_error(req: Request<Incoming>) -> Result<FunctionError, Unreadable> {
     let header_type = header(&req, "lambda-runtime-function-error-type");
-    let body = read_body(req).await;
+    let body = read_body(req, MAX_OTHER_BODY, Some(READ_TIMEOUT))
+        .await?
+        .bytes;
     let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let field = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_string);
-    FunctionError::new(
+    Ok(FunctionError::new(
         field("errorType").unwrap_or(header_type),
         field("errorMessage").unwrap_or_else(|| String::from_utf8_lossy(&body).into()),
-    )
+    ))
 }
 
 fn header(req: &Request<Incoming>, name: &str) -> String {

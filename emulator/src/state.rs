@@ -121,7 +121,7 @@ impl Shared {
             "deadlineMs": to_epoch_ms(dispatch.deadline),
             "requestId": dispatch.request_id,
             "invokedFunctionArn": dispatch.function_arn,
-            "tracing": {"type": "X-Amzn-Trace-Id", "value": format!("Root=1-{}", dispatch.request_id)},
+            "tracing": {"type": "X-Amzn-Trace-Id", "value": crate::limits::trace_id(&dispatch.request_id, dispatch.deadline)},
         });
         for ext in inner.extensions.iter_mut().filter(|e| e.wants_invoke) {
             ext.delivered.push(dispatch.request_id.clone());

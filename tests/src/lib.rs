@@ -52,6 +52,8 @@ pub struct Command {
     sleep_ms: Option<u64>,
     defer_ms: Option<u64>,
     defer_fail: Option<String>,
+    /// Answer with a message of this many bytes (for the payload limits).
+    pad: Option<usize>,
 }
 
 /// The fixtures' handler body.
@@ -82,8 +84,12 @@ pub async fn respond(event: LambdaEvent<Command>, state: &Fixture) -> Result<Val
     if let Some(ms) = command.sleep_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
+    let message = match command.pad {
+        Some(bytes) => Some("x".repeat(bytes)),
+        None => command.message,
+    };
     Ok(json!({
-        "message": command.message,
+        "message": message,
         "pid": std::process::id(),
         "inits": INITS.load(Ordering::SeqCst),
         "invocation": invocation,
