@@ -32,6 +32,7 @@ pub trait Close: Send + Sync {
 }
 
 #[cfg(feature = "sqlx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
 impl<DB: sqlx::Database> Close for sqlx::Pool<DB> {
     async fn close(&self) {
         sqlx::Pool::close(self).await

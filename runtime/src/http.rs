@@ -30,6 +30,7 @@ type HttpHandler =
 impl<S: Send + Sync + 'static> Builder<S> {
     /// Runs an HTTP `handler` (feature `http`) as this process's Lambda function until
     /// shutdown: behind API Gateway (REST or HTTP API), an ALB or a function URL.
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     pub fn run_http<H, HFut, R, E>(self, handler: H) -> ExitCode
     where
         H: Fn(Request, &'static S) -> HFut + Send + Sync + 'static,

@@ -61,7 +61,47 @@
 //!   works as one in a `static` does.
 //! * A `pub` handler has a `pub` `main`: put handlers in a library and make each binary
 //!   one line, `use my_lib::handlers::orders::main;`.
+//!
+//! ## Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `sqlx` | `lambda_thaw::sqlx`: pool options for Lambda — one connection per environment, a liveness check after a freeze, acquire timeouts from the invocation's time left — `connect` with errors that name the host (password hidden), `RotatingPool` for rotated passwords and RDS IAM tokens, and a back-off with a clear error when the database is at its connection limit |
+//! | `proxy` | `sqlx::proxy`: pools for a database behind RDS Proxy or PgBouncer in transaction mode (no named prepared statements, no session state) |
+//! | `http` | HTTP handlers (`request: Request`) behind API Gateway, an ALB or a function URL, through `lambda_http` |
+//!
+//! ## Testing
+//!
+//! A handler stays a plain `async fn`: call it in a unit test with an event, a
+//! [`Context`] and the state. When it [`defer`]s work or needs the deadline, run it inside
+//! [`testing::Invocation::run`], which gives it the invocation's scope and reports what
+//! became of the deferred work:
+//!
+//! ```
+//! # use lambda_thaw::{Error, LambdaEvent};
+//! # async fn handle(event: LambdaEvent<String>) -> Result<String, Error> {
+//! #     lambda_thaw::defer(async { /* audit */ })?;
+//! #     Ok(event.payload)
+//! # }
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use lambda_thaw::testing::Invocation;
+//!
+//! let invocation = Invocation::new();
+//! let invoked = invocation.run(handle(invocation.event("hello".to_string()))).await;
+//! assert_eq!(invoked.response.unwrap().unwrap(), "hello");
+//! assert_eq!(invoked.deferred.len(), 1);
+//! # }
+//! ```
+//!
+//! ## The local emulator
+//!
+//! End to end, the `lambda-thaw-emulator` crate runs the built binary the way Lambda
+//! does — the Runtime API, a freeze between invocations, deadlines, shutdown, fleets of
+//! environments and Lambda's payload limits — for tests (`Environment::invoke`) and from
+//! the command line; see the project's README.
 #![warn(missing_docs, unreachable_pub)]
+// docs.rs (nightly, `--cfg docsrs`): every feature-gated item carries its feature's badge.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
 mod cache;
@@ -74,6 +114,7 @@ mod state;
 pub mod testing;
 
 #[cfg(feature = "sqlx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
 pub mod sqlx;
 
 #[cfg(feature = "http")]
@@ -81,6 +122,7 @@ mod http;
 
 /// HTTP types for `#[handler]`s that take a `Request` (feature `http`): `lambda_http`.
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use lambda_http;
 
 #[doc(hidden)]

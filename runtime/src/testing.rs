@@ -169,6 +169,7 @@ impl<R> Invoked<R> {
 }
 
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use http_sources::Source;
 
 #[cfg(feature = "http")]
@@ -201,6 +202,7 @@ mod http_sources {
         /// # Panics
         ///
         /// If `lambda_http` cannot read the event this builds (a bug here, not in your code).
+        #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
         pub fn request(
             &self,
             source: Source,

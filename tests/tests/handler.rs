@@ -39,7 +39,12 @@ struct FailMarker(std::path::PathBuf);
 
 impl FailMarker {
     fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("lambda-thaw-{name}-{}", std::process::id()));
+        // Unique per marker: tests run in parallel in this process, and one test's marker
+        // removed on drop must not be another's.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("lambda-thaw-{name}-{}-{n}", std::process::id()));
         std::fs::write(&path, "").unwrap();
         Self(path)
     }

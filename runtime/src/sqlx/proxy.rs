@@ -58,9 +58,7 @@ use super::{ConnectError, pool_options};
 /// ```no_run
 /// # async fn demo() -> Result<(), lambda_thaw::Error> {
 /// use lambda_thaw::sqlx::proxy::ProxyPool;
-/// // DB is your driver, e.g. sqlx::Postgres
-/// # type DB = sqlx::Any;
-/// let db = ProxyPool::<DB>::connect(&std::env::var("DATABASE_URL")?).await?;
+/// let db = ProxyPool::<sqlx::Postgres>::connect(&std::env::var("DATABASE_URL")?).await?;
 /// sqlx::query("UPDATE orders SET state = 'paid' WHERE id = $1")
 ///     .bind(42_i64)
 ///     .execute(&db)
