@@ -75,8 +75,9 @@ fn with_errors(item: TokenStream, errors: Vec<syn::Error>) -> TokenStream {
 fn generate(handler: &Handler) -> TokenStream {
     let krate = &handler.krate;
     let private = quote!(#krate::__private);
+    let requirements = quote!(#krate::requirements);
     let name = &handler.name;
-    let (event_ty, event_check) = event(handler, &private).unzip();
+    let (event_ty, event_check) = event(handler, &private, &requirements).unzip();
     let state = handler
         .param(Role::State)
         .filter(|_| handler.init.is_some());
@@ -91,19 +92,21 @@ fn generate(handler: &Handler) -> TokenStream {
     // One check per type the user wrote, spanned there, so a mistake is one error at it.
     let state_check = state.map(|state| {
         let ty = &state.ty;
-        quote_spanned! {state.span=> #private::assert_state::<#ty>(); }
+        quote_spanned! {state.span=> #requirements::assert_state::<#ty>(); }
     });
     let (error_ty, error_check) = match &handler.error_ty {
         Some(ty) => (
             quote!(#ty),
-            Some(quote_spanned! {ty.span()=> #private::assert_error::<#ty>(); }),
+            Some(quote_spanned! {ty.span()=> #requirements::assert_error::<#ty>(); }),
         ),
         // An alias we cannot see into: `main`'s own bound reports a bad error type.
         None => (quote!(#private::Diagnostic), None),
     };
     let probe_event = match &event_ty {
         Some(ty) => quote!(#ty),
-        None => quote!(#private::HttpEvent),
+        // `lambda_http` deserializes an HTTP handler's event, whatever the source: nothing
+        // to check, so any event that passes stands in for it.
+        None => quote!(#private::LambdaEvent<()>),
     };
     // `Checked` when the checks hold; else `Rejected`, whose methods have no bounds, so
     // the failed check is the only error. Asked afresh wherever it is needed (it is a
@@ -135,8 +138,8 @@ fn generate(handler: &Handler) -> TokenStream {
     // the generated one.
     let main_check = quote_spanned! {name.span()=>
         #[allow(unused_imports)]
-        use #private::{MainIsGenerated as _, MainIsTheUsers as _};
-        (&&#private::Probe::<(_, #one_handler::__LambdaThawExit)>::of(main)).__lambda_thaw_main();
+        use #requirements::{MainIsGenerated as _, YourOwnMain as _};
+        (&&#private::Probe::<(_, #one_handler::__LambdaThawExit)>::of(main)).shadowed_by_your_own_main();
     };
     quote! {
         #[doc(hidden)]
@@ -204,19 +207,23 @@ fn option<T: quote::ToTokens>(value: Option<T>) -> TokenStream {
 /// `LambdaEvent<T>` around its payload `T` — and the check that it deserializes, spanned
 /// where the user wrote the type. `None` for HTTP handlers (`lambda_http` deserializes
 /// their event).
-fn event(handler: &Handler, private: &TokenStream) -> Option<(syn::Type, TokenStream)> {
+fn event(
+    handler: &Handler,
+    private: &TokenStream,
+    requirements: &TokenStream,
+) -> Option<(syn::Type, TokenStream)> {
     if handler.param(Role::Request).is_some() {
         return None;
     }
     match (handler.param(Role::Event), handler.param(Role::Payload)) {
         (Some(event), _) => {
             let ty = &event.ty;
-            let check = quote_spanned! {event.span=> #private::assert_event::<#ty>(); };
+            let check = quote_spanned! {event.span=> #requirements::assert_event::<#ty>(); };
             Some((ty.clone(), check))
         }
         (None, Some(payload)) => {
             let ty = &payload.ty;
-            let check = quote_spanned! {payload.span=> #private::assert_payload::<#ty>(); };
+            let check = quote_spanned! {payload.span=> #requirements::assert_payload::<#ty>(); };
             Some((syn::parse_quote!(#private::LambdaEvent<#ty>), check))
         }
         (None, None) => None,
@@ -231,6 +238,7 @@ fn init(handler: &Handler, private: &TokenStream, entry_kind: &TokenStream) -> T
         return quote!(|| async { ::core::result::Result::Ok(()) });
     };
     let ty = &state.ty;
+    let krate = &handler.krate;
     let init_name = handler.init_name().unwrap_or_default();
     let into_state = quote_spanned! {*init_span=>
         #private::IntoInitResult::<#ty>::into_init_result(__lambda_thaw_output, #init_name)
@@ -240,7 +248,7 @@ fn init(handler: &Handler, private: &TokenStream, entry_kind: &TokenStream) -> T
         || #entry_kind.send(async {
             #[allow(unused_imports)]
             use #private::{ViaFuture as _, ViaValue as _};
-            let __lambda_thaw_call = #private::InitCall(#path());
+            let __lambda_thaw_call = #private::InitCall(#krate::requirements::InitFn::call_init(#path));
             // Its own statement: a borrow of the call must not live across the
             // await, or the init future would have to be `Sync`.
             let __lambda_thaw_kind = (&&__lambda_thaw_call).__lambda_thaw_init_kind();
@@ -343,7 +351,10 @@ fn shutdown(handler: &Handler, private: &TokenStream, entry_kind: &TokenStream) 
     let ty = &state.ty;
     match &handler.shutdown {
         Some((path, span)) => {
-            let call = quote_spanned! {*span=> #path(__lambda_thaw_state) };
+            let krate = &handler.krate;
+            let call = quote_spanned! {*span=>
+                #krate::requirements::ShutdownFn::<#ty, _>::call_shutdown(#path, __lambda_thaw_state)
+            };
             quote! {
                 ::core::option::Option::Some(|__lambda_thaw_state: &'static #ty| {
                     #entry_kind.shutdown_future(async move {

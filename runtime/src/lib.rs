@@ -110,6 +110,7 @@ pub mod expansion;
 mod init;
 mod lifecycle;
 mod redact;
+pub mod requirements;
 mod state;
 pub mod testing;
 

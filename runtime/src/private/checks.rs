@@ -19,80 +19,13 @@
 //! the handler's name, init's at `init = …` ([`Checked::send`]) — so a future that holds
 //! an `Rc` across an `.await` is reported at the function that made it.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::process::ExitCode;
-use std::task::{Context, Poll};
-
-use lambda_runtime::{Diagnostic, LambdaEvent};
 
 use crate::__private::probe::Probe;
 use crate::close::ShutdownFuture;
+use crate::requirements::{HandlerError, HandlerEvent, SharedState};
 
-/// Types the per-environment state may have.
-#[diagnostic::on_unimplemented(
-    message = "the state `{Self}` is shared by every invocation of the environment, across threads, so it must be `Send + Sync + 'static`",
-    label = "not `Send + Sync + 'static`",
-    note = "hold it in thread-safe types: `Arc` instead of `Rc`, `Mutex`/`RwLock` instead of `RefCell`/`Cell`, owned data instead of borrows"
-)]
-pub trait SharedState {}
-
-#[diagnostic::do_not_recommend]
-impl<T: Send + Sync + 'static> SharedState for T {}
-
-/// Checks the state parameter's type where the user wrote it.
-pub fn assert_state<T: SharedState>() {}
-
-/// Types the payload of an event may have.
-#[diagnostic::on_unimplemented(
-    message = "the payload `{Self}` cannot be deserialized: it must implement `serde::Deserialize` (and `Send`)",
-    label = "not deserializable",
-    note = "derive it: `#[derive(serde::Deserialize)] struct MyEvent {{ … }}`; or take `serde_json::Value` for any JSON, or a type from `aws_lambda_events`"
-)]
-pub trait EventPayload {}
-
-#[diagnostic::do_not_recommend]
-impl<T: for<'de> serde::Deserialize<'de> + Send + 'static> EventPayload for T {}
-
-/// Types the event a handler receives may have.
-#[diagnostic::on_unimplemented(
-    message = "the event `{Self}` cannot be deserialized: its payload type must implement `serde::Deserialize` (and `Send`)",
-    label = "the payload in this event type is not deserializable",
-    note = "derive it: `#[derive(serde::Deserialize)] struct MyEvent {{ … }}`; or take `serde_json::Value` for any JSON, or a type from `aws_lambda_events`"
-)]
-pub trait HandlerEvent {}
-
-#[diagnostic::do_not_recommend]
-impl<T: EventPayload> HandlerEvent for LambdaEvent<T> {}
-
-/// The event of an HTTP handler: `lambda_http` deserializes it, whatever the source.
-pub struct HttpEvent;
-
-impl HandlerEvent for HttpEvent {}
-
-/// Checks the event parameter's type where the user wrote it.
-pub fn assert_event<T: HandlerEvent>() {}
-
-/// Checks the payload parameter's type where the user wrote it.
-pub fn assert_payload<T: EventPayload>() {}
-
-/// Error types a handler may return.
-#[diagnostic::on_unimplemented(
-    message = "the handler's error type `{Self}` cannot be reported to Lambda: it must convert into `lambda_thaw::Diagnostic`",
-    label = "Lambda cannot report this error type",
-    note = "return `lambda_thaw::Error` (every `std::error::Error` converts into it with `?`), or implement `From<{Self}> for lambda_thaw::Diagnostic` to choose the `errorType` and `errorMessage`"
-)]
-pub trait HandlerError {}
-
-#[diagnostic::do_not_recommend]
-impl<E: Into<Diagnostic> + Send + 'static> HandlerError for E {}
-
-/// Checks the handler's error type where the user wrote it (in `Result<R, E>`).
-pub fn assert_error<T: HandlerError>() {}
-
-/// Every assertion holds: the real entry (`Checked::main`, `Checked::main_http`).
-#[derive(Debug, Clone, Copy)]
-pub struct Checked(());
+pub use crate::requirements::{Checked, SendFuture};
 
 /// An assertion failed and has been reported: an entry without bounds, so nothing else
 /// is. Never in a binary (the failed assertion stops the build).
@@ -103,7 +36,7 @@ pub struct Rejected(());
 pub trait EntryChecked {
     /// [`Checked`].
     fn __lambda_thaw_entry(&self) -> Checked {
-        Checked(())
+        Checked::new()
     }
 }
 
@@ -120,43 +53,6 @@ pub trait EntryRejected {
 }
 
 impl<T> EntryRejected for Probe<T> {}
-
-impl Checked {
-    /// Checks that `future` is `Send`, where the generated code spans this call (the
-    /// handler's name, or `init = …`), and carries that proof to `main`'s bounds.
-    pub fn send<F: Future + Send>(self, future: F) -> SendFuture<F> {
-        SendFuture { future }
-    }
-
-    /// Boxes a shutdown hook's future.
-    pub fn shutdown_future(
-        self,
-        future: impl Future<Output = ()> + Send + 'static,
-    ) -> ShutdownFuture {
-        Box::pin(future)
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A future that [`Checked::send`] has checked to be `Send`.
-    pub struct SendFuture<F> {
-        #[pin]
-        future: F,
-    }
-}
-
-// SAFETY: the only way to make a `SendFuture<F>` is `Checked::send`, which requires
-// `F: Send`; so every `SendFuture` that exists wraps a `Send` future. (The impl exists so
-// that `main`'s `Send` bound holds without repeating the error `send` already reported.)
-unsafe impl<F> Send for SendFuture<F> {}
-
-impl<F: Future> Future for SendFuture<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.project().future.poll(cx)
-    }
-}
 
 impl Rejected {
     /// Stands in for [`Checked::send`]: the future as it is (no claim that it is `Send`).
@@ -210,29 +106,6 @@ impl Rejected {
         ExitCode::FAILURE
     }
 }
-
-/// Chosen when `main` is the generated one: nothing to say.
-pub trait MainIsGenerated {
-    /// Nothing.
-    fn __lambda_thaw_main(&self) {}
-}
-
-/// Asked as `(&&Probe::<(F, Exit)>::of(main)).__lambda_thaw_main()`: the generated `main`
-/// returns `Exit`, a type only the generated module defines; a `fn main` of the user's
-/// shadows it, and the handler would silently never run.
-impl<F: Fn() -> Exit, Exit> MainIsGenerated for &Probe<(F, Exit)> {}
-
-/// Chosen when the user wrote `fn main`: a warning in our words (rustc's deprecation
-/// warning is the one diagnostic a library can word that does not stop the build).
-pub trait MainIsTheUsers {
-    /// Warns.
-    #[deprecated(
-        note = "this binary defines its own `fn main`, so the `main` that `#[handler]` generates (init, the runtime loop, this handler) never runs: remove your `fn main`"
-    )]
-    fn __lambda_thaw_main(&self) {}
-}
-
-impl<T> MainIsTheUsers for Probe<T> {}
 
 /// Present only with the `http` feature; its absence explains the error.
 #[cfg(not(feature = "http"))]

@@ -18,11 +18,7 @@ pub use probe::Probe;
 
 #[cfg(not(feature = "http"))]
 pub use checks::HttpFeature;
-pub use checks::{
-    Checked, EntryChecked, EntryRejected, EventPayload, HandlerError, HandlerEvent, HttpEvent,
-    MainIsGenerated, MainIsTheUsers, Rejected, SendFuture, SharedState, assert_error, assert_event,
-    assert_payload, assert_state,
-};
+pub use checks::{Checked, EntryChecked, EntryRejected, Rejected, SendFuture};
 
 /// For the benchmarks: one invocation of a [`Builder::function`](crate::Builder) without
 /// the HTTP.
