@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use lambda_runtime::{Context, Error, LambdaEvent, LambdaInvocation, Service, service_fn};
-use lambda_thaw::__private::bench::{Function, invoke_in_process};
+use lambda_thaw::__bench::{Function, invoke_in_process};
 use serde_json::Value;
 
 use crate::report::{Row, median};

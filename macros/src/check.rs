@@ -1,18 +1,18 @@
-//! Every misuse the macro can see, reported at the offending token with the fix in words.
-//! Type-level misuses (a state type init does not return, an event that does not
-//! deserialize) are left to the compiler, with messages from `lambda_thaw::__private`'s
+//! Every misuse the macro can see in the model, reported at the offending token with the
+//! fix in words. Type-level misuses (a state type init does not return, an event that does
+//! not deserialize) are left to the compiler, with messages from `lambda_thaw::requirements`'
 //! `#[diagnostic::on_unimplemented]` traits, spanned at the user's tokens by `expand`.
 
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, ReturnType, Type};
+use syn::{ReturnType, Type};
 
-use crate::model::{Role, role_of};
+use crate::model::{Handler, Param, Role};
+use crate::parse::RuntimeArg;
 
-use crate::parse::{Args, RuntimeArg};
-
-/// Checks the function and its options together; pushes one error per problem.
-pub(crate) fn handler(item: &ItemFn, args: &Args, errors: &mut Vec<syn::Error>) {
-    let sig = &item.sig;
+/// Checks the handler and its options together; pushes one error per problem.
+pub(crate) fn handler(model: &Handler, errors: &mut Vec<syn::Error>) {
+    let sig = &model.sig;
+    let args = &model.options;
     let error = |span: proc_macro2::Span, message: &str| syn::Error::new(span, message);
 
     if sig.asyncness.is_none() {
@@ -68,28 +68,25 @@ pub(crate) fn handler(item: &ItemFn, args: &Args, errors: &mut Vec<syn::Error>) 
         ReturnType::Type(..) => {}
     }
 
-    let mut typed = Vec::new();
-    for input in &sig.inputs {
-        match input {
-            FnArg::Receiver(receiver) => errors.push(error(
-                receiver.span(),
-                "a handler cannot take `self`; make it a free function (put shared things in the state built by `init`)",
-            )),
-            FnArg::Typed(param) => typed.push(param),
-        }
+    for receiver in &model.receivers {
+        errors.push(error(
+            *receiver,
+            "a handler cannot take `self`; make it a free function (put shared things in the state built by `init`)",
+        ));
     }
-    let impl_traits: Vec<_> = typed
+    let impl_traits: Vec<_> = model
+        .params
         .iter()
-        .filter(|p| matches!(*p.ty, Type::ImplTrait(_)))
+        .filter(|p| matches!(*p.written.ty, Type::ImplTrait(_)))
         .collect();
     for param in &impl_traits {
         errors.push(error(
-            param.ty.span(),
+            param.span,
             "a handler parameter needs a concrete type: the event is deserialized into it, and `impl Trait` names no type; write the type, e.g. `event: LambdaEvent<MyEvent>`",
         ));
     }
     if impl_traits.is_empty() {
-        parameters(sig, &typed, args, errors);
+        parameters(model, errors);
     }
 
     let has_init = args.init_written.is_some();
@@ -122,66 +119,47 @@ pub(crate) fn handler(item: &ItemFn, args: &Args, errors: &mut Vec<syn::Error>) 
 /// The shapes a handler's parameters may take, for messages.
 const SHAPES: &str = "a handler takes `(event: LambdaEvent<T>)`, `(payload: T, context: Context)` (the context is optional) or `(request: Request)` (feature `http`), plus `state: &S` with `init`, in any order";
 
-/// Checks the parameters by role (see `model::role_of`): one event or one payload, at
-/// most one context (only beside a payload), and a `&S` exactly when there is an `init`.
-fn parameters(
-    sig: &syn::Signature,
-    typed: &[&syn::PatType],
-    args: &Args,
-    errors: &mut Vec<syn::Error>,
-) {
-    let has_init = args.init_written.is_some();
-    let written = |p: &syn::PatType| {
-        let (pat, ty) = (&p.pat, &p.ty);
-        quote::quote!(#pat: #ty)
-            .to_string()
-            .replace(" :", ":")
-            .replace(" < ", "<")
-            .replace(" >", ">")
-            .replace("& ", "&")
-    };
-    let of = |role: Role| -> Vec<&syn::PatType> {
-        typed
-            .iter()
-            .copied()
-            .filter(|p| role_of(&p.ty) == role)
-            .collect()
-    };
-    let (events, payloads, contexts, states) = (
-        of(Role::Event),
-        of(Role::Payload),
-        of(Role::Context),
-        of(Role::State),
+/// Checks the parameters by role (see `model::Role`): one event or one payload, at most
+/// one context (only beside a payload), and a `&S` exactly when there is an `init`.
+fn parameters(model: &Handler, errors: &mut Vec<syn::Error>) {
+    let sig = &model.sig;
+    let has_init = model.options.init_written.is_some();
+    let (events, payloads, contexts, states, requests) = (
+        model.with_role(Role::Event),
+        model.with_role(Role::Payload),
+        model.with_role(Role::Context),
+        model.with_role(Role::State),
+        model.with_role(Role::Request),
     );
-    let requests = of(Role::Request);
+    let whole = |p: &Param| p.written.span();
     // An HTTP request is the whole event: nothing else may claim to be.
     if let Some(request) = requests.first() {
-        let mut conflicts = 0;
-        for other in events
+        let conflicts: Vec<&&Param> = events
             .iter()
             .chain(&payloads)
             .chain(&contexts)
             .chain(requests.iter().skip(1))
-        {
-            conflicts += 1;
+            .collect();
+        for other in &conflicts {
             errors.push(syn::Error::new(
-                other.span(),
+                whole(other),
                 format!(
                     "`{}` is neither the request nor the state: the handler takes the HTTP request as `{}` (its `Context` is `request.lambda_context()`); {SHAPES}",
-                    written(other),
-                    written(request)
+                    other.text(),
+                    request.text()
                 ),
             ));
         }
-        if conflicts > 0 {
+        if !conflicts.is_empty() {
             return;
         }
     }
 
     if events.is_empty() && payloads.is_empty() && requests.is_empty() {
-        let span = typed
+        let span = model
+            .params
             .first()
-            .map_or_else(|| sig.paren_token.span.join(), |p| p.span());
+            .map_or_else(|| sig.paren_token.span.join(), whole);
         errors.push(syn::Error::new(
             span,
             format!("the handler needs an event parameter, e.g. `event: LambdaEvent<serde_json::Value>`; {SHAPES}"),
@@ -196,7 +174,7 @@ fn parameters(
     {
         let ty = &payloads[0].ty;
         errors.push(syn::Error::new(
-            ty.span(),
+            payloads[0].span,
             format!(
                 "the state parameter must be a shared reference: write `&{}`",
                 quote::quote!(#ty).to_string().replace(' ', "")
@@ -207,56 +185,56 @@ fn parameters(
     if let Some(event) = events.first() {
         for other in payloads.iter().chain(&contexts) {
             errors.push(syn::Error::new(
-                other.span(),
+                whole(other),
                 format!(
                     "`{}` is neither the event nor the state: the handler already takes the whole event as `{}`; {SHAPES}; put other values in the state",
-                    written(other),
-                    written(event)
+                    other.text(),
+                    event.text()
                 ),
             ));
         }
     }
     for extra in events.iter().skip(1) {
         errors.push(syn::Error::new(
-            extra.span(),
+            whole(extra),
             format!("a second `LambdaEvent` parameter; {SHAPES}"),
         ));
     }
     for extra in payloads.iter().skip(1) {
         errors.push(syn::Error::new(
-            extra.span(),
+            whole(extra),
             format!(
                 "`{}` and `{}` could both be the payload (a parameter that is not `LambdaEvent`, `Context` or `&State`); {SHAPES}; put other values in the state",
-                written(payloads[0]),
-                written(extra)
+                payloads[0].text(),
+                extra.text()
             ),
         ));
     }
     for extra in contexts.iter().skip(1) {
         errors.push(syn::Error::new(
-            extra.span(),
+            whole(extra),
             format!("a second `Context` parameter; {SHAPES}"),
         ));
     }
 
     if states.is_empty() && has_init {
         errors.push(syn::Error::new(
-            args.init_written.unwrap(),
+            model.options.init_written.unwrap_or_else(|| sig.ident.span()),
             "`init` builds a state, but the handler has no parameter for it; add one, e.g. `state: &State`",
         ));
     }
     for (i, state) in states.iter().enumerate() {
-        let Type::Reference(reference) = &*state.ty else {
+        let Type::Reference(reference) = &*state.written.ty else {
             continue;
         };
         if !has_init {
             errors.push(syn::Error::new(
-                state.span(),
+                whole(state),
                 "this parameter would be the state, but there is no `init` to build it; add `#[handler(init = setup)]` or remove the parameter",
             ));
         } else if i > 0 {
             errors.push(syn::Error::new(
-                state.span(),
+                whole(state),
                 "a second reference parameter: the handler has one state (`&S`, built by `init`); put everything it needs in that one type",
             ));
         } else if let Some(mutability) = &reference.mutability {

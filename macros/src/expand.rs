@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, ItemFn};
 
-use crate::model::{Handler, Role};
+use crate::model::{Entry, Handler, Role};
 use crate::parse::{RuntimeArg, TracingArg};
 use crate::{check, parse};
 
@@ -25,11 +25,11 @@ pub(crate) fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
             return with_errors(item, errors);
         }
     };
-    check::handler(&function, &args, &mut errors);
+    let model = Handler::new(&function, args);
+    check::handler(&model, &mut errors);
     if !errors.is_empty() {
         return with_errors(quote!(#function), errors);
     }
-    let model = Handler::new(&function, &args);
     let generated = generate(&model);
     quote! {
         // `#[handler]` requires `async`, even for a handler that never awaits.
@@ -76,11 +76,9 @@ fn generate(handler: &Handler) -> TokenStream {
     let krate = &handler.krate;
     let private = quote!(#krate::__private);
     let requirements = quote!(#krate::requirements);
-    let name = &handler.name;
+    let name = handler.name();
     let (event_ty, event_check) = event(handler, &private, &requirements).unzip();
-    let state = handler
-        .param(Role::State)
-        .filter(|_| handler.init.is_some());
+    let state = handler.state();
     let state_ty = match state {
         Some(state) => {
             let ty = &state.ty;
@@ -120,17 +118,16 @@ fn generate(handler: &Handler) -> TokenStream {
     let shutdown = shutdown(handler, &private, &entry_kind);
     // Spanned at the return type: a response type the runtime cannot send is reported
     // there.
-    let entry = if handler.param(Role::Request).is_some() {
-        Ident::new("run_http", handler.output_span)
-    } else {
-        Ident::new("run", handler.output_span)
+    let entry = match handler.entry {
+        Entry::Http => Ident::new("run_http", handler.output_span),
+        _ => Ident::new("run", handler.output_span),
     };
     let setup = setup(handler);
     let handler_name = name.to_string();
     let init_name = option(handler.init_name());
-    let lazy = handler.lazy;
-    let early_return = handler.early_return;
-    let deadline_margin_ms = option(handler.deadline_margin_ms);
+    let lazy = handler.lazy();
+    let early_return = handler.early_return();
+    let deadline_margin_ms = option(handler.deadline_margin_ms());
     let body = format_ident!("__lambda_thaw_main_{}", name);
     let one_handler = Ident::new(ONE_HANDLER_PER_BINARY, Span::call_site());
     let main = entry_point(&body, &one_handler, handler.public);
@@ -176,21 +173,21 @@ fn generate(handler: &Handler) -> TokenStream {
 /// is reported where it was named.
 fn setup(handler: &Handler) -> TokenStream {
     let mut calls = TokenStream::new();
-    match &handler.tracing {
+    match handler.tracing() {
         Some(TracingArg::Custom(path)) => {
             calls.extend(quote_spanned! {path.span()=> .tracing(#path) });
         }
         Some(TracingArg::Off) => calls.extend(quote!(.without_tracing())),
         None => {}
     }
-    if handler.runtime == Some(RuntimeArg::CurrentThread) {
+    if handler.runtime() == Some(RuntimeArg::CurrentThread) {
         calls.extend(quote!(.current_thread_runtime()));
     }
-    if let Some((workers, span)) = handler.worker_threads {
+    if let Some((workers, span)) = handler.worker_threads() {
         calls.extend(quote_spanned! {span=> .worker_threads(#workers) });
     }
-    if let Some((path, span)) = &handler.layer {
-        calls.extend(quote_spanned! {*span=> .layer(#path()) });
+    if let Some((path, span)) = handler.layer() {
+        calls.extend(quote_spanned! {span=> .layer(#path()) });
     }
     calls
 }
@@ -212,39 +209,33 @@ fn event(
     private: &TokenStream,
     requirements: &TokenStream,
 ) -> Option<(syn::Type, TokenStream)> {
-    if handler.param(Role::Request).is_some() {
-        return None;
-    }
-    match (handler.param(Role::Event), handler.param(Role::Payload)) {
-        (Some(event), _) => {
-            let ty = &event.ty;
-            let check = quote_spanned! {event.span=> #requirements::assert_event::<#ty>(); };
+    match &handler.entry {
+        Entry::Event(ty, span) => {
+            let check = quote_spanned! {*span=> #requirements::assert_event::<#ty>(); };
             Some((ty.clone(), check))
         }
-        (None, Some(payload)) => {
-            let ty = &payload.ty;
-            let check = quote_spanned! {payload.span=> #requirements::assert_payload::<#ty>(); };
+        Entry::Payload { ty, span, .. } => {
+            let check = quote_spanned! {*span=> #requirements::assert_payload::<#ty>(); };
             Some((syn::parse_quote!(#private::LambdaEvent<#ty>), check))
         }
-        (None, None) => None,
+        Entry::Http | Entry::Missing => None,
     }
 }
 
 /// The init closure: the user's init, sync or async, returning `S` or `Result<S, E>`,
 /// turned into a `Send` future of `Result<S, InitError>`.
 fn init(handler: &Handler, private: &TokenStream, entry_kind: &TokenStream) -> TokenStream {
-    let state = handler.param(Role::State);
-    let (Some((path, init_span)), Some(state)) = (&handler.init, state) else {
+    let (Some((path, init_span)), Some(state)) = (handler.init(), handler.state()) else {
         return quote!(|| async { ::core::result::Result::Ok(()) });
     };
     let ty = &state.ty;
     let krate = &handler.krate;
     let init_name = handler.init_name().unwrap_or_default();
-    let into_state = quote_spanned! {*init_span=>
+    let into_state = quote_spanned! {init_span=>
         #private::IntoInitResult::<#ty>::into_init_result(__lambda_thaw_output, #init_name)
     };
     // Spanned at `init = path`: an init future that is not `Send` is reported there.
-    quote_spanned! {*init_span=>
+    quote_spanned! {init_span=>
         || #entry_kind.send(async {
             #[allow(unused_imports)]
             use #private::{ViaFuture as _, ViaValue as _};
@@ -309,7 +300,7 @@ fn call(
     event_ty: Option<&syn::Type>,
     entry_kind: &TokenStream,
 ) -> TokenStream {
-    let name = &handler.name;
+    let name = handler.name();
     let event = quote!(__lambda_thaw_event);
     let args = handler.params.iter().map(|param| match param.role {
         Role::Event | Role::Request => quote!(__lambda_thaw_event),
@@ -317,14 +308,17 @@ fn call(
         Role::Context => quote!(__lambda_thaw_context),
         Role::State => quote!(__lambda_thaw_state),
     });
-    let split = handler.param(Role::Payload).map(|_| {
-        let context = if handler.param(Role::Context).is_some() {
-            quote!(__lambda_thaw_context)
-        } else {
-            quote!(_)
-        };
-        quote! { let (__lambda_thaw_payload, #context) = #event.into_parts(); }
-    });
+    let split = match handler.entry {
+        Entry::Payload { context, .. } => {
+            let context = if context {
+                quote!(__lambda_thaw_context)
+            } else {
+                quote!(_)
+            };
+            Some(quote! { let (__lambda_thaw_payload, #context) = #event.into_parts(); })
+        }
+        _ => None,
+    };
     let event_param = match (split.is_some(), event_ty) {
         (true, Some(ty)) => quote!(#event: #ty),
         _ => quote!(#event),
@@ -342,17 +336,14 @@ fn call(
 /// `Result` whose error is logged), else closing the state when it implements
 /// `lambda_thaw::Close` (an sqlx pool does), else none.
 fn shutdown(handler: &Handler, private: &TokenStream, entry_kind: &TokenStream) -> TokenStream {
-    let Some(state) = handler
-        .param(Role::State)
-        .filter(|_| handler.init.is_some())
-    else {
+    let Some(state) = handler.state() else {
         return quote!(::core::option::Option::None);
     };
     let ty = &state.ty;
-    match &handler.shutdown {
+    match handler.shutdown() {
         Some((path, span)) => {
             let krate = &handler.krate;
-            let call = quote_spanned! {*span=>
+            let call = quote_spanned! {span=>
                 #krate::requirements::ShutdownFn::<#ty, _>::call_shutdown(#path, __lambda_thaw_state)
             };
             quote! {

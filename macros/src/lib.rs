@@ -1,9 +1,10 @@
 //! The `#[handler]` attribute of [lambda-thaw](https://docs.rs/lambda-thaw). Depend on
 //! `lambda-thaw` and write `lambda_thaw::handler`; this crate is its implementation.
 //!
-//! The pipeline, one file per step: `parse.rs` reads the attribute's options, `check.rs`
-//! reports every misuse at the offending token, `model.rs` reads the function into what
-//! the expansion needs, `expand.rs` writes the code (and runs the other three).
+//! The pipeline, one file per step: `parse.rs` reads the attribute's options, `model.rs`
+//! reads the function into what the other steps need — each parameter's role (from one
+//! table), the state, the kind of event — `check.rs` reports every misuse the model shows
+//! at the offending token, `expand.rs` writes the code (and runs the other three).
 #![warn(missing_docs, unreachable_pub)]
 
 mod check;

@@ -1,8 +1,11 @@
-//! The handler as the expansion sees it: its parameters by role, its options resolved.
+//! The handler as the rest of the macro sees it, read once from the function and its
+//! options: each parameter's role, which one is the state, and what kind of event the
+//! handler takes. `check` reports what the model shows to be wrong; `expand` writes code
+//! from it.
 
 use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::{FnArg, Ident, ItemFn, Path, Type};
+use syn::{FnArg, Ident, ItemFn, PatType, Path, Type};
 
 use crate::parse::{Args, RuntimeArg, TracingArg};
 
@@ -21,17 +24,217 @@ pub(crate) enum Role {
     Payload,
 }
 
+/// The types recognised by the last segment of their path, and whether that segment may
+/// carry generic arguments. A reference is the state; anything else is the payload.
+const RECOGNISED: &[(&str, bool, Role)] = &[
+    ("LambdaEvent", true, Role::Event),
+    ("Context", false, Role::Context),
+    ("Request", false, Role::Request),
+];
+
 /// Recognises a parameter by its type as written.
-pub(crate) fn role_of(ty: &Type) -> Role {
-    match ty {
-        Type::Reference(_) => Role::State,
-        Type::Path(path) if path.qself.is_none() => match path.path.segments.last() {
-            Some(last) if last.ident == "LambdaEvent" => Role::Event,
-            Some(last) if last.ident == "Context" && last.arguments.is_empty() => Role::Context,
-            Some(last) if last.ident == "Request" && last.arguments.is_empty() => Role::Request,
-            _ => Role::Payload,
-        },
-        _ => Role::Payload,
+fn role_of(ty: &Type) -> Role {
+    let last = match ty {
+        Type::Reference(_) => return Role::State,
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
+        _ => None,
+    };
+    last.and_then(|last| {
+        RECOGNISED
+            .iter()
+            .find(|(name, generic, _)| {
+                last.ident == name && (*generic || last.arguments.is_empty())
+            })
+            .map(|(_, _, role)| *role)
+    })
+    .unwrap_or(Role::Payload)
+}
+
+/// A typed parameter of the handler.
+pub(crate) struct Param {
+    pub(crate) role: Role,
+    /// The type as written; for the state, the referenced type `S`.
+    pub(crate) ty: Type,
+    /// The parameter's type as written, for errors about it.
+    pub(crate) span: Span,
+    /// The whole parameter (`pattern: Type`) as written.
+    pub(crate) written: PatType,
+}
+
+impl Param {
+    /// `pattern: Type`, as the user wrote it, for messages.
+    pub(crate) fn text(&self) -> String {
+        let (pat, ty) = (&self.written.pat, &self.written.ty);
+        quote::quote!(#pat: #ty)
+            .to_string()
+            .replace(" :", ":")
+            .replace(" < ", "<")
+            .replace(" >", ">")
+            .replace("& ", "&")
+    }
+}
+
+/// What kind of event the handler takes, decided once from its parameters.
+pub(crate) enum Entry {
+    /// `LambdaEvent<T>`, the type as written.
+    Event(Type, Span),
+    /// A payload `T` (the runtime deserializes `LambdaEvent<T>` and splits it), and
+    /// whether the handler also takes the `Context`.
+    Payload { ty: Type, span: Span, context: bool },
+    /// An HTTP `Request`: `lambda_http` deserializes the event.
+    Http,
+    /// No event parameter at all (an error `check` reports).
+    Missing,
+}
+
+/// Everything the checks and the expansion need to know about the handler.
+pub(crate) struct Handler {
+    /// The signature as written, for the checks of its keywords and shape.
+    pub(crate) sig: syn::Signature,
+    /// The parameters in the order the handler takes them (`self` is not one of them).
+    pub(crate) params: Vec<Param>,
+    /// Where a `self` parameter was written.
+    pub(crate) receivers: Vec<Span>,
+    /// The options, as parsed.
+    pub(crate) options: Args,
+    /// The parameter that receives the state: the first `&S`, when there is an `init`.
+    state: Option<usize>,
+    pub(crate) entry: Entry,
+    /// The handler is `pub`: its `main` is too, so a binary can `use` it from a library.
+    pub(crate) public: bool,
+    pub(crate) krate: Path,
+    /// The return type as written (the function's name if there is none).
+    pub(crate) output_span: Span,
+    /// `E` when the return type is written `Result<R, E>`, to check it where it is
+    /// written; `None` for an alias such as `lambda_thaw::Result<R>`.
+    pub(crate) error_ty: Option<Type>,
+}
+
+impl Handler {
+    /// Reads the function and its options.
+    pub(crate) fn new(item: &ItemFn, options: Args) -> Self {
+        let mut params = Vec::new();
+        let mut receivers = Vec::new();
+        for input in &item.sig.inputs {
+            match input {
+                FnArg::Receiver(receiver) => receivers.push(receiver.span()),
+                FnArg::Typed(typed) => {
+                    let role = role_of(&typed.ty);
+                    let ty = match (&*typed.ty, role) {
+                        (Type::Reference(reference), Role::State) => (*reference.elem).clone(),
+                        (ty, _) => ty.clone(),
+                    };
+                    params.push(Param {
+                        role,
+                        ty,
+                        span: typed.ty.span(),
+                        written: typed.clone(),
+                    });
+                }
+            }
+        }
+        let first = |role: Role| params.iter().position(|p| p.role == role);
+        let state = first(Role::State).filter(|_| options.init.is_some());
+        let entry = match (
+            first(Role::Request),
+            first(Role::Event),
+            first(Role::Payload),
+        ) {
+            (Some(_), _, _) => Entry::Http,
+            (None, Some(event), _) => Entry::Event(params[event].ty.clone(), params[event].span),
+            (None, None, Some(payload)) => Entry::Payload {
+                ty: params[payload].ty.clone(),
+                span: params[payload].span,
+                context: first(Role::Context).is_some(),
+            },
+            (None, None, None) => Entry::Missing,
+        };
+        Self {
+            sig: item.sig.clone(),
+            params,
+            receivers,
+            state,
+            entry,
+            public: matches!(item.vis, syn::Visibility::Public(_)),
+            krate: options
+                .krate
+                .as_ref()
+                .map(|k| k.value.clone())
+                .unwrap_or_else(|| syn::parse_quote!(::lambda_thaw)),
+            output_span: match &item.sig.output {
+                syn::ReturnType::Type(_, ty) => ty.span(),
+                syn::ReturnType::Default => item.sig.ident.span(),
+            },
+            error_ty: match &item.sig.output {
+                syn::ReturnType::Type(_, ty) => result_error_type(ty),
+                syn::ReturnType::Default => None,
+            },
+            options,
+        }
+    }
+
+    pub(crate) fn name(&self) -> &Ident {
+        &self.sig.ident
+    }
+
+    /// The parameters with `role`, in order.
+    pub(crate) fn with_role(&self, role: Role) -> Vec<&Param> {
+        self.params.iter().filter(|p| p.role == role).collect()
+    }
+
+    /// The state parameter, if the handler has a state (an `init` and a `&S`).
+    pub(crate) fn state(&self) -> Option<&Param> {
+        self.state.map(|i| &self.params[i])
+    }
+
+    /// `init = path` and where it was written.
+    pub(crate) fn init(&self) -> Option<(&Path, Span)> {
+        self.options.init.as_ref().map(|i| (&i.value, i.span))
+    }
+
+    /// The init path as the user wrote it, for logs and errors; `None` without init.
+    pub(crate) fn init_name(&self) -> Option<String> {
+        self.init()
+            .map(|(path, _)| quote::quote!(#path).to_string().replace(' ', ""))
+    }
+
+    pub(crate) fn lazy(&self) -> bool {
+        self.options.lazy.as_ref().is_some_and(|l| l.value)
+    }
+
+    pub(crate) fn early_return(&self) -> bool {
+        self.options.early_return.as_ref().is_none_or(|e| e.value)
+    }
+
+    /// Milliseconds before the deadline at which the handler is cancelled; 0 = off;
+    /// `None` = the runtime's default (`lambda_thaw::DEFAULT_DEADLINE_MARGIN`).
+    pub(crate) fn deadline_margin_ms(&self) -> Option<u64> {
+        self.options.deadline_margin.as_ref().map(|m| m.value)
+    }
+
+    pub(crate) fn shutdown(&self) -> Option<(&Path, Span)> {
+        self.options.shutdown.as_ref().map(|s| (&s.value, s.span))
+    }
+
+    /// `tracing = path` or `tracing = false`; `None`: `lambda_runtime`'s default.
+    pub(crate) fn tracing(&self) -> Option<&TracingArg> {
+        self.options.tracing.as_ref().map(|t| &t.value)
+    }
+
+    pub(crate) fn runtime(&self) -> Option<RuntimeArg> {
+        self.options.runtime.as_ref().map(|r| r.value)
+    }
+
+    pub(crate) fn worker_threads(&self) -> Option<(usize, Span)> {
+        self.options
+            .worker_threads
+            .as_ref()
+            .map(|w| (w.value, w.span))
+    }
+
+    /// `layer = path`: a function that returns a tower layer.
+    pub(crate) fn layer(&self) -> Option<(&Path, Span)> {
+        self.options.layer.as_ref().map(|l| (&l.value, l.span))
     }
 }
 
@@ -52,109 +255,5 @@ fn result_error_type(ty: &Type) -> Option<Type> {
     match (types.next(), types.next(), types.next()) {
         (Some(_), Some(error), None) => Some(error.clone()),
         _ => None,
-    }
-}
-
-/// A typed parameter of the handler.
-pub(crate) struct Param {
-    pub(crate) role: Role,
-    /// The type as written; for the state, the referenced type `S`.
-    pub(crate) ty: Type,
-    /// The parameter's type as written, for errors about it.
-    pub(crate) span: Span,
-}
-
-/// What the expansion needs to know.
-pub(crate) struct Handler {
-    pub(crate) name: Ident,
-    /// The parameters in the order the handler takes them.
-    pub(crate) params: Vec<Param>,
-    pub(crate) init: Option<(Path, Span)>,
-    pub(crate) lazy: bool,
-    pub(crate) early_return: bool,
-    /// Milliseconds before the deadline at which the handler is cancelled; 0 = off;
-    /// `None` = the runtime's default (`lambda_thaw::DEFAULT_DEADLINE_MARGIN`).
-    pub(crate) deadline_margin_ms: Option<u64>,
-    pub(crate) shutdown: Option<(Path, Span)>,
-    /// `tracing = path` or `tracing = false`; `None`: `lambda_runtime`'s default.
-    pub(crate) tracing: Option<TracingArg>,
-    pub(crate) runtime: Option<RuntimeArg>,
-    pub(crate) worker_threads: Option<(usize, Span)>,
-    /// `layer = path`: a function that returns a tower layer.
-    pub(crate) layer: Option<(Path, Span)>,
-    /// The handler is `pub`: its `main` is too, so a binary can `use` it from a library.
-    pub(crate) public: bool,
-    pub(crate) krate: Path,
-    /// The return type as written (the function's name if there is none).
-    pub(crate) output_span: Span,
-    /// `E` when the return type is written `Result<R, E>`, to check it where it is
-    /// written; `None` for an alias such as `lambda_thaw::Result<R>`.
-    pub(crate) error_ty: Option<Type>,
-}
-
-impl Handler {
-    /// Reads the function and its options. Shapes the model cannot hold are left to
-    /// `check`, which reports them; here they are simply skipped.
-    pub(crate) fn new(item: &ItemFn, args: &Args) -> Self {
-        let params = item
-            .sig
-            .inputs
-            .iter()
-            .filter_map(|arg| match arg {
-                FnArg::Typed(typed) => Some(typed),
-                FnArg::Receiver(_) => None,
-            })
-            .map(|typed| {
-                let role = role_of(&typed.ty);
-                let ty = match (&*typed.ty, role) {
-                    (Type::Reference(reference), Role::State) => (*reference.elem).clone(),
-                    (ty, _) => ty.clone(),
-                };
-                Param {
-                    role,
-                    ty,
-                    span: typed.ty.span(),
-                }
-            })
-            .collect();
-        Self {
-            name: item.sig.ident.clone(),
-            params,
-            init: args.init.as_ref().map(|i| (i.value.clone(), i.span)),
-            lazy: args.lazy.as_ref().is_some_and(|l| l.value),
-            early_return: args.early_return.as_ref().is_none_or(|e| e.value),
-            deadline_margin_ms: args.deadline_margin.as_ref().map(|m| m.value),
-            shutdown: args.shutdown.as_ref().map(|s| (s.value.clone(), s.span)),
-            tracing: args.tracing.as_ref().map(|t| t.value.clone()),
-            runtime: args.runtime.as_ref().map(|r| r.value),
-            worker_threads: args.worker_threads.as_ref().map(|w| (w.value, w.span)),
-            layer: args.layer.as_ref().map(|l| (l.value.clone(), l.span)),
-            public: matches!(item.vis, syn::Visibility::Public(_)),
-            krate: args
-                .krate
-                .as_ref()
-                .map(|k| k.value.clone())
-                .unwrap_or_else(|| syn::parse_quote!(::lambda_thaw)),
-            output_span: match &item.sig.output {
-                syn::ReturnType::Type(_, ty) => ty.span(),
-                syn::ReturnType::Default => item.sig.ident.span(),
-            },
-            error_ty: match &item.sig.output {
-                syn::ReturnType::Type(_, ty) => result_error_type(ty),
-                syn::ReturnType::Default => None,
-            },
-        }
-    }
-
-    /// The first parameter with `role`.
-    pub(crate) fn param(&self, role: Role) -> Option<&Param> {
-        self.params.iter().find(|p| p.role == role)
-    }
-
-    /// The init path as the user wrote it, for logs and errors; `None` without init.
-    pub(crate) fn init_name(&self) -> Option<String> {
-        self.init
-            .as_ref()
-            .map(|(path, _)| quote::quote!(#path).to_string().replace(' ', ""))
     }
 }

@@ -130,6 +130,13 @@ pub use lambda_http;
 #[path = "private/mod.rs"]
 pub mod __private;
 
+/// For the benchmarks: one invocation of a [`Builder`]'s function in process, without the
+/// HTTP. Not a stable API.
+#[doc(hidden)]
+pub mod __bench {
+    pub use crate::lifecycle::{Function, Reply, invoke_in_process};
+}
+
 pub use builder::{Builder, InvocationLayer, InvocationService};
 pub use cache::{Clock, Stamp, SystemClock, TtlCache};
 pub use close::Close;

@@ -25,7 +25,7 @@ use crate::__private::probe::Probe;
 use crate::close::ShutdownFuture;
 use crate::requirements::{HandlerError, HandlerEvent, SharedState};
 
-pub use crate::requirements::{Checked, SendFuture};
+use crate::requirements::Checked;
 
 /// An assertion failed and has been reported: an entry without bounds, so nothing else
 /// is. Never in a binary (the failed assertion stops the build).

@@ -15,12 +15,12 @@ use lambda_runtime::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::__private::checks::Checked;
 use crate::builder::{Builder, SharedInit, ShutdownHook};
 use crate::close::ShutdownFn;
 use crate::init::InitError;
 use crate::lifecycle::errors::{self, INVALID_EVENT, INVALID_RESPONSE};
 use crate::lifecycle::{EagerInit, Handler, Hook, Options, Reply};
+use crate::requirements::Checked;
 use crate::state::StateCell;
 
 impl Checked {
