@@ -5,6 +5,7 @@
 //! makes init fail while that file exists, `FIXTURE_INIT_PANIC` makes it panic.
 
 pub mod db;
+pub mod events;
 pub mod pgbouncer;
 pub mod round_trips;
 
@@ -102,4 +103,19 @@ pub fn epoch_ms() -> u128 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis()
+}
+
+/// A free loopback TCP port, for a server a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An SQLite URL for a file of this test run's own in the temp directory, and the file.
+pub fn scratch_sqlite(tag: &str) -> (String, std::path::PathBuf) {
+    let file = std::env::temp_dir().join(format!("lambda-thaw-{tag}-{}.db", std::process::id()));
+    (format!("sqlite://{}?mode=rwc", file.display()), file)
 }

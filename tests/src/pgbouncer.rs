@@ -28,14 +28,6 @@ fn binary() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl PgBouncer {
     /// Starts PgBouncer on a free port, forwarding every database to the server in
     /// `upstream` (a `postgres://user@host:port/db` URL) with at most `server_pool`
@@ -60,7 +52,7 @@ impl PgBouncer {
         let user = user.split(':').next().unwrap();
         let host_port = rest.split('/').next().unwrap();
         let (host, upstream_port) = host_port.split_once(':').unwrap_or((host_port, "5432"));
-        let port = free_port();
+        let port = crate::free_port();
         let dir = std::env::temp_dir().join(crate::db::unique("pgbouncer"));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("users.txt"), format!("\"{user}\" \"\"\n")).unwrap();

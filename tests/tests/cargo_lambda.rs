@@ -8,6 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lambda_thaw_tests::db::{PgScratch, admin_url};
+use lambda_thaw_tests::events::api_gateway_v2;
+use lambda_thaw_tests::scratch_sqlite;
 use serde_json::{Value, json};
 
 fn workspace() -> PathBuf {
@@ -33,14 +35,6 @@ fn cargo_lambda() -> Option<PathBuf> {
     found
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `cargo lambda watch` serving one example, stopped on drop.
 struct Watch {
     child: Child,
@@ -50,7 +44,7 @@ struct Watch {
 
 impl Watch {
     fn start(binary: &Path, package: &str, env: &[(&str, &str)]) -> Self {
-        let port = free_port();
+        let port = lambda_thaw_tests::free_port();
         let mut command = Command::new(binary);
         command
             .current_dir(workspace())
@@ -137,11 +131,7 @@ fn twenty_orders(watch: &Watch) {
 #[test]
 fn orders_under_cargo_lambda_watch_on_sqlite() {
     let Some(binary) = cargo_lambda() else { return };
-    let file = std::env::temp_dir().join(format!(
-        "lambda-thaw-cargo-lambda-{}.db",
-        std::process::id()
-    ));
-    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let (url, file) = scratch_sqlite("cargo-lambda");
     let watch = Watch::start(&binary, "orders", &[("DATABASE_URL", &url)]);
     twenty_orders(&watch);
     drop(watch);
@@ -172,32 +162,10 @@ async fn orders_under_cargo_lambda_watch_on_postgres_opens_one_connection() {
     scratch.drop_database().await;
 }
 
-fn api_gateway_v2(method: &str, path: &str, body: Option<&Value>) -> Value {
-    json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "host": "api.example.com"},
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
-            "domainPrefix": "api", "requestId": "r", "routeKey": "$default", "stage": "$default",
-            "time": "21/Apr/2020:15:08:21 +0000", "timeEpoch": 1587481701067u64,
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"}
-        },
-        "body": body.map(Value::to_string),
-        "isBase64Encoded": false
-    })
-}
-
 #[test]
 fn http_orders_under_cargo_lambda_watch_with_api_gateway_v2_events() {
     let Some(binary) = cargo_lambda() else { return };
-    let file = std::env::temp_dir().join(format!(
-        "lambda-thaw-cargo-lambda-http-{}.db",
-        std::process::id()
-    ));
-    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let (url, file) = scratch_sqlite("cargo-lambda-http");
     let watch = Watch::start(&binary, "http-orders", &[("DATABASE_URL", &url)]);
     for i in 0..10 {
         let new = json!({ "customer": format!("c{i}"), "item": "tea", "quantity": 1 });

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use lambda_thaw_emulator::{Environment, FunctionConfig};
+use lambda_thaw_tests::events::api_gateway_v2;
+use lambda_thaw_tests::scratch_sqlite;
 use serde_json::{Value, json};
 
 /// glibc of Amazon Linux 2023, the OS of Lambda's `provided.al2023` runtime.
@@ -49,25 +51,25 @@ fn newest_glibc(binary: &PathBuf) -> (u32, u32) {
         .expect("a dynamically linked binary names glibc versions")
 }
 
-fn sqlite(tag: &str) -> String {
-    let file = std::env::temp_dir().join(format!(
-        "lambda-thaw-deployable-{tag}-{}.db",
-        std::process::id()
-    ));
-    format!("sqlite://{}?mode=rwc", file.display())
-}
-
-#[tokio::test]
-async fn the_built_orders_bootstrap_runs_under_the_emulator() {
-    let Some(binary) = bootstrap("orders") else {
-        return;
-    };
+/// The built bootstrap of `name`, checked to run on `provided.al2023`; `None` (skipped)
+/// outside CI when nothing was built.
+fn built(name: &str) -> Option<PathBuf> {
+    let binary = bootstrap(name)?;
     let glibc = newest_glibc(&binary);
     assert!(
         glibc <= AL2023_GLIBC,
         "needs glibc {glibc:?}, provided.al2023 has {AL2023_GLIBC:?}"
     );
-    let env = Environment::new(FunctionConfig::new(&binary).env("DATABASE_URL", sqlite("orders")));
+    Some(binary)
+}
+
+#[tokio::test]
+async fn the_built_orders_bootstrap_runs_under_the_emulator() {
+    let Some(binary) = built("orders") else {
+        return;
+    };
+    let (url, _) = scratch_sqlite("deployable-orders");
+    let env = Environment::new(FunctionConfig::new(&binary).env("DATABASE_URL", url));
     for i in 0..5 {
         let event = json!({ "customer": format!("c{i}"), "item": "tea", "quantity": 2, "unit_price_cents": 350 });
         let record = env.invoke(event.to_string()).await;
@@ -87,27 +89,13 @@ async fn the_built_orders_bootstrap_runs_under_the_emulator() {
 
 #[tokio::test]
 async fn the_built_http_orders_bootstrap_answers_api_gateway() {
-    let Some(binary) = bootstrap("http-orders") else {
+    let Some(binary) = built("http-orders") else {
         return;
     };
-    let glibc = newest_glibc(&binary);
-    assert!(
-        glibc <= AL2023_GLIBC,
-        "needs glibc {glibc:?}, provided.al2023 has {AL2023_GLIBC:?}"
-    );
-    let env = Environment::new(FunctionConfig::new(&binary).env("DATABASE_URL", sqlite("http")));
-    let body = json!({ "customer": "ada", "item": "tea", "quantity": 1 }).to_string();
-    let event = json!({
-        "version": "2.0", "routeKey": "$default", "rawPath": "/orders", "rawQueryString": "",
-        "headers": {"content-type": "application/json", "host": "api.example.com"},
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
-            "domainPrefix": "api", "requestId": "r", "routeKey": "$default", "stage": "$default",
-            "time": "21/Apr/2020:15:08:21 +0000", "timeEpoch": 1587481701067u64,
-            "http": {"method": "POST", "path": "/orders", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"}
-        },
-        "body": body, "isBase64Encoded": false
-    });
+    let (url, _) = scratch_sqlite("deployable-http");
+    let env = Environment::new(FunctionConfig::new(&binary).env("DATABASE_URL", url));
+    let order = json!({ "customer": "ada", "item": "tea", "quantity": 1 });
+    let event = api_gateway_v2("POST", "/orders", Some(&order));
     let record = env.invoke(event.to_string()).await;
     let response: Value = record
         .outcome

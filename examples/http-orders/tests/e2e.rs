@@ -52,12 +52,6 @@ fn http(record: &InvocationRecord) -> (u64, Value) {
     (response["statusCode"].as_u64().unwrap(), body)
 }
 
-fn sqlite(tag: &str) -> (String, std::path::PathBuf) {
-    let file =
-        std::env::temp_dir().join(format!("lambda-thaw-http-{tag}-{}.db", std::process::id()));
-    (format!("sqlite://{}?mode=rwc", file.display()), file)
-}
-
 async fn create_and_read(
     event: fn(&str, &str, Option<&str>, &str) -> String,
     tag: &str,
@@ -126,14 +120,14 @@ async fn create_and_read(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn api_gateway_v2_creates_and_reads_orders() {
-    let (url, file) = sqlite("apigw");
+    let (url, file) = lambda_thaw_tests::scratch_sqlite("http-apigw");
     create_and_read(api_gateway_v2, "apigw", &url).await;
     let _ = std::fs::remove_file(file);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn alb_creates_and_reads_orders() {
-    let (url, file) = sqlite("alb");
+    let (url, file) = lambda_thaw_tests::scratch_sqlite("http-alb");
     create_and_read(alb, "alb", &url).await;
     let _ = std::fs::remove_file(file);
 }

@@ -249,12 +249,17 @@ where
     }
 }
 
-fn no_prepared_statements() -> sqlx::Error {
-    sqlx::Error::Configuration(
-        "a prepared statement cannot be kept behind a transaction-pooling proxy \
-         (lambda_thaw::sqlx::proxy): run the query itself, which is prepared unnamed"
-            .into(),
-    )
+/// What `prepare` and `describe` answer: an explicitly prepared, reusable statement is
+/// exactly what a transaction pooler cannot keep.
+fn no_prepared_statements<'e, T: 'e>() -> futures_util::future::BoxFuture<'e, Result<T, sqlx::Error>>
+{
+    Box::pin(async {
+        Err(sqlx::Error::Configuration(
+            "a prepared statement cannot be kept behind a transaction-pooling proxy \
+             (lambda_thaw::sqlx::proxy): run the query itself, which is prepared unnamed"
+                .into(),
+        ))
+    })
 }
 
 impl<'p, DB: Database> Executor<'p> for &'p ProxyPool<DB>
@@ -301,7 +306,7 @@ where
     where
         'p: 'e,
     {
-        Box::pin(async { Err(no_prepared_statements()) })
+        no_prepared_statements()
     }
 
     fn describe<'e>(
@@ -311,7 +316,7 @@ where
     where
         'p: 'e,
     {
-        Box::pin(async { Err(no_prepared_statements()) })
+        no_prepared_statements()
     }
 }
 
@@ -359,7 +364,7 @@ where
     where
         't: 'e,
     {
-        Box::pin(async { Err(no_prepared_statements()) })
+        no_prepared_statements()
     }
 
     fn describe<'e>(
@@ -369,6 +374,6 @@ where
     where
         't: 'e,
     {
-        Box::pin(async { Err(no_prepared_statements()) })
+        no_prepared_statements()
     }
 }
