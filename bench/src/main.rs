@@ -9,7 +9,7 @@
 //! ```
 //!
 //! PostgreSQL and MariaDB are found through `LAMBDA_THAW_TEST_POSTGRES` and
-//! `LAMBDA_THAW_TEST_MYSQL` (defaults: this machine's servers); a section whose server
+//! `LAMBDA_THAW_TEST_MYSQL` (defaults: PostgreSQL and MariaDB on localhost, ports 5432 and 3306); a section whose server
 //! cannot be reached is skipped with a note.
 
 mod build_cost;
