@@ -46,7 +46,7 @@ impl<S: SharedState, E: HandlerEvent, Err: HandlerError> EntryChecked for &Probe
 
 /// Chosen otherwise.
 pub trait EntryRejected {
-    /// [`Rejected`].
+    /// `Rejected`.
     fn __lambda_thaw_entry(&self) -> Rejected {
         Rejected(())
     }
