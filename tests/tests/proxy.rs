@@ -374,3 +374,76 @@ async fn what_proxy_mode_costs_in_round_trips() {
     plain.close().await;
     proxy.pool().close().await;
 }
+
+/// Through PgBouncer: a failed query in proxy mode leaves no open transaction behind, and a
+/// `ProxyTransaction` dropped before its commit (an early `?`) loses its writes and the
+/// pool goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn proxy_mode_leaves_no_half_done_transaction_behind() {
+    let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
+        return;
+    };
+    let Some(bouncer) = PgBouncer::start(&admin, 2) else {
+        return;
+    };
+    let scratch = PgScratch::create(&admin).await;
+    let mut migrate = PgConnection::connect(&scratch.url).await.unwrap();
+    sqlx::query("CREATE TABLE lt_items (item_key VARCHAR(64) PRIMARY KEY)")
+        .execute(&mut migrate)
+        .await
+        .unwrap();
+    let db = ProxyPool::<sqlx::Postgres>::connect(&bouncer.url("root", &scratch.name))
+        .await
+        .unwrap();
+    let insert = "INSERT INTO lt_items (item_key) VALUES ($1)";
+    sqlx::query(insert).bind("a").execute(&db).await.unwrap();
+    let duplicate = sqlx::query(insert)
+        .bind("a")
+        .execute(&db)
+        .await
+        .unwrap_err();
+    assert!(
+        duplicate.to_string().contains("duplicate key"),
+        "{duplicate}"
+    );
+    sqlx::query(insert).bind("b").execute(&db).await.unwrap();
+
+    {
+        let mut transaction = db.begin().await.unwrap();
+        sqlx::query(insert)
+            .bind("lost")
+            .execute(&mut transaction)
+            .await
+            .unwrap();
+        // Dropped here without commit, as by an early `?`.
+    }
+    let mut transaction = db.begin().await.unwrap();
+    sqlx::query(insert)
+        .bind("kept")
+        .execute(&mut transaction)
+        .await
+        .unwrap();
+    transaction.commit().await.unwrap();
+
+    let keys: Vec<(String,)> = sqlx::query_as("SELECT item_key FROM lt_items ORDER BY item_key")
+        .fetch_all(&mut migrate)
+        .await
+        .unwrap();
+    let keys: Vec<&str> = keys.iter().map(|(k,)| k.as_str()).collect();
+    assert_eq!(keys, ["a", "b", "kept"]);
+    let (idle_in_transaction,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND state LIKE 'idle in transaction%'",
+    )
+    .bind(&scratch.name)
+    .fetch_one(&mut migrate)
+    .await
+    .unwrap();
+    assert_eq!(
+        idle_in_transaction, 0,
+        "no server connection was left inside a transaction"
+    );
+    db.pool().close().await;
+    migrate.close().await.unwrap();
+    drop(bouncer);
+    scratch.drop_database().await;
+}
