@@ -326,6 +326,7 @@ impl Environment {
         let deadline = SystemTime::now() + self.config.timeout;
         let deadline_at = Instant::now() + self.config.timeout;
         instance.shared.dispatch(Dispatch {
+            trace_id: crate::limits::trace_id(&request_id, deadline),
             request_id: request_id.clone(),
             deadline,
             body: event,

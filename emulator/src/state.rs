@@ -19,6 +19,9 @@ pub(crate) struct Dispatch {
     pub(crate) deadline: SystemTime,
     pub(crate) body: Bytes,
     pub(crate) function_arn: String,
+    /// The X-Ray trace header, in Lambda's format: one per invocation, for the runtime and
+    /// for the extensions' INVOKE event alike.
+    pub(crate) trace_id: String,
     /// Headers to send instead of (`Some`) or to leave out of (`None`) the usual ones.
     pub(crate) headers: Vec<(String, Option<String>)>,
 }
@@ -121,7 +124,7 @@ impl Shared {
             "deadlineMs": to_epoch_ms(dispatch.deadline),
             "requestId": dispatch.request_id,
             "invokedFunctionArn": dispatch.function_arn,
-            "tracing": {"type": "X-Amzn-Trace-Id", "value": crate::limits::trace_id(&dispatch.request_id, dispatch.deadline)},
+            "tracing": {"type": "X-Amzn-Trace-Id", "value": dispatch.trace_id},
         });
         for ext in inner.extensions.iter_mut().filter(|e| e.wants_invoke) {
             ext.delivered.push(dispatch.request_id.clone());

@@ -81,7 +81,7 @@ pub(crate) fn handler(model: &Handler, errors: &mut Vec<syn::Error>) {
         .collect();
     for param in &impl_traits {
         errors.push(error(
-            param.span,
+            param.span(),
             "a handler parameter needs a concrete type: the event is deserialized into it, and `impl Trait` names no type; write the type, e.g. `event: LambdaEvent<MyEvent>`",
         ));
     }
@@ -174,7 +174,7 @@ fn parameters(model: &Handler, errors: &mut Vec<syn::Error>) {
     {
         let ty = &payloads[0].ty;
         errors.push(syn::Error::new(
-            payloads[0].span,
+            payloads[0].span(),
             format!(
                 "the state parameter must be a shared reference: write `&{}`",
                 quote::quote!(#ty).to_string().replace(' ', "")

@@ -90,9 +90,9 @@ fn generate(handler: &Handler) -> TokenStream {
     // One check per type the user wrote, spanned there, so a mistake is one error at it.
     let state_check = state.map(|state| {
         let ty = &state.ty;
-        quote_spanned! {state.span=> #requirements::assert_state::<#ty>(); }
+        quote_spanned! {state.span()=> #requirements::assert_state::<#ty>(); }
     });
-    let (error_ty, error_check) = match &handler.error_ty {
+    let (error_ty, error_check) = match &handler.error_ty() {
         Some(ty) => (
             quote!(#ty),
             Some(quote_spanned! {ty.span()=> #requirements::assert_error::<#ty>(); }),
@@ -119,8 +119,8 @@ fn generate(handler: &Handler) -> TokenStream {
     // Spanned at the return type: a response type the runtime cannot send is reported
     // there.
     let entry = match handler.entry {
-        Entry::Http => Ident::new("run_http", handler.output_span),
-        _ => Ident::new("run", handler.output_span),
+        Entry::Http => Ident::new("run_http", handler.output_span()),
+        _ => Ident::new("run", handler.output_span()),
     };
     let setup = setup(handler);
     let handler_name = name.to_string();

@@ -55,13 +55,16 @@ pub(crate) struct Param {
     pub(crate) role: Role,
     /// The type as written; for the state, the referenced type `S`.
     pub(crate) ty: Type,
-    /// The parameter's type as written, for errors about it.
-    pub(crate) span: Span,
     /// The whole parameter (`pattern: Type`) as written.
     pub(crate) written: PatType,
 }
 
 impl Param {
+    /// Where the parameter's type is written, for errors about it.
+    pub(crate) fn span(&self) -> Span {
+        self.written.ty.span()
+    }
+
     /// `pattern: Type`, as the user wrote it, for messages.
     pub(crate) fn text(&self) -> String {
         let (pat, ty) = (&self.written.pat, &self.written.ty);
@@ -103,11 +106,6 @@ pub(crate) struct Handler {
     /// The handler is `pub`: its `main` is too, so a binary can `use` it from a library.
     pub(crate) public: bool,
     pub(crate) krate: Path,
-    /// The return type as written (the function's name if there is none).
-    pub(crate) output_span: Span,
-    /// `E` when the return type is written `Result<R, E>`, to check it where it is
-    /// written; `None` for an alias such as `lambda_thaw::Result<R>`.
-    pub(crate) error_ty: Option<Type>,
 }
 
 impl Handler {
@@ -127,7 +125,6 @@ impl Handler {
                     params.push(Param {
                         role,
                         ty,
-                        span: typed.ty.span(),
                         written: typed.clone(),
                     });
                 }
@@ -141,10 +138,10 @@ impl Handler {
             first(Role::Payload),
         ) {
             (Some(_), _, _) => Entry::Http,
-            (None, Some(event), _) => Entry::Event(params[event].ty.clone(), params[event].span),
+            (None, Some(event), _) => Entry::Event(params[event].ty.clone(), params[event].span()),
             (None, None, Some(payload)) => Entry::Payload {
                 ty: params[payload].ty.clone(),
-                span: params[payload].span,
+                span: params[payload].span(),
                 context: first(Role::Context).is_some(),
             },
             (None, None, None) => Entry::Missing,
@@ -161,20 +158,29 @@ impl Handler {
                 .as_ref()
                 .map(|k| k.value.clone())
                 .unwrap_or_else(|| syn::parse_quote!(::lambda_thaw)),
-            output_span: match &item.sig.output {
-                syn::ReturnType::Type(_, ty) => ty.span(),
-                syn::ReturnType::Default => item.sig.ident.span(),
-            },
-            error_ty: match &item.sig.output {
-                syn::ReturnType::Type(_, ty) => result_error_type(ty),
-                syn::ReturnType::Default => None,
-            },
             options,
         }
     }
 
     pub(crate) fn name(&self) -> &Ident {
         &self.sig.ident
+    }
+
+    /// The return type as written (the function's name if there is none).
+    pub(crate) fn output_span(&self) -> Span {
+        match &self.sig.output {
+            syn::ReturnType::Type(_, ty) => ty.span(),
+            syn::ReturnType::Default => self.sig.ident.span(),
+        }
+    }
+
+    /// `E` when the return type is written `Result<R, E>`, to check it where it is
+    /// written; `None` for an alias such as `lambda_thaw::Result<R>`.
+    pub(crate) fn error_ty(&self) -> Option<Type> {
+        match &self.sig.output {
+            syn::ReturnType::Type(_, ty) => result_error_type(ty),
+            syn::ReturnType::Default => None,
+        }
     }
 
     /// The parameters with `role`, in order.

@@ -104,12 +104,7 @@ impl<DB: Database> ProxyPool<DB> {
     where
         for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     {
-        let mut connection = limit::acquire(&self.pool).await?;
-        (&mut *connection).execute("BEGIN").await?;
-        Ok(ProxyTransaction {
-            connection,
-            open: true,
-        })
+        ProxyTransaction::<DB>::start(limit::acquire(&self.pool).await?).await
     }
 }
 
@@ -148,6 +143,15 @@ impl<DB: Database> ProxyTransaction<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
+    /// Opens a transaction on `connection`.
+    async fn start(mut connection: sqlx::pool::PoolConnection<DB>) -> Result<Self, sqlx::Error> {
+        (&mut *connection).execute("BEGIN").await?;
+        Ok(Self {
+            connection,
+            open: true,
+        })
+    }
+
     /// Commits the transaction.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         self.finish("COMMIT").await
@@ -233,24 +237,25 @@ where
     if query.arguments.is_none() {
         return (&mut *connection).fetch_many(query).try_collect().await;
     }
-    (&mut *connection).execute("BEGIN").await?;
-    match (&mut *connection).fetch_many(query).try_collect().await {
+    let mut transaction = ProxyTransaction::<DB>::start(connection).await?;
+    match (&mut *transaction.connection)
+        .fetch_many(query)
+        .try_collect()
+        .await
+    {
         Ok(steps) => {
-            (&mut *connection).execute("COMMIT").await?;
+            transaction.commit().await?;
             Ok(steps)
         }
         Err(error) => {
-            // The connection goes back to the pool outside a transaction, or not at all.
-            if (&mut *connection).execute("ROLLBACK").await.is_err() {
-                connection.close_on_drop();
-            }
+            // The connection goes back to the pool outside a transaction: a rollback that
+            // fails leaves the transaction open, and dropped, its connection is closed.
+            let _ = transaction.rollback().await;
             Err(error)
         }
     }
 }
 
-/// What `prepare` and `describe` answer: an explicitly prepared, reusable statement is
-/// exactly what a transaction pooler cannot keep.
 fn no_prepared_statements<'e, T: 'e>() -> futures_util::future::BoxFuture<'e, Result<T, sqlx::Error>>
 {
     Box::pin(async {
