@@ -246,10 +246,14 @@ async fn postgres_environments_past_a_roles_connection_limit_fail_clearly_then_b
     let mut scratch = PgScratch::create(&admin).await;
     let role = unique("lt_limited");
     let mut on_scratch = PgConnection::connect(&scratch.url).await.unwrap();
+    // The schema exists before the environments start, as after a deploy-time migration:
+    // concurrent `CREATE TABLE IF NOT EXISTS` race in PostgreSQL's catalog.
     for statement in [
         format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 5"),
         format!("GRANT ALL ON DATABASE {} TO {role}", scratch.name),
         format!("GRANT ALL ON SCHEMA public TO {role}"),
+        "CREATE TABLE lt_items (item_key VARCHAR(64) PRIMARY KEY)".to_owned(),
+        format!("GRANT ALL ON lt_items TO {role}"),
     ] {
         sqlx::query(AssertSqlSafe(statement))
             .execute(&mut on_scratch)
@@ -281,7 +285,8 @@ async fn mariadb_environments_past_max_user_connections_fail_clearly_then_back_o
     };
     let mut scratch = MariaScratch::create(&admin).await;
     sqlx::raw_sql(AssertSqlSafe(format!(
-        "ALTER USER '{}'@'%' WITH MAX_USER_CONNECTIONS 5",
+        "ALTER USER '{0}'@'%' WITH MAX_USER_CONNECTIONS 5; \
+         CREATE TABLE {0}.lt_items (item_key VARCHAR(64) PRIMARY KEY)",
         scratch.name
     )))
     .execute(&mut scratch.admin)
