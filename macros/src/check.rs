@@ -6,6 +6,7 @@
 use syn::spanned::Spanned;
 use syn::{ReturnType, Type};
 
+use crate::enclosing::Enclosing;
 use crate::model::{Handler, Param, Role};
 use crate::parse::RuntimeArg;
 
@@ -14,6 +15,23 @@ pub(crate) fn handler(model: &Handler, errors: &mut Vec<syn::Error>) {
     let sig = &model.sig;
     let args = &model.options;
     let error = |span: proc_macro2::Span, message: &str| syn::Error::new(span, message);
+
+    let name = &sig.ident;
+    match &model.enclosing {
+        Some(Enclosing::Impl(ty)) => errors.push(error(
+            name.span(),
+            &format!(
+                "`#[handler]` goes on a free function, and `{name}` is an associated function of `impl {ty}`: move it out of the `impl` block to module level (what it needs from `{ty}` can be built once by `init = …` and taken as `&{ty}`)"
+            ),
+        )),
+        Some(Enclosing::Trait(name_of_trait)) => errors.push(error(
+            name.span(),
+            &format!(
+                "`#[handler]` goes on a free function, and `{name}` is a method of `trait {name_of_trait}`: move it out of the trait to module level"
+            ),
+        )),
+        None => {}
+    }
 
     if sig.asyncness.is_none() {
         errors.push(error(
@@ -68,7 +86,8 @@ pub(crate) fn handler(model: &Handler, errors: &mut Vec<syn::Error>) {
         ReturnType::Type(..) => {}
     }
 
-    for receiver in &model.receivers {
+    // Inside an `impl` the error above already says "a free function".
+    for receiver in model.receivers.iter().filter(|_| model.enclosing.is_none()) {
         errors.push(error(
             *receiver,
             "a handler cannot take `self`; make it a free function (put shared things in the state built by `init`)",

@@ -3,11 +3,13 @@
 //!
 //! The pipeline, one file per step: `parse.rs` reads the attribute's options, `model.rs`
 //! reads the function into what the other steps need — each parameter's role (from one
-//! table), the state, the kind of event — `check.rs` reports every misuse the model shows
+//! table), the state, the kind of event, and (`enclosing.rs`) an `impl` around it —
+//! `check.rs` reports every misuse the model shows
 //! at the offending token, `expand.rs` writes the code (and runs the other three).
 #![warn(missing_docs, unreachable_pub)]
 
 mod check;
+mod enclosing;
 mod expand;
 mod model;
 mod parse;

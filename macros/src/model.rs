@@ -7,6 +7,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, PatType, Path, Type};
 
+use crate::enclosing::{self, Enclosing};
 use crate::parse::{Args, RuntimeArg, TracingArg};
 
 /// What a handler parameter is, recognised by its type.
@@ -98,6 +99,8 @@ pub(crate) struct Handler {
     pub(crate) params: Vec<Param>,
     /// Where a `self` parameter was written.
     pub(crate) receivers: Vec<Span>,
+    /// The `impl` or `trait` the function is written in, when its source shows one.
+    pub(crate) enclosing: Option<Enclosing>,
     /// The options, as parsed.
     pub(crate) options: Args,
     /// The parameter that receives the state: the first `&S`, when there is an `init`.
@@ -150,6 +153,7 @@ impl Handler {
             sig: item.sig.clone(),
             params,
             receivers,
+            enclosing: enclosing::of(item),
             state,
             entry,
             public: matches!(item.vis, syn::Visibility::Public(_)),

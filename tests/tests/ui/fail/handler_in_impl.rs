@@ -1,7 +1,7 @@
-// Known gap: an attribute macro sees only the function, not that it sits in an `impl`,
-// so the generated items (a module, an import, `main`) each fail there. The first error,
-// at `#[handler]`, says a module is not supported in an `impl`; the last says `handle` is
-// an associated function. The fix: make the handler a free function.
+// `#[handler]` on an associated function: the macro is given only the function, so it
+// reads the function's source to see the `impl` around it, and says "a free function".
+// (The second error is rustc's and true: with the handler in an `impl`, the crate has no
+// `main` — a crate-level `main` cannot be generated from inside an `impl`.)
 use lambda_thaw::{Error, LambdaEvent, handler};
 
 struct Service;
