@@ -275,11 +275,28 @@ impl Environment {
     /// (a `Lambda-Runtime-Client-Context` that is not JSON, cargo-lambda's relative
     /// `Lambda-Runtime-Deadline-Ms: 600000`, no request id). The emulator's own deadline
     /// enforcement is unchanged.
+    ///
+    /// # Panics
+    ///
+    /// If a name or value cannot be sent in an HTTP header at all (a newline, a space in a
+    /// name): the test would otherwise believe it sent what never reached the function.
     pub async fn invoke_with_headers(
         &self,
         event: impl Into<Bytes>,
         headers: &[(&str, Option<&str>)],
     ) -> InvocationRecord {
+        for (name, value) in headers {
+            assert!(
+                hyper::header::HeaderName::from_bytes(name.as_bytes()).is_ok(),
+                "`{name}` cannot be an HTTP header name"
+            );
+            if let Some(value) = value {
+                assert!(
+                    hyper::header::HeaderValue::from_str(value).is_ok(),
+                    "the value {value:?} of `{name}` cannot be sent in an HTTP header"
+                );
+            }
+        }
         let invoked_at = SystemTime::now();
         let request_id = new_request_id();
         let event = event.into();

@@ -208,3 +208,12 @@ async fn requests_that_stop_half_way_are_closed_and_bodies_over_the_cap_refused(
     );
     env.shutdown().await;
 }
+
+#[tokio::test]
+#[should_panic(expected = "cannot be sent in an HTTP header")]
+async fn an_injected_header_that_http_cannot_carry_is_refused_not_dropped() {
+    // Silently leaving it out would let the test believe the function saw it.
+    eager()
+        .invoke_with_headers("{}", &[("Lambda-Runtime-Client-Context", Some("a\nb"))])
+        .await;
+}
