@@ -134,6 +134,24 @@ impl From<AcquireError> for sqlx::Error {
 /// that says what to change. Any other failure is returned as sqlx reports it.
 ///
 /// A pool with an idle connection answers at once: a warm invocation pays nothing here.
+///
+/// [`connect`](super::connect), [`RotatingPool`](super::RotatingPool) and
+/// `ProxyPool` acquire through it. A handler that runs queries on a plain `sqlx::Pool`
+/// goes through sqlx's own acquire instead: if the environment's connection died during a
+/// freeze and the database refuses the reconnect, sqlx retries until the pool's acquire
+/// timeout and the invocation ends in `lambda_thaw::DeadlineExceeded` or "pool timed out".
+/// Acquire through this function in the handler to get the back-off and the clear error
+/// there too:
+///
+/// ```no_run
+/// # async fn handler(pool: &sqlx::PgPool, id: i64) -> Result<(), lambda_thaw::Error> {
+/// let mut connection = lambda_thaw::sqlx::acquire(pool).await?;
+/// sqlx::query("UPDATE orders SET state = 'paid' WHERE id = $1")
+///     .bind(id)
+///     .execute(&mut *connection)
+///     .await?;
+/// # Ok(()) }
+/// ```
 pub async fn acquire<DB: Database>(
     pool: &sqlx::Pool<DB>,
 ) -> Result<sqlx::pool::PoolConnection<DB>, AcquireError> {
