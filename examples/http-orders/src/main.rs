@@ -44,7 +44,9 @@ async fn setup() -> Result<Database, Error> {
         format!("sqlite://{}?mode=rwc", file.display())
     });
     let pool = lambda_thaw::sqlx::connect::<Any>(&url).await?;
-    sqlx::query(
+    // Safe when many environments cold-start at once (PostgreSQL's `IF NOT EXISTS` races).
+    lambda_thaw::sqlx::create_schema(
+        &pool,
         "CREATE TABLE IF NOT EXISTS http_orders (
             id VARCHAR(64) PRIMARY KEY,
             customer VARCHAR(200) NOT NULL,
@@ -52,7 +54,6 @@ async fn setup() -> Result<Database, Error> {
             quantity BIGINT NOT NULL
         )",
     )
-    .execute(&pool)
     .await?;
     Ok(Database {
         pool,

@@ -77,7 +77,9 @@ async fn connect(url: &str) -> Result<Database, Error> {
         });
     // The error names the host and the cause, with the password hidden.
     let pool = lambda_thaw::sqlx::connect_with(options, url).await?;
-    sqlx::query(
+    // Safe when many environments cold-start at once (PostgreSQL's `IF NOT EXISTS` races).
+    lambda_thaw::sqlx::create_schema(
+        &pool,
         "CREATE TABLE IF NOT EXISTS orders (
             id VARCHAR(64) PRIMARY KEY,
             customer VARCHAR(200) NOT NULL,
@@ -86,7 +88,6 @@ async fn connect(url: &str) -> Result<Database, Error> {
             total_cents BIGINT NOT NULL
         )",
     )
-    .execute(&pool)
     .await?;
     Ok(Database {
         pool,

@@ -124,3 +124,50 @@ async fn fifty_orders_on_mariadb_open_one_connection() {
     };
     fifty_orders_open_one_connection(scratch).await;
 }
+
+/// Twenty environments cold-starting together on an empty database: every first order
+/// succeeds. Each init creates the table if it is missing, and on PostgreSQL concurrent
+/// `CREATE TABLE IF NOT EXISTS` race in the catalog (the losers get a duplicate-key error
+/// on `pg_type`), so the example must treat "someone else just created it" as done.
+async fn twenty_cold_starts_at_once_on_an_empty_database(mut scratch: Scratch) {
+    let environments: Vec<_> = (0..20)
+        .map(|_| std::sync::Arc::new(Environment::new(orders(scratch.url()))))
+        .collect();
+    let mut invocations = tokio::task::JoinSet::new();
+    for (n, env) in environments.iter().enumerate() {
+        let env = env.clone();
+        invocations.spawn(async move { env.invoke(event(n)).await });
+    }
+    let records = invocations.join_all().await;
+    let failed: Vec<_> = records
+        .iter()
+        .filter(|r| !r.outcome.is_response())
+        .map(|r| &r.outcome)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of 20 failed: {failed:?}",
+        failed.len()
+    );
+    for env in &environments {
+        env.shutdown().await;
+    }
+    assert_eq!(scratch.connections_opened().await, 20);
+    scratch.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_cold_starts_at_once_on_an_empty_postgres_database() {
+    let Some(scratch) = Scratch::postgres().await else {
+        return;
+    };
+    twenty_cold_starts_at_once_on_an_empty_database(scratch).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_cold_starts_at_once_on_an_empty_mariadb_database() {
+    let Some(scratch) = Scratch::mariadb().await else {
+        return;
+    };
+    twenty_cold_starts_at_once_on_an_empty_database(scratch).await;
+}

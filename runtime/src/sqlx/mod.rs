@@ -33,10 +33,12 @@ mod limit;
 #[cfg(feature = "proxy")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
 pub mod proxy;
+mod schema;
 
 pub use limit::{
     AcquireError, CONNECTION_LIMIT_WAIT, ConnectionLimitError, acquire, is_connection_limit,
 };
+pub use schema::create_schema;
 
 /// How long a connection may sit idle before it is pinged on acquire. Lambda freezes an
 /// environment as soon as an invocation completes, so any idle gap may be a freeze;

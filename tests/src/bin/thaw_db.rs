@@ -41,9 +41,11 @@ async fn setup() -> Result<Db, Error> {
         _ => lambda_thaw::sqlx::pool_options::<Any>(),
     };
     let pool = lambda_thaw::sqlx::connect_with(options, &url).await?;
-    sqlx::query("CREATE TABLE IF NOT EXISTS lt_items (item_key VARCHAR(64) PRIMARY KEY)")
-        .execute(&pool)
-        .await?;
+    lambda_thaw::sqlx::create_schema(
+        &pool,
+        "CREATE TABLE IF NOT EXISTS lt_items (item_key VARCHAR(64) PRIMARY KEY)",
+    )
+    .await?;
     let kind = if url.starts_with("postgres") {
         Kind::Postgres
     } else if url.starts_with("sqlite") {
