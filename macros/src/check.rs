@@ -6,9 +6,9 @@
 use syn::spanned::Spanned;
 use syn::{ReturnType, Type};
 
-use crate::enclosing::Enclosing;
 use crate::model::{Handler, Param, Role};
 use crate::parse::RuntimeArg;
+use crate::placement::Enclosing;
 
 /// Checks the handler and its options together; pushes one error per problem.
 pub(crate) fn handler(model: &Handler, errors: &mut Vec<syn::Error>) {
@@ -17,7 +17,7 @@ pub(crate) fn handler(model: &Handler, errors: &mut Vec<syn::Error>) {
     let error = |span: proc_macro2::Span, message: &str| syn::Error::new(span, message);
 
     let name = &sig.ident;
-    match &model.enclosing {
+    match &model.placement.enclosing {
         Some(Enclosing::Impl(ty)) => errors.push(error(
             name.span(),
             &format!(
@@ -31,6 +31,14 @@ pub(crate) fn handler(model: &Handler, errors: &mut Vec<syn::Error>) {
             ),
         )),
         None => {}
+    }
+    if let Some((module, root)) = &model.placement.main_out_of_reach {
+        errors.push(error(
+            name.span(),
+            &format!(
+                "`#[handler]` generates `main` inside module `{module}`, and the binary's root (`{root}`) does not bring it in, so the binary has no `main`: add `use {module}::main;` to `{root}`"
+            ),
+        ));
     }
 
     if sig.asyncness.is_none() {
@@ -87,7 +95,11 @@ pub(crate) fn handler(model: &Handler, errors: &mut Vec<syn::Error>) {
     }
 
     // Inside an `impl` the error above already says "a free function".
-    for receiver in model.receivers.iter().filter(|_| model.enclosing.is_none()) {
+    for receiver in model
+        .receivers
+        .iter()
+        .filter(|_| model.placement.enclosing.is_none())
+    {
         errors.push(error(
             *receiver,
             "a handler cannot take `self`; make it a free function (put shared things in the state built by `init`)",

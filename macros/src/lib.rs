@@ -3,16 +3,16 @@
 //!
 //! The pipeline, one file per step: `parse.rs` reads the attribute's options, `model.rs`
 //! reads the function into what the other steps need — each parameter's role (from one
-//! table), the state, the kind of event, and (`enclosing.rs`) an `impl` around it —
+//! table), the state, the kind of event, and (`placement.rs`) an `impl` around it or a `main` out of reach —
 //! `check.rs` reports every misuse the model shows
 //! at the offending token, `expand.rs` writes the code (and runs the other three).
 #![warn(missing_docs, unreachable_pub)]
 
 mod check;
-mod enclosing;
 mod expand;
 mod model;
 mod parse;
+mod placement;
 
 use proc_macro::TokenStream;
 

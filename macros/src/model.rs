@@ -7,8 +7,8 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, PatType, Path, Type};
 
-use crate::enclosing::{self, Enclosing};
 use crate::parse::{Args, RuntimeArg, TracingArg};
+use crate::placement::{self, Placement};
 
 /// What a handler parameter is, recognised by its type.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -99,8 +99,9 @@ pub(crate) struct Handler {
     pub(crate) params: Vec<Param>,
     /// Where a `self` parameter was written.
     pub(crate) receivers: Vec<Span>,
-    /// The `impl` or `trait` the function is written in, when its source shows one.
-    pub(crate) enclosing: Option<Enclosing>,
+    /// Where the source shows the function written: in an `impl`, or in a module whose
+    /// `main` the binary's root does not bring in.
+    pub(crate) placement: Placement,
     /// The options, as parsed.
     pub(crate) options: Args,
     /// The parameter that receives the state: the first `&S`, when there is an `init`.
@@ -153,7 +154,7 @@ impl Handler {
             sig: item.sig.clone(),
             params,
             receivers,
-            enclosing: enclosing::of(item),
+            placement: placement::of(item),
             state,
             entry,
             public: matches!(item.vis, syn::Visibility::Public(_)),
