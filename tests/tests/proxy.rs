@@ -278,6 +278,106 @@ async fn postgres_environments_past_a_roles_connection_limit_fail_clearly_then_b
         .unwrap();
 }
 
+/// One warm environment of a role allowed one connection: its connection is killed while
+/// it is frozen and another client takes the only slot, so the handler's reconnect is
+/// refused. Through `lambda_thaw::sqlx::acquire` the invocation fails with the
+/// connection-limit error well inside its 3 s; through sqlx's pool (the control) it waits
+/// out sqlx's silent retries and is cancelled at the deadline. Both serve once the slot
+/// is free again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_handler_reconnecting_at_the_limit_fails_clearly_through_acquire() {
+    let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
+        return;
+    };
+    let mut scratch = PgScratch::create(&admin).await;
+    let role = unique("lt_one");
+    let mut on_scratch = PgConnection::connect(&scratch.url).await.unwrap();
+    for statement in [
+        format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 1"),
+        format!("GRANT ALL ON DATABASE {} TO {role}", scratch.name),
+        format!("GRANT ALL ON SCHEMA public TO {role}"),
+        "CREATE TABLE lt_items (item_key VARCHAR(64) PRIMARY KEY)".to_owned(),
+        format!("GRANT ALL ON lt_items TO {role}"),
+    ] {
+        sqlx::query(AssertSqlSafe(statement))
+            .execute(&mut on_scratch)
+            .await
+            .unwrap();
+    }
+    on_scratch.close().await.unwrap();
+    let host = admin.split_once('@').unwrap().1.rsplit_once('/').unwrap().0;
+    let url = format!("postgres://{role}@{host}/{}", scratch.name);
+
+    let mut answers = Vec::new();
+    for acquire in ["lambda-thaw", "sqlx"] {
+        let env = Environment::new(
+            FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-db"))
+                .env("DATABASE_URL", &url)
+                .env("FIXTURE_ACQUIRE", acquire)
+                .env("RUST_LOG", "info")
+                .timeout(Duration::from_secs(3)),
+        );
+        let first = env.invoke(r#"{"select":true}"#).await;
+        let session = first
+            .outcome
+            .json()
+            .expect("the first invocation is served")["session"]
+            .as_i64()
+            .unwrap();
+        // Frozen past the pool's liveness threshold, then the connection is killed and the
+        // only slot taken.
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        scratch.terminate(session).await;
+        let blocker = PgConnection::connect(&url).await.unwrap();
+        let started = Instant::now();
+        let refused = env.invoke(r#"{"select":true}"#).await;
+        let took = started.elapsed();
+        let error = refused
+            .outcome
+            .error()
+            .unwrap_or_else(|| panic!("{acquire}: expected an error, got {:?}", refused.outcome));
+        eprintln!(
+            "{acquire}: answered after {took:?}: {}",
+            error.error_message
+        );
+        blocker.close().await.unwrap();
+        let again = env.invoke(r#"{"select":true}"#).await;
+        assert!(
+            again.outcome.is_response(),
+            "{acquire}: {:?}",
+            again.outcome
+        );
+        env.shutdown().await;
+        answers.push((error, took));
+    }
+    let (through_acquire, took) = &answers[0];
+    assert!(
+        through_acquire
+            .error_message
+            .contains("the database is at its connection limit"),
+        "{through_acquire:?}"
+    );
+    assert!(*took < Duration::from_secs(3), "answered after {took:?}");
+    let (through_sqlx, _) = &answers[1];
+    assert!(
+        !through_sqlx.error_message.contains("connection limit"),
+        "the control arm should not know why: {through_sqlx:?}"
+    );
+
+    scratch.wait_until_idle().await;
+    sqlx::query(AssertSqlSafe(format!(
+        "DROP DATABASE {} WITH (FORCE)",
+        scratch.name
+    )))
+    .execute(&mut scratch.admin)
+    .await
+    .unwrap();
+    sqlx::query(AssertSqlSafe(format!("DROP ROLE {role}")))
+        .execute(&mut scratch.admin)
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn mariadb_environments_past_max_user_connections_fail_clearly_then_back_off_in() {
     let Some(admin) = admin_url("LAMBDA_THAW_TEST_MYSQL") else {

@@ -3,7 +3,8 @@
 //! inserts `key` in a transaction, sleeping inside it before the commit;
 //! `{"select": true}` runs one query. Every answer names the database session that served
 //! it, so tests can kill that session while the environment is frozen.
-//! `FIXTURE_POOL=sqlx-default` uses sqlx's own pool defaults instead of lambda-thaw's.
+//! `FIXTURE_POOL=sqlx-default` uses sqlx's own pool defaults instead of lambda-thaw's;
+//! `FIXTURE_ACQUIRE=lambda-thaw` makes `select` acquire through `lambda_thaw::sqlx::acquire`.
 
 use std::time::Duration;
 
@@ -16,6 +17,9 @@ use sqlx::{Any, AnyPool};
 struct Db {
     pool: AnyPool,
     kind: Kind,
+    /// `FIXTURE_ACQUIRE=lambda-thaw`: `select` acquires through `lambda_thaw::sqlx::acquire`
+    /// instead of sqlx's pool.
+    acquire_through_lambda_thaw: bool,
 }
 
 enum Kind {
@@ -53,7 +57,13 @@ async fn setup() -> Result<Db, Error> {
     } else {
         Kind::MySql
     };
-    Ok(Db { pool, kind })
+    let acquire_through_lambda_thaw =
+        std::env::var("FIXTURE_ACQUIRE").is_ok_and(|v| v == "lambda-thaw");
+    Ok(Db {
+        pool,
+        kind,
+        acquire_through_lambda_thaw,
+    })
 }
 
 async fn close(db: &Db) {
@@ -71,7 +81,13 @@ async fn handle(event: LambdaEvent<Command>, db: &Db) -> Result<Value, Error> {
         Kind::Sqlite => "SELECT CAST(0 AS BIGINT)",
     };
     if command.select.is_some() {
-        let (session,): (i64,) = sqlx::query_as(session_query).fetch_one(&db.pool).await?;
+        let query = sqlx::query_as(session_query);
+        let (session,): (i64,) = if db.acquire_through_lambda_thaw {
+            let mut connection = lambda_thaw::sqlx::acquire(&db.pool).await?;
+            query.fetch_one(&mut *connection).await?
+        } else {
+            query.fetch_one(&db.pool).await?
+        };
         return Ok(json!({ "session": session }));
     }
     let key = command.insert.ok_or("expected `insert` or `select`")?;
