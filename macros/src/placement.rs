@@ -57,8 +57,8 @@ fn find_placement(function: &ItemFn) -> Option<Placement> {
         // The top of a binary's root or of a library's file: the common case, not parsed.
         return None;
     }
-    let items = syn::parse_file(&source).ok()?.items;
-    let found = find(items.iter(), &function.sig.ident)?;
+    let parsed = syn::parse_file(&source).ok()?;
+    let found = find(parsed.items.iter(), &function.sig.ident)?;
     let mut placement = Placement {
         enclosing: found.enclosing,
         main_out_of_reach: None,
@@ -66,7 +66,7 @@ fn find_placement(function: &ItemFn) -> Option<Placement> {
     if placement.enclosing.is_none()
         && let (Some(root), Some(modules)) = (root, found.modules)
     {
-        placement.main_out_of_reach = main_out_of_reach(&root, &file, &items, modules);
+        placement.main_out_of_reach = main_out_of_reach(&root, &file, &parsed, modules);
     }
     Some(placement)
 }
@@ -167,17 +167,18 @@ fn find<'a>(mut items: impl Iterator<Item = &'a Item>, name: &syn::Ident) -> Opt
     })
 }
 
-/// The module path of a handler in `file` (inside the inline `modules` there), when the
-/// binary's `root` neither defines nor imports a `main`; with the root's file name.
+/// The module path of a handler in `file` (`parsed`; inside the inline `modules` there),
+/// when the binary's `root` neither defines nor imports a `main`; with the root's file name.
 fn main_out_of_reach(
     root: &Path,
     file: &Path,
-    items: &[Item],
+    parsed: &syn::File,
     modules: Vec<String>,
 ) -> Option<(String, String)> {
+    let root_name = root.file_name()?.to_str()?.to_owned();
     let parsed_root;
-    let (mut path, root_items) = if file == root {
-        (Vec::new(), items)
+    let (mut path, root_file) = if file == root {
+        (Vec::new(), parsed)
     } else {
         // `src/orders.rs` or `src/orders/mod.rs` is module `orders` of root `src/main.rs`.
         let relative = file.strip_prefix(root.parent()?).ok()?;
@@ -189,23 +190,22 @@ fn main_out_of_reach(
         if last != "mod.rs" {
             path.push(last.strip_suffix(".rs")?.to_owned());
         }
-        parsed_root = syn::parse_file(&std::fs::read_to_string(root).ok()?)
-            .ok()?
-            .items;
+        parsed_root = syn::parse_file(&std::fs::read_to_string(root).ok()?).ok()?;
         // The root must declare the module by that name (`#[path]` would make it another).
-        let declared = parsed_root.iter().any(|item| {
+        let declared = parsed_root.items.iter().any(|item| {
             matches!(item, Item::Mod(m) if m.content.is_none() && path.first().is_some_and(|p| m.ident == p) && !m.attrs.iter().any(|a| a.path().is_ident("path")))
         });
         if !declared {
             return None;
         }
-        (path, parsed_root.as_slice())
+        (path, &parsed_root)
     };
     path.extend(modules);
-    if path.is_empty() || root_items.iter().any(may_bring_in_main) {
+    // `#![no_main]`: the binary needs no `main` at all.
+    let no_main = root_file.attrs.iter().any(|a| a.path().is_ident("no_main"));
+    if path.is_empty() || no_main || root_file.items.iter().any(may_bring_in_main) {
         return None;
     }
-    let root_name = root.file_name()?.to_str()?.to_owned();
     Some((path.join("::"), root_name))
 }
 
