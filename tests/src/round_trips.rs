@@ -61,6 +61,21 @@ impl RoundTripCounter {
     pub fn turns(&self) -> u64 {
         self.turns.load(std::sync::atomic::Ordering::SeqCst)
     }
+
+    /// Round trips so far, once none has been added for 50 ms: a pool pings a connection
+    /// after the caller has its answer, so a count read at once may miss the last ping, and
+    /// a measurement that starts at once may gain the previous one.
+    pub async fn settled(&self) -> u64 {
+        let mut last = self.turns();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let now = self.turns();
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+    }
 }
 
 impl RoundTripCounter {

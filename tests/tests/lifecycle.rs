@@ -323,12 +323,12 @@ async fn warm_round_trips(url: &str, host_port: &str, pool: &str) -> f64 {
     let env = Environment::new(thaw_db(&proxied).env("FIXTURE_POOL", pool));
     let first = env.invoke(r#"{"select":true}"#).await;
     session(&first);
-    let before = proxy.turns();
+    let before = proxy.settled().await;
     const WARM: u64 = 50;
     for _ in 0..WARM {
         session(&env.invoke(r#"{"select":true}"#).await);
     }
-    let per_invocation = (proxy.turns() - before) as f64 / WARM as f64;
+    let per_invocation = (proxy.settled().await - before) as f64 / WARM as f64;
     env.shutdown().await;
     per_invocation
 }

@@ -406,11 +406,11 @@ where
 {
     let invocation = lambda_thaw::testing::Invocation::new();
     let _ = invocation.run(run()).await;
-    let before = counter.turns();
+    let before = counter.settled().await;
     for _ in 0..20 {
         let _ = invocation.run(run()).await;
     }
-    (counter.turns() - before) as f64 / 20.0
+    (counter.settled().await - before) as f64 / 20.0
 }
 
 #[tokio::test(flavor = "multi_thread")]
