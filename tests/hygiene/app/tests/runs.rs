@@ -69,3 +69,16 @@ async fn a_handler_defined_in_a_module_is_the_entry_point_after_use_module_main(
     );
     let _report = env.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_handler_in_a_module_file_is_the_entry_point_after_use_module_main() {
+    let env = Environment::new(FunctionConfig::new(env!("CARGO_BIN_EXE_split")));
+    let record = env.invoke(r#""hello""#).await;
+    assert_eq!(
+        record.outcome.json(),
+        Some(json!("hello")),
+        "{:?}",
+        record.outcome
+    );
+    let _report = env.shutdown().await;
+}
