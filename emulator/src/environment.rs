@@ -285,18 +285,19 @@ impl Environment {
         event: impl Into<Bytes>,
         headers: &[(&str, Option<&str>)],
     ) -> InvocationRecord {
-        for (name, value) in headers {
-            assert!(
-                hyper::header::HeaderName::from_bytes(name.as_bytes()).is_ok(),
-                "`{name}` cannot be an HTTP header name"
-            );
-            if let Some(value) = value {
-                assert!(
-                    hyper::header::HeaderValue::from_str(value).is_ok(),
-                    "the value {value:?} of `{name}` cannot be sent in an HTTP header"
-                );
-            }
-        }
+        let headers: Vec<_> = headers
+            .iter()
+            .map(|(name, value)| {
+                let parsed = hyper::header::HeaderName::from_bytes(name.as_bytes())
+                    .unwrap_or_else(|_| panic!("`{name}` cannot be an HTTP header name"));
+                let value = value.map(|value| {
+                    hyper::header::HeaderValue::from_str(value).unwrap_or_else(|_| {
+                        panic!("the value {value:?} of `{name}` cannot be sent in an HTTP header")
+                    })
+                });
+                (parsed, value)
+            })
+            .collect();
         let invoked_at = SystemTime::now();
         let request_id = new_request_id();
         let event = event.into();
@@ -351,10 +352,7 @@ impl Environment {
                 "arn:aws:lambda:us-east-1:000000000000:function:{}",
                 self.config.function_name
             ),
-            headers: headers
-                .iter()
-                .map(|(name, value)| (name.to_ascii_lowercase(), value.map(str::to_string)))
-                .collect(),
+            headers,
         });
 
         let mut changes = instance.shared.subscribe();

@@ -23,7 +23,10 @@ pub(crate) struct Dispatch {
     /// for the extensions' INVOKE event alike.
     pub(crate) trace_id: String,
     /// Headers to send instead of (`Some`) or to leave out of (`None`) the usual ones.
-    pub(crate) headers: Vec<(String, Option<String>)>,
+    pub(crate) headers: Vec<(
+        hyper::header::HeaderName,
+        Option<hyper::header::HeaderValue>,
+    )>,
 }
 
 /// What the emulator knows about one invocation of this environment.

@@ -5,8 +5,8 @@
 //! without this, the first fails with six errors about modules and imports and the second
 //! with rustc's "`main` function not found", neither saying what to do. The function's
 //! source file (and the crate root's) is the only place they show, so they are read and
-//! parsed — only when the function is indented (it may sit in an `impl`) or written in a
-//! module file of a binary. Anything that cannot be known for sure (a function made by
+//! parsed — only when the function does not start its line (it may sit in an `impl`) or
+//! is written in a module file of a binary. Anything that cannot be known for sure (a function made by
 //! another macro, a source that does not parse, a root with a macro that may define
 //! `main`) counts as fine: this only ever adds an error where rustc would report one.
 //! (An editor holding unsaved changes sees the files as last saved.)
@@ -44,20 +44,17 @@ fn find_placement(function: &ItemFn) -> Option<Placement> {
         .into_iter()
         .next()?
         .span();
-    let (file, line) = location(first)?;
-    let source = std::fs::read_to_string(&file).ok()?;
-    let indented = source
-        .lines()
-        .nth(line.checked_sub(1)?)?
-        .starts_with(char::is_whitespace);
+    let (file, column) = location(first)?;
+    // Written at the start of its line: not inside an `impl` (nor an inline module).
+    let indented = column > 1;
     let file = std::fs::canonicalize(file).ok()?;
     let root = binary_root();
     let in_module_file = root.as_ref().is_some_and(|root| *root != file);
     if !indented && !in_module_file {
-        // The top of a binary's root or of a library's file: the common case, not parsed.
+        // The top of a binary's root or of a library's file: the common case, not read.
         return None;
     }
-    let parsed = syn::parse_file(&source).ok()?;
+    let parsed = syn::parse_file(&std::fs::read_to_string(&file).ok()?).ok()?;
     let found = find(parsed.items.iter(), &function.sig.ident)?;
     let mut placement = Placement {
         enclosing: found.enclosing,
@@ -71,14 +68,14 @@ fn find_placement(function: &ItemFn) -> Option<Placement> {
     Some(placement)
 }
 
-/// The file and (1-based) line a token was written at; `None` outside the compiler
+/// The file and (1-based) column a token was written at; `None` outside the compiler
 /// (unit tests) or for a token without a file.
 fn location(span: Span) -> Option<(PathBuf, usize)> {
     if !proc_macro::is_available() {
         return None;
     }
     let span = span.unwrap();
-    Some((span.local_file()?, span.line()))
+    Some((span.local_file()?, span.column()))
 }
 
 /// The root source file of the crate being compiled, when it is a binary that needs a

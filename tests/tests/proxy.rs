@@ -238,44 +238,61 @@ async fn meet_the_limit(url: &str, count: usize, limit: usize) {
     }
 }
 
+/// A role allowed `limit` connections to a scratch PostgreSQL database, with the fixture's
+/// table made before any environment starts, as after a deploy-time migration.
+struct LimitedRole {
+    scratch: PgScratch,
+    name: String,
+    /// A URL for the function: the role on the scratch database.
+    url: String,
+}
+
+impl LimitedRole {
+    async fn create(admin: &str, limit: u32) -> Self {
+        let scratch = PgScratch::create(admin).await;
+        let name = unique("lt_limited");
+        let mut on_scratch = PgConnection::connect(&scratch.url).await.unwrap();
+        for statement in [
+            format!("CREATE ROLE {name} LOGIN CONNECTION LIMIT {limit}"),
+            format!("GRANT ALL ON DATABASE {} TO {name}", scratch.name),
+            format!("GRANT ALL ON SCHEMA public TO {name}"),
+            "CREATE TABLE lt_items (item_key VARCHAR(64) PRIMARY KEY)".to_owned(),
+            format!("GRANT ALL ON lt_items TO {name}"),
+        ] {
+            sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut on_scratch)
+                .await
+                .unwrap();
+        }
+        on_scratch.close().await.unwrap();
+        let host = admin.split_once('@').unwrap().1.rsplit_once('/').unwrap().0;
+        let url = format!("postgres://{name}@{host}/{}", scratch.name);
+        Self { scratch, name, url }
+    }
+
+    /// Drops the database and the role once the role's connections are gone.
+    async fn drop(mut self) {
+        self.scratch.wait_until_idle().await;
+        for statement in [
+            format!("DROP DATABASE {} WITH (FORCE)", self.scratch.name),
+            format!("DROP ROLE {}", self.name),
+        ] {
+            sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut self.scratch.admin)
+                .await
+                .unwrap();
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_environments_past_a_roles_connection_limit_fail_clearly_then_back_off_in() {
     let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
         return;
     };
-    let mut scratch = PgScratch::create(&admin).await;
-    let role = unique("lt_limited");
-    let mut on_scratch = PgConnection::connect(&scratch.url).await.unwrap();
-    // The schema exists before the environments start, as after a deploy-time migration:
-    // concurrent `CREATE TABLE IF NOT EXISTS` race in PostgreSQL's catalog.
-    for statement in [
-        format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 5"),
-        format!("GRANT ALL ON DATABASE {} TO {role}", scratch.name),
-        format!("GRANT ALL ON SCHEMA public TO {role}"),
-        "CREATE TABLE lt_items (item_key VARCHAR(64) PRIMARY KEY)".to_owned(),
-        format!("GRANT ALL ON lt_items TO {role}"),
-    ] {
-        sqlx::query(AssertSqlSafe(statement))
-            .execute(&mut on_scratch)
-            .await
-            .unwrap();
-    }
-    let host = admin.split_once('@').unwrap().1.rsplit_once('/').unwrap().0;
-    let url = format!("postgres://{role}@{host}/{}", scratch.name);
-    meet_the_limit(&url, 20, 5).await;
-    on_scratch.close().await.unwrap();
-    scratch.wait_until_idle().await;
-    sqlx::query(AssertSqlSafe(format!(
-        "DROP DATABASE {} WITH (FORCE)",
-        scratch.name
-    )))
-    .execute(&mut scratch.admin)
-    .await
-    .unwrap();
-    sqlx::query(AssertSqlSafe(format!("DROP ROLE {role}")))
-        .execute(&mut scratch.admin)
-        .await
-        .unwrap();
+    let role = LimitedRole::create(&admin, 5).await;
+    meet_the_limit(&role.url, 20, 5).await;
+    role.drop().await;
 }
 
 /// One warm environment of a role allowed one connection: its connection is killed while
@@ -289,30 +306,12 @@ async fn a_handler_reconnecting_at_the_limit_fails_clearly_through_acquire() {
     let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
         return;
     };
-    let mut scratch = PgScratch::create(&admin).await;
-    let role = unique("lt_one");
-    let mut on_scratch = PgConnection::connect(&scratch.url).await.unwrap();
-    for statement in [
-        format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 1"),
-        format!("GRANT ALL ON DATABASE {} TO {role}", scratch.name),
-        format!("GRANT ALL ON SCHEMA public TO {role}"),
-        "CREATE TABLE lt_items (item_key VARCHAR(64) PRIMARY KEY)".to_owned(),
-        format!("GRANT ALL ON lt_items TO {role}"),
-    ] {
-        sqlx::query(AssertSqlSafe(statement))
-            .execute(&mut on_scratch)
-            .await
-            .unwrap();
-    }
-    on_scratch.close().await.unwrap();
-    let host = admin.split_once('@').unwrap().1.rsplit_once('/').unwrap().0;
-    let url = format!("postgres://{role}@{host}/{}", scratch.name);
-
+    let mut role = LimitedRole::create(&admin, 1).await;
     let mut answers = Vec::new();
     for acquire in ["lambda-thaw", "sqlx"] {
         let env = Environment::new(
             FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-db"))
-                .env("DATABASE_URL", &url)
+                .env("DATABASE_URL", &role.url)
                 .env("FIXTURE_ACQUIRE", acquire)
                 .env("RUST_LOG", "info")
                 .timeout(Duration::from_secs(3)),
@@ -327,8 +326,8 @@ async fn a_handler_reconnecting_at_the_limit_fails_clearly_through_acquire() {
         // Frozen past the pool's liveness threshold, then the connection is killed and the
         // only slot taken.
         tokio::time::sleep(Duration::from_millis(1200)).await;
-        scratch.terminate(session).await;
-        let blocker = PgConnection::connect(&url).await.unwrap();
+        role.scratch.terminate(session).await;
+        let blocker = PgConnection::connect(&role.url).await.unwrap();
         let started = Instant::now();
         let refused = env.invoke(r#"{"select":true}"#).await;
         let took = started.elapsed();
@@ -363,19 +362,7 @@ async fn a_handler_reconnecting_at_the_limit_fails_clearly_through_acquire() {
         !through_sqlx.error_message.contains("connection limit"),
         "the control arm should not know why: {through_sqlx:?}"
     );
-
-    scratch.wait_until_idle().await;
-    sqlx::query(AssertSqlSafe(format!(
-        "DROP DATABASE {} WITH (FORCE)",
-        scratch.name
-    )))
-    .execute(&mut scratch.admin)
-    .await
-    .unwrap();
-    sqlx::query(AssertSqlSafe(format!("DROP ROLE {role}")))
-        .execute(&mut scratch.admin)
-        .await
-        .unwrap();
+    role.drop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
