@@ -18,7 +18,7 @@ use crate::limits::{
     READ_TIMEOUT, request_entity_too_large,
 };
 use crate::outcome::{FunctionError, Outcome, to_epoch_ms};
-use crate::state::Shared;
+use crate::state::{Dispatch, Peer, Shared};
 
 type Reply = Response<Full<Bytes>>;
 
@@ -60,13 +60,15 @@ impl ApiServer {
                             }
                         };
                         let _ = stream.set_nodelay(true);
+                        let peer = Peer::of(&stream);
                         let shared = shared.clone();
                         let prefix = prefix.clone();
                         connections.spawn(async move {
                             let service = hyper::service::service_fn(move |req| {
                                 let shared = shared.clone();
                                 let prefix = prefix.clone();
-                                async move { Ok::<_, Infallible>(route(&shared, &prefix, req).await) }
+                                let peer = peer.clone();
+                                async move { Ok::<_, Infallible>(route(&shared, &prefix, peer, req).await) }
                             });
                             let _ = hyper::server::conn::http1::Builder::new()
                                 .timer(TokioTimer::new())
@@ -83,7 +85,7 @@ impl ApiServer {
     }
 }
 
-async fn route(shared: &Shared, prefix: &str, req: Request<Incoming>) -> Reply {
+async fn route(shared: &Shared, prefix: &str, peer: Peer, req: Request<Incoming>) -> Reply {
     let path = req.uri().path().to_string();
     let Some(path) = path.strip_prefix(prefix) else {
         return status(StatusCode::NOT_FOUND, format!("no route for {path}"));
@@ -92,7 +94,7 @@ async fn route(shared: &Shared, prefix: &str, req: Request<Incoming>) -> Reply {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
         (Method::GET, ["2018-06-01", "runtime", "invocation", "next"]) => {
-            next_invocation(shared).await
+            next_invocation(shared, peer).await
         }
         (Method::POST, ["2018-06-01", "runtime", "invocation", id, "response"]) => {
             let id = id.to_string();
@@ -140,11 +142,42 @@ async fn route(shared: &Shared, prefix: &str, req: Request<Incoming>) -> Reply {
     }
 }
 
-async fn next_invocation(shared: &Shared) -> Reply {
-    let rx = shared.runtime_next();
-    let Ok(dispatch) = rx.await else {
+/// Waits for an event; if the poller goes away first, an event already given to it goes
+/// to the next poller.
+struct Waiting<'a> {
+    shared: &'a Shared,
+    rx: Option<tokio::sync::oneshot::Receiver<Dispatch>>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(mut rx) = self.rx.take() {
+            rx.close();
+            if let Ok(dispatch) = rx.try_recv() {
+                self.shared.hand_back(dispatch);
+            }
+        }
+    }
+}
+
+async fn next_invocation(shared: &Shared, peer: Peer) -> Reply {
+    let mut waiting = Waiting {
+        rx: Some(shared.runtime_next(peer.clone())),
+        shared,
+    };
+    let received = match waiting.rx.as_mut() {
+        Some(rx) => rx.await,
+        None => return status(StatusCode::GONE, "environment is gone".into()),
+    };
+    waiting.rx = None;
+    let Ok(dispatch) = received else {
         return status(StatusCode::GONE, "environment is gone".into());
     };
+    if peer.is_gone() {
+        // Closed while the event was on its way: the next poller gets it.
+        shared.hand_back(dispatch);
+        return status(StatusCode::GONE, "the poller went away".into());
+    }
     shared.handed_out(&dispatch.request_id);
     let mut reply = Response::new(Full::new(dispatch.body.clone()));
     let headers = reply.headers_mut();

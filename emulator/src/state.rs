@@ -4,13 +4,46 @@
 //! so no wake-up is ever missed and no test needs a fixed sleep.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use tokio::sync::{oneshot, watch};
 
 use crate::outcome::{FunctionError, Outcome, to_epoch_ms};
+
+/// The client connection a request came on, to tell whether it is still there.
+#[derive(Clone, Default)]
+pub(crate) struct Peer(Option<Arc<std::net::TcpStream>>);
+
+impl Peer {
+    /// A second handle on the connection's socket (the server keeps the first).
+    pub(crate) fn of(stream: &tokio::net::TcpStream) -> Self {
+        use std::os::fd::AsFd;
+        Self(
+            stream
+                .as_fd()
+                .try_clone_to_owned()
+                .ok()
+                .map(|fd| Arc::new(std::net::TcpStream::from(fd))),
+        )
+    }
+
+    /// The client closed the connection (or it broke). A long poll sends nothing while it
+    /// waits, so anything but "no data yet" means it is gone. The socket is non-blocking
+    /// (tokio's), and `peek` leaves what it sees for the server to read.
+    pub(crate) fn is_gone(&self) -> bool {
+        let Some(socket) = &self.0 else {
+            return false;
+        };
+        let mut byte = [0u8; 1];
+        match socket.peek(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(error) => error.kind() != std::io::ErrorKind::WouldBlock,
+        }
+    }
+}
 
 /// An invocation waiting to be handed to the runtime.
 #[derive(Debug, Clone)]
@@ -67,7 +100,7 @@ pub(crate) struct Extension {
 
 #[derive(Default)]
 pub(crate) struct Inner {
-    runtime_waiters: VecDeque<oneshot::Sender<Dispatch>>,
+    runtime_waiters: VecDeque<(oneshot::Sender<Dispatch>, Peer)>,
     pending: VecDeque<Dispatch>,
     pub(crate) tracks: HashMap<String, Track>,
     /// Responded invocations whose runtime loop has not yet asked for the next event.
@@ -135,8 +168,12 @@ impl Shared {
             ext.send(invoke_event.clone());
         }
         inner.tracks.insert(dispatch.request_id.clone(), track);
-        // A poller whose connection went away has dropped its receiver: try the next one.
-        while let Some(waiter) = inner.runtime_waiters.pop_front() {
+        // A poller whose connection went away (closed, or its request dropped): try the
+        // next one, so that an event is never handed to a client that is gone.
+        while let Some((waiter, peer)) = inner.runtime_waiters.pop_front() {
+            if peer.is_gone() {
+                continue;
+            }
             match waiter.send(dispatch) {
                 Ok(()) => {
                     drop(inner);
@@ -153,7 +190,7 @@ impl Shared {
 
     /// `GET /runtime/invocation/next`: the runtime is back (its previous invocation, if
     /// any, is done on its side) and wants work.
-    pub(crate) fn runtime_next(&self) -> oneshot::Receiver<Dispatch> {
+    pub(crate) fn runtime_next(&self, peer: Peer) -> oneshot::Receiver<Dispatch> {
         let (tx, rx) = oneshot::channel();
         let mut inner = self.lock();
         inner.next_calls += 1;
@@ -168,11 +205,36 @@ impl Shared {
             Some(dispatch) => {
                 let _ = tx.send(dispatch);
             }
-            None => inner.runtime_waiters.push_back(tx),
+            None => inner.runtime_waiters.push_back((tx, peer)),
         }
         drop(inner);
         self.bump();
         rx
+    }
+
+    /// An event that was given to a poller who went away before it could be sent: it goes
+    /// to the next poller, as if it had never been handed out.
+    pub(crate) fn hand_back(&self, mut dispatch: Dispatch) {
+        let mut inner = self.lock();
+        if let Some(track) = inner.tracks.get_mut(&dispatch.request_id) {
+            track.handed_out_at = None;
+        }
+        while let Some((waiter, peer)) = inner.runtime_waiters.pop_front() {
+            if peer.is_gone() {
+                continue;
+            }
+            match waiter.send(dispatch) {
+                Ok(()) => {
+                    drop(inner);
+                    self.bump();
+                    return;
+                }
+                Err(back) => dispatch = back,
+            }
+        }
+        inner.pending.push_front(dispatch);
+        drop(inner);
+        self.bump();
     }
 
     pub(crate) fn handed_out(&self, request_id: &str) {

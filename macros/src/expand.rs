@@ -138,6 +138,11 @@ fn generate(handler: &Handler) -> TokenStream {
         use #requirements::{MainIsGenerated as _, YourOwnMain as _};
         (&&#private::Probe::<(_, #one_handler::__LambdaThawExit)>::of(main)).shadowed_by_your_own_main();
     };
+    // Spanned at the handler's name: the warning when the build aborts on a panic.
+    let panic_check = quote_spanned! {name.span()=>
+        #[cfg(panic = "abort")]
+        let () = #requirements::built_with_panic_abort();
+    };
     quote! {
         #[doc(hidden)]
         #[cfg_attr(test, allow(dead_code))]
@@ -146,6 +151,7 @@ fn generate(handler: &Handler) -> TokenStream {
             #state_check
             #error_check
             #main_check
+            #panic_check
             #[allow(unused_imports)]
             use #private::{EntryChecked as _, EntryRejected as _};
             // `lambda_thaw::Builder`, as a hand-written `main` would use it.

@@ -11,6 +11,8 @@
 //! | `lambda_thaw::InvalidEvent` | the event does not deserialize into the handler's type |
 //! | `lambda_thaw::InvalidResponse` | the handler's response does not serialize |
 //! | `lambda_thaw::MalformedHeader` | a Runtime API header could not be read (the handler was not called) |
+//! | `lambda_thaw::LayerError` | a tower layer around the handler returned an error, or returned without the invocation answered |
+//! | `lambda_thaw::LayerPanic` | a tower layer around the handler panicked |
 //! | your own | your error type implements `From<YourError> for Diagnostic` |
 //! | the error's type | any other error type `E` in `Result<R, E>`, e.g. `sqlx::Error`; for a boxed [`Error`](crate::Error), the boxed value's type when it is one of `std::io::Error`, `serde_json::Error`, `sqlx::Error`, lambda-thaw's own, else `Error` |
 
@@ -26,6 +28,8 @@ pub(crate) const HANDLER_PANIC: &str = "HandlerPanic";
 pub(crate) const INVALID_EVENT: &str = "InvalidEvent";
 pub(crate) const INVALID_RESPONSE: &str = "InvalidResponse";
 pub(crate) const MALFORMED_HEADER: &str = "MalformedHeader";
+pub(crate) const LAYER_ERROR: &str = "LayerError";
+pub(crate) const LAYER_PANIC: &str = "LayerPanic";
 
 /// One of lambda-thaw's own error types, as reported.
 pub(crate) fn error_type(name: &str) -> String {

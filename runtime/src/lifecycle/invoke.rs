@@ -29,6 +29,7 @@ use crate::lifecycle::context::Deadline;
 use crate::lifecycle::defer::{discard_current, run_work, run_work_until, scope, take_current};
 use crate::lifecycle::errors::{DEADLINE_EXCEEDED, HANDLER_PANIC, error_type};
 use crate::lifecycle::respond::respond;
+use crate::lifecycle::taken::{Claim, claim_current};
 use crate::lifecycle::{Function, Handler, Options, Reply, deadline};
 
 /// The innermost service: runs one invocation and answers it.
@@ -72,7 +73,17 @@ fn invoke(
     async move {
         scope(deadline, gap.before, async {
             let reply = answer.await;
-            respond(api, &request_id, invocation_id.as_deref(), reply).await;
+            match claim_current() {
+                Claim::Ours(taken) => {
+                    respond(api, &request_id, invocation_id.as_deref(), reply).await;
+                    taken.answered();
+                }
+                Claim::Untracked => {
+                    respond(api, &request_id, invocation_id.as_deref(), reply).await;
+                }
+                // Answered for us (the process is aborting on a panic elsewhere).
+                Claim::Taken => {}
+            }
             // The caller has its answer; the worker asks for the next event only after this.
             run_work_until(take_current(), deadline).await;
         })
@@ -172,25 +183,6 @@ impl Drop for IdleGap {
     fn drop(&mut self) {
         if IN_FLIGHT.fetch_sub(1, Ordering::SeqCst) == 1 {
             IDLE_SINCE.store(now_micros(), Ordering::SeqCst);
-            IDLE.notify_waiters();
-        }
-    }
-}
-
-static IDLE: tokio::sync::Notify = tokio::sync::Notify::const_new();
-
-/// Waits until no invocation is in flight (shutdown drains them), or `limit` has passed;
-/// returns how many are still in flight.
-pub(crate) async fn drained(limit: Duration) -> usize {
-    let give_up = tokio::time::Instant::now() + limit;
-    loop {
-        let idle = IDLE.notified();
-        let in_flight = IN_FLIGHT.load(Ordering::SeqCst);
-        if in_flight == 0 {
-            return 0;
-        }
-        if tokio::time::timeout_at(give_up, idle).await.is_err() {
-            return IN_FLIGHT.load(Ordering::SeqCst);
         }
     }
 }

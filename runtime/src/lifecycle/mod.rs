@@ -23,6 +23,7 @@
 //! `api.rs` speaks the Runtime and Extensions APIs; `trace_env.rs` keeps `_X_AMZN_TRACE_ID`
 //! current without growing the process's memory.
 
+mod abort;
 mod api;
 pub(crate) mod context;
 pub(crate) mod deadline;
@@ -32,6 +33,7 @@ mod invoke;
 mod respond;
 mod shutdown;
 mod start;
+mod taken;
 mod trace_env;
 mod worker;
 

@@ -1,11 +1,18 @@
 //! Shutdown: Lambda sends SIGTERM (to a function with an extension registered, see
-//! `api.rs`) and SIGKILL about 500 ms later. In that time, in this order:
+//! `api.rs`) and SIGKILL [`SHUTDOWN_BUDGET`] later. In that time, in this order:
 //!
 //! 1. stop taking events: the workers leave `next`;
-//! 2. let invocations in flight post their answers (and finish their deferred work), for
-//!    at most [`DRAIN_LIMIT`] — a committed write must reach its caller as a success, not
-//!    as `Runtime.ExitError` that a retry would write again;
-//! 3. run the `shutdown` hook, or close the state ([`Close`](crate::Close)), then exit.
+//! 2. let invocations in flight post their answers, for at most [`DRAIN_LIMIT`] — a
+//!    committed write must reach its caller as a success, not as `Runtime.ExitError` that
+//!    a retry would write again — and then finish their deferred work within the same limit;
+//! 3. run the `shutdown` hook, or close the state ([`Close`](crate::Close)), for at most
+//!    what is left until [`EXIT_BY`]: a hook that waits (a pool's `close` waits for the
+//!    connection an invocation still holds) never gets the process killed;
+//! 4. wait, until [`EXIT_BY`], for any answer still being worked on, then exit.
+//!
+//! So an invocation that answers within [`EXIT_BY`] of the signal is always answered; one
+//! that takes longer is cut by the SIGKILL that follows, and its caller sees an error even
+//! if its write committed. Make such writes idempotent.
 
 use std::time::{Duration, Instant};
 
@@ -13,10 +20,16 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
 use crate::lifecycle::Hook;
-use crate::lifecycle::invoke::drained;
+use crate::lifecycle::taken::{answered_within, finished_within};
 
-/// How long in-flight invocations may take to answer once SIGTERM arrived; the rest of
-/// Lambda's ~500 ms grace is the hook's.
+/// Lambda's time between SIGTERM and SIGKILL for a function whose only extensions are
+/// internal (lambda-thaw's is).
+pub(crate) const SHUTDOWN_BUDGET: Duration = Duration::from_millis(500);
+/// When the process exits at the latest, counted from the signal: the budget less a margin
+/// for the exit itself and a loaded machine.
+pub(crate) const EXIT_BY: Duration = Duration::from_millis(430);
+/// How long in-flight invocations may take to answer (and then to finish their deferred
+/// work) before the hook runs; the rest until [`EXIT_BY`] is the hook's.
 pub(crate) const DRAIN_LIMIT: Duration = Duration::from_millis(300);
 
 /// Tells the workers to stop taking events.
@@ -44,11 +57,19 @@ pub(crate) fn on_signal(hook: Option<Hook>) -> std::io::Result<Stopping> {
         };
         let started = Instant::now();
         let _ = sender.send(true);
-        let left = drained(DRAIN_LIMIT).await;
-        if left > 0 {
+        let left_until = |limit: Duration| limit.saturating_sub(started.elapsed());
+        let unanswered = answered_within(DRAIN_LIMIT).await;
+        let unfinished = finished_within(left_until(DRAIN_LIMIT)).await;
+        if unanswered > 0 {
             tracing::warn!(
-                in_flight = left,
-                "{name}: {left} invocation(s) still running after {} ms; shutting down anyway",
+                unanswered,
+                "{name}: {unanswered} invocation(s) not answered after {} ms; running the shutdown hook meanwhile",
+                DRAIN_LIMIT.as_millis()
+            );
+        } else if unfinished > 0 {
+            tracing::warn!(
+                unfinished,
+                "{name}: deferred work of {unfinished} invocation(s) still running after {} ms; shutting down anyway",
                 DRAIN_LIMIT.as_millis()
             );
         } else {
@@ -58,10 +79,23 @@ pub(crate) fn on_signal(hook: Option<Hook>) -> std::io::Result<Stopping> {
             );
         }
         if let Some(hook) = hook {
-            hook().await;
-            tracing::info!(
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "shutdown hook finished"
+            match tokio::time::timeout(left_until(EXIT_BY), hook()).await {
+                Ok(()) => tracing::info!(
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "shutdown hook finished"
+                ),
+                Err(_) => tracing::warn!(
+                    "{name}: the shutdown hook did not finish within {} ms; exiting before Lambda's SIGKILL",
+                    EXIT_BY.as_millis()
+                ),
+            }
+        }
+        let unanswered = answered_within(left_until(EXIT_BY)).await;
+        if unanswered > 0 {
+            tracing::error!(
+                unanswered,
+                "{name}: {unanswered} invocation(s) could not answer within Lambda's {} ms shutdown budget",
+                SHUTDOWN_BUDGET.as_millis()
             );
         }
         std::process::exit(0);

@@ -9,14 +9,13 @@ use std::time::Instant;
 use lambda_runtime::Config;
 use lambda_runtime::layers::TracingLayer;
 use lambda_runtime::tower::Layer;
-use lambda_runtime_api_client::BoxError;
 
 use crate::builder::InvocationService;
 use crate::lifecycle::api::Api;
 use crate::lifecycle::invoke::InvokeService;
 use crate::lifecycle::shutdown::Stopping;
 use crate::lifecycle::worker::{TraceEnv, serve};
-use crate::lifecycle::{Flavor, Function, Tracing, shutdown, trace_env};
+use crate::lifecycle::{Flavor, Function, Tracing, abort, shutdown, trace_env};
 
 /// Runs `function` as this process's Lambda function until shutdown. This is the whole
 /// generated `main`, after the typed shim.
@@ -44,6 +43,7 @@ pub(crate) fn start(mut function: Function) -> ExitCode {
         Tracing::Off => {}
         Tracing::Custom(setup) => setup(),
     }
+    abort::prepare(handler);
     let mut builder = match function.setup.runtime {
         Flavor::MultiThread(workers) => {
             let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -76,7 +76,10 @@ async fn environment(mut function: Function, config: Arc<Config>) -> ExitCode {
         .then(|| tokio::spawn(api.register_shutdown_extension()));
     if let Some(init) = function.init.take() {
         let started = Instant::now();
-        if let Err(error) = init().await {
+        abort::in_init(Some(options.init_name.unwrap_or("init")));
+        let outcome = init().await;
+        abort::in_init(None);
+        if let Err(error) = outcome {
             let diagnostic = lambda_runtime::Diagnostic::from(error);
             tracing::error!(error_type = %diagnostic.error_type, "{}", diagnostic.error_message);
             // In 1.5 `lambda_runtime` reports only SnapStart failures; any other failed
@@ -120,55 +123,43 @@ async fn environment(mut function: Function, config: Arc<Config>) -> ExitCode {
     for layer in function.setup.layers {
         service = layer(service);
     }
-    let outcome = workers_serving(service, workers, api, config, stopping).await;
-    match outcome {
-        Ok(()) => {
-            // Shutdown: the signal task drains, runs the hook and exits the process.
-            std::future::pending::<()>().await;
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            tracing::error!(%error, handler = options.handler_name, "the Lambda runtime loop ended");
-            ExitCode::FAILURE
-        }
-    }
+    workers_serving(service, workers, api, config, stopping).await;
+    // Shutdown: the signal task drains, runs the hook and exits the process.
+    std::future::pending::<()>().await;
+    ExitCode::SUCCESS
 }
 
 /// Serves with one worker per invocation the environment runs at once, each on a runtime
 /// worker (not on `block_on`'s thread: memory the loop allocates is then freed on the
 /// thread that allocated it — the HTTP client's tasks run on the workers — and the process
-/// stays flat). Returns when shutdown began, or when the Runtime API is gone.
+/// stays flat). Returns when shutdown began. A worker that ended in a panic (none should:
+/// the loop catches what the handler and the layers throw) is replaced.
 async fn workers_serving(
     service: InvocationService,
     workers: usize,
     api: &'static Api,
     config: Arc<Config>,
     stopping: Stopping,
-) -> Result<(), BoxError> {
+) {
     // One invocation at a time: `_X_AMZN_TRACE_ID` can follow it.
     let trace = if workers <= 1 {
         TraceEnv::Set
     } else {
         TraceEnv::Leave
     };
-    let tasks = (0..workers.max(1)).map(|_| {
-        tokio::spawn(serve(
-            service.clone(),
-            api,
-            config.clone(),
-            trace,
-            stopping.clone(),
-        ))
-    });
-    let mut outcome = Ok(());
-    for result in futures_util::future::join_all(tasks).await {
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => outcome = Err(error),
-            Err(panic) => outcome = Err(panic.to_string().into()),
+    let worker = || serve(service.clone(), api, config.clone(), trace, stopping.clone());
+    let mut running = tokio::task::JoinSet::new();
+    for _ in 0..workers.max(1) {
+        running.spawn(worker());
+    }
+    while let Some(ended) = running.join_next().await {
+        if let Err(error) = ended
+            && error.is_panic()
+        {
+            tracing::error!(%error, "a worker of the invocation loop panicked; starting another");
+            running.spawn(worker());
         }
     }
-    outcome
 }
 
 /// `lambda_runtime::Config::from_env`, with an error instead of a panic.

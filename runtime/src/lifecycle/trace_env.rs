@@ -13,16 +13,21 @@
 //! Only with one invocation at a time, as `lambda_runtime` does: with concurrent
 //! invocations a process-wide variable cannot be right for all of them, so it is not set
 //! (use `Context::xray_trace_id`).
+//!
+//! A value longer than the buffers hold grows both to the next power of two (the old ones
+//! stay allocated: a reader may still hold a pointer into them). Lambda caps its headers,
+//! so the buffers grow a few times at most, and memory stays flat for any trace id.
 
 use std::ffi::CStr;
 use std::sync::Mutex;
 
 const NAME: &str = "_X_AMZN_TRACE_ID";
-/// Room for `_X_AMZN_TRACE_ID=`, the value and its NUL; Lambda's trace ids (with
-/// `Parent`, `Sampled` and `Lineage`) are around 100 bytes.
+/// The first room for `_X_AMZN_TRACE_ID=`, the value and its NUL; Lambda's trace ids
+/// (with `Parent`, `Sampled` and `Lineage`) are around 100 bytes.
 const CAPACITY: usize = 512;
 
 struct Buffers {
+    /// Both of the same length; never freed.
     slots: [&'static mut [u8]; 2],
     /// The slot the variable points at (`None` before the first `set`).
     active: Option<usize>,
@@ -45,23 +50,23 @@ pub(crate) fn prepare() {
 pub(crate) fn set(trace_id: Option<&str>) {
     let value = trace_id.unwrap_or_default();
     let len = NAME.len() + 1 + value.len() + 1;
-    if len > CAPACITY || value.as_bytes().contains(&0) {
-        // Too long for the buffers (or not representable): the plain way, just this once.
-        // SAFETY: as `lambda_runtime` does in sequential mode; no other thread of ours
-        // writes the environment.
-        unsafe { std::env::set_var(NAME, value.replace('\0', "")) };
+    if value.as_bytes().contains(&0) {
+        tracing::warn!("the trace id holds a NUL byte; _X_AMZN_TRACE_ID left as it was");
         return;
     }
     let mut guard = BUFFERS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let buffers = guard.get_or_insert_with(|| Buffers {
-        slots: [
-            Box::leak(vec![0u8; CAPACITY].into_boxed_slice()),
-            Box::leak(vec![0u8; CAPACITY].into_boxed_slice()),
-        ],
+        slots: [leaked(CAPACITY), leaked(CAPACITY)],
         active: None,
     });
+    if len > buffers.slots[0].len() {
+        // Both grow: the one the variable points at stays where it is, untouched.
+        let room = len.next_power_of_two();
+        buffers.slots = [leaked(room), leaked(room)];
+        buffers.active = None;
+    }
     let next = buffers.active.map_or(0, |active| 1 - active);
     let slot = &mut buffers.slots[next];
     slot[..NAME.len()].copy_from_slice(NAME.as_bytes());
@@ -79,6 +84,11 @@ pub(crate) fn set(trace_id: Option<&str>) {
         return;
     }
     buffers.active = Some(next);
+}
+
+/// A zeroed buffer that lives as long as the process.
+fn leaked(len: usize) -> &'static mut [u8] {
+    Box::leak(vec![0u8; len].into_boxed_slice())
 }
 
 #[cfg(test)]
@@ -104,5 +114,17 @@ mod tests {
         assert_eq!(std::env::var(NAME).unwrap(), long);
         set(Some("Root=1-e"));
         assert_eq!(std::env::var(NAME).unwrap(), "Root=1-e");
+        // A 4 KiB trace id grows the buffers once; later ones of any length up to it reuse them.
+        let huge = "y".repeat(4096);
+        set(Some(&huge));
+        let room = BUFFERS.lock().unwrap().as_ref().unwrap().slots[0].len();
+        assert!(room > 4096, "{room}");
+        for id in [huge.as_str(), "Root=1-f", &huge[..3000]] {
+            set(Some(id));
+            assert_eq!(std::env::var(NAME).unwrap(), id);
+            assert_eq!(BUFFERS.lock().unwrap().as_ref().unwrap().slots[0].len(), room);
+        }
+        set(Some("bad\0id"));
+        assert_eq!(std::env::var(NAME).unwrap(), &huge[..3000]);
     }
 }

@@ -2,25 +2,41 @@
 //! concurrent invocation the environment allows.
 //!
 //! Nothing an invocation carries can end it: an unreadable header is answered as an error
-//! for that request (`context.rs`), a handler's error or panic is its answer, an error of a
-//! tower layer is logged. Only a Runtime API that stays unreachable ends it, after
-//! `GIVE_UP_AFTER` failed polls in a row (the environment is gone then).
+//! for that request (`context.rs`), a handler's error or panic is its answer, and a tower
+//! layer is held to the handler's standard — its `Err` or panic becomes the invocation's
+//! error answer (unless the invocation was answered already) and the worker serves on.
+//! Nor does the Runtime API: a failed `GET next` is retried, with a back-off capped at
+//! [`POLL_BACKOFF_CAP`], for as long as the process lives (Lambda, not the runtime, decides
+//! when an environment is gone; a local tool may answer an idle poll with 408).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use lambda_runtime::tower::{Service, ServiceExt};
-use lambda_runtime::{Config, LambdaInvocation};
-use lambda_runtime_api_client::BoxError;
+use lambda_runtime::{Config, Diagnostic, LambdaInvocation};
 
 use crate::builder::InvocationService;
 use crate::lifecycle::api::{Api, INVOCATION_ID};
 use crate::lifecycle::context::{self, Unreadable};
+use crate::lifecycle::errors::{LAYER_ERROR, LAYER_PANIC, error_type};
 use crate::lifecycle::shutdown::Stopping;
+use crate::lifecycle::taken::Holding;
 use crate::lifecycle::trace_env;
 
-/// Failed `GET next` polls in a row after which the worker gives up.
-const GIVE_UP_AFTER: u32 = 10;
+/// The first wait after a failed `GET next`; it doubles with each failure in a row.
+const POLL_BACKOFF_START: Duration = Duration::from_millis(10);
+/// The longest wait between two `GET next` attempts: a Runtime API that keeps failing
+/// costs one request per this period, and serves again at most this long after it recovers.
+pub(crate) const POLL_BACKOFF_CAP: Duration = Duration::from_millis(500);
+
+/// How long to wait after `failures` failed polls in a row.
+pub(crate) fn poll_backoff(failures: u32) -> Duration {
+    POLL_BACKOFF_START
+        .saturating_mul(1 << failures.saturating_sub(1).min(16))
+        .min(POLL_BACKOFF_CAP)
+}
 
 /// How this worker treats the process-wide `_X_AMZN_TRACE_ID`.
 #[derive(Clone, Copy)]
@@ -31,40 +47,49 @@ pub(crate) enum TraceEnv {
     Leave,
 }
 
-/// Serves invocations until shutdown (returns `Ok`) or until the Runtime API cannot be
-/// reached (`Err`).
+/// Serves invocations until shutdown.
 pub(crate) async fn serve(
     mut service: InvocationService,
     api: &Api,
     config: Arc<Config>,
     trace: TraceEnv,
     mut stopping: Stopping,
-) -> Result<(), BoxError> {
-    let mut failures = 0;
+) {
+    let mut failures: u32 = 0;
     loop {
         let next = tokio::select! {
             biased;
-            () = stopping.wait() => return Ok(()),
+            () = stopping.wait() => return,
             next = api.next() => next,
         };
         let (mut parts, body) = match next {
             Ok(next) => {
+                if failures > 0 {
+                    tracing::info!(failures, "the Runtime API answers again");
+                }
                 failures = 0;
                 next
             }
             Err(error) => {
-                failures += 1;
-                if failures >= GIVE_UP_AFTER {
-                    return Err(format!(
-                        "the Runtime API failed {failures} polls in a row; the last: {error}"
-                    )
-                    .into());
+                failures = failures.saturating_add(1);
+                // The first failure, then every 64th: a local tool that answers each idle
+                // poll with 408 must not flood the log.
+                if failures == 1 || failures.is_multiple_of(64) {
+                    tracing::warn!(%error, failures, "cannot get the next event; retrying");
                 }
-                tracing::warn!(%error, failures, "cannot get the next event; retrying");
-                tokio::time::sleep(Duration::from_millis(10 << failures.min(6))).await;
+                tokio::select! {
+                    biased;
+                    () = stopping.wait() => return,
+                    () = tokio::time::sleep(poll_backoff(failures)) => {}
+                }
                 continue;
             }
         };
+        let invocation_id = parts
+            .headers
+            .get(INVOCATION_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let (context, deadline) = match context::read(&parts.headers, &config) {
             Ok(read) => read,
             Err(Unreadable::NoRequestId(why)) => {
@@ -78,11 +103,8 @@ pub(crate) async fn serve(
                 diagnostic,
             }) => {
                 tracing::error!(request_id, error_type = %diagnostic.error_type, "{}", diagnostic.error_message);
-                let invocation_id = parts
-                    .headers
-                    .get(INVOCATION_ID)
-                    .and_then(|v| v.to_str().ok());
-                api.error(&request_id, invocation_id, &diagnostic).await;
+                api.error(&request_id, invocation_id.as_deref(), &diagnostic)
+                    .await;
                 continue;
             }
         };
@@ -92,18 +114,73 @@ pub(crate) async fn serve(
         if let Some(deadline) = deadline {
             parts.extensions.insert(deadline);
         }
+        let holding = Holding::take(&context.request_id, invocation_id.as_deref());
         let invocation = LambdaInvocation {
             parts,
             body,
             context,
         };
-        let result = match service.ready().await {
-            Ok(ready) => ready.call(invocation).await,
-            Err(error) => Err(error),
+        // The layers' code runs here: its panic is caught like the handler's.
+        let called = AssertUnwindSafe(holding.scope(async {
+            service.ready().await?.call(invocation).await
+        }))
+        .catch_unwind()
+        .await;
+        let failed = match called {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(Diagnostic {
+                error_type: error_type(LAYER_ERROR),
+                error_message: format!("a tower layer around the handler failed: {error}"),
+            }),
+            Err(payload) => Some(Diagnostic {
+                error_type: error_type(LAYER_PANIC),
+                error_message: format!(
+                    "a tower layer around the handler panicked: {}",
+                    crate::init::panic_message(&*payload)
+                ),
+            }),
         };
-        if let Err(error) = result {
-            // A layer failed; the invocation may be unanswered, the environment is not lost.
-            tracing::error!(%error, "a layer around the handler failed; serving on");
+        let taken = holding.invocation();
+        match failed {
+            Some(diagnostic) if taken.claim() => {
+                tracing::error!(request_id = %taken.request_id, error_type = %diagnostic.error_type, "{}; serving on", diagnostic.error_message);
+                api.error(&taken.request_id, taken.invocation_id.as_deref(), &diagnostic)
+                    .await;
+                taken.answered();
+            }
+            Some(diagnostic) => {
+                // The handler's answer was posted; the layer failed after it.
+                tracing::error!(request_id = %taken.request_id, error_type = %diagnostic.error_type, "{} after the invocation was answered; serving on", diagnostic.error_message);
+            }
+            None if taken.claim() => {
+                // A layer returned without calling the handler and without answering.
+                let diagnostic = Diagnostic {
+                    error_type: error_type(LAYER_ERROR),
+                    error_message: "a tower layer around the handler returned without calling it \
+                                    (the invocation had no answer)"
+                        .into(),
+                };
+                tracing::error!(request_id = %taken.request_id, "{}", diagnostic.error_message);
+                api.error(&taken.request_id, taken.invocation_id.as_deref(), &diagnostic)
+                    .await;
+                taken.answered();
+            }
+            None => {}
         }
+        drop(holding);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_poll_backoff_doubles_up_to_its_cap_and_stays_there() {
+        assert_eq!(poll_backoff(1), Duration::from_millis(10));
+        assert_eq!(poll_backoff(2), Duration::from_millis(20));
+        assert_eq!(poll_backoff(6), Duration::from_millis(320));
+        assert_eq!(poll_backoff(7), POLL_BACKOFF_CAP);
+        assert_eq!(poll_backoff(u32::MAX), POLL_BACKOFF_CAP);
     }
 }
