@@ -132,6 +132,25 @@ impl Environment {
         }
     }
 
+    /// Makes the running process's Runtime API answer every `GET next` with `status` for
+    /// `period`, the poll waiting now included: a Runtime API that stalls (cargo-lambda
+    /// answers an idle poll with 408). Events invoked meanwhile wait, and are handed out
+    /// once it serves again. Returns at once; nothing happens without a process.
+    pub async fn fail_polls(&self, status: u16, period: Duration) {
+        if let Some(instance) = self.slot.lock().await.as_ref() {
+            instance.shared.lock().failing_polls = Some((std::time::Instant::now() + period, status));
+            instance.shared.bump();
+        }
+    }
+
+    /// How many `GET next` of the running process were failed on purpose ([`fail_polls`](Self::fail_polls)).
+    pub async fn failed_polls(&self) -> u64 {
+        match self.slot.lock().await.as_ref() {
+            Some(instance) => instance.shared.lock().failed_polls,
+            None => 0,
+        }
+    }
+
     /// Starts the environment if it is not running and waits for init to finish.
     /// Returns the init report of the running process.
     pub async fn start(&self) -> Result<InitReport, FunctionError> {

@@ -165,9 +165,20 @@ async fn next_invocation(shared: &Shared, peer: Peer) -> Reply {
         rx: Some(shared.runtime_next(peer.clone())),
         shared,
     };
-    let received = match waiting.rx.as_mut() {
-        Some(rx) => rx.await,
-        None => return status(StatusCode::GONE, "environment is gone".into()),
+    let Some(rx) = waiting.rx.as_mut() else {
+        return status(StatusCode::GONE, "environment is gone".into());
+    };
+    let received = loop {
+        // Subscribed before the check, so that a failure that starts meanwhile is seen.
+        let mut changes = shared.subscribe();
+        if let Some(code) = shared.failing_poll() {
+            let code = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return status(code, "the Runtime API fails on purpose (a test asked)".into());
+        }
+        tokio::select! {
+            received = &mut *rx => break received,
+            _ = changes.changed() => {}
+        }
     };
     waiting.rx = None;
     let Ok(dispatch) = received else {

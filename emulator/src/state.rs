@@ -109,6 +109,10 @@ pub(crate) struct Inner {
     pub(crate) first_next_at: Option<SystemTime>,
     pub(crate) init_error: Option<FunctionError>,
     pub(crate) next_calls: u64,
+    /// Until when `GET next` fails, and with which status (a stalling Runtime API).
+    pub(crate) failing_polls: Option<(std::time::Instant, u16)>,
+    /// How many `GET next` were answered with that failure.
+    pub(crate) failed_polls: u64,
 }
 
 impl Inner {
@@ -210,6 +214,22 @@ impl Shared {
         drop(inner);
         self.bump();
         rx
+    }
+
+    /// The status `GET next` fails with now, if it does; counts the failure.
+    pub(crate) fn failing_poll(&self) -> Option<u16> {
+        let mut inner = self.lock();
+        match inner.failing_polls {
+            Some((until, code)) if std::time::Instant::now() < until => {
+                inner.failed_polls += 1;
+                Some(code)
+            }
+            Some(_) => {
+                inner.failing_polls = None;
+                None
+            }
+            None => None,
+        }
     }
 
     /// An event that was given to a poller who went away before it could be sent: it goes

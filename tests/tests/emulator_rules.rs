@@ -217,3 +217,40 @@ async fn an_injected_header_that_http_cannot_carry_is_refused_not_dropped() {
         .invoke_with_headers("{}", &[("Lambda-Runtime-Client-Context", Some("a\nb"))])
         .await;
 }
+
+/// A second client that polls `GET next` and goes away never costs an event: whether it
+/// leaves before an event arrives or while one is on its way, the event goes to the
+/// function, once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_poller_that_disconnects_never_costs_an_event() {
+    let env = Environment::new(
+        FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-eager")).timeout(Duration::from_secs(3)),
+    );
+    env.start().await.unwrap();
+    let addr = env.runtime_api().await.unwrap();
+    for round in 0..50u64 {
+        // While the function is busy, a second poller queues ahead of its next poll...
+        let busy = env.invoke(r#"{"sleep_ms":60}"#);
+        let rogue = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            stream
+                .write_all(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nhost: x\r\n\r\n")
+                .await
+                .unwrap();
+            // ... and leaves: before the next event comes, or just as it does.
+            tokio::time::sleep(Duration::from_millis(10 + round * 7 % 70)).await;
+            drop(stream);
+        };
+        let (busy, ()) = tokio::join!(busy, rogue);
+        assert!(busy.outcome.is_response(), "{:?}", busy.outcome);
+        let record = env.invoke(format!(r#"{{"message":"round {round}"}}"#)).await;
+        let body = record
+            .outcome
+            .json()
+            .unwrap_or_else(|| panic!("round {round}: the event was lost: {:?}", record.outcome));
+        assert_eq!(body["message"], format!("round {round}"));
+    }
+    assert_eq!(env.starts(), 1);
+    env.shutdown().await;
+}
