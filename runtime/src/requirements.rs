@@ -129,7 +129,7 @@ impl<T> YourOwnMain for Probe<T> {}
 /// Called by the generated `main` only in a build whose panic strategy is `abort`: a
 /// warning in our words, at the handler, naming the fix.
 #[deprecated(
-    note = "this function is built with `panic = \"abort\"` (`cargo lambda build --release` sets it unless your workspace says otherwise): a panic in the handler, its deferred work or init ends the execution environment, and the next event cold-starts. lambda-thaw reports the panic before the abort, but only unwinding lets the environment serve on: add `[profile.release]\npanic = \"unwind\"` to your workspace's Cargo.toml"
+    note = "this function is built with `panic = \"abort\"` (`cargo lambda build --release` sets it unless your workspace says otherwise): a panic in the handler, its deferred work or init ends the execution environment, and the next event cold-starts. lambda-thaw reports the panic before the abort, but only unwinding lets the environment serve on: add `panic = \"unwind\"` under `[profile.release]` in your workspace's Cargo.toml"
 )]
 pub fn built_with_panic_abort() {}
 

@@ -1,6 +1,10 @@
 //! The deployable artifacts: what `cargo lambda build --release` produced for each example
 //! (`target/lambda/<name>/bootstrap`, the file Lambda's `provided.al2023` runtime runs)
-//! runs under the emulator, and needs no newer glibc than Amazon Linux 2023 has.
+//! runs under the emulator, and needs no newer glibc than Amazon Linux 2023 has; a release
+//! artifact that panics — in the handler, in deferred work, in init — reports the panic and,
+//! built as this workspace builds it (`panic = "unwind"`), serves on. Built with
+//! `panic = "abort"` (`LAMBDA_THAW_ABORT_BOOTSTRAPS`), it still reports the panic in Lambda's
+//! terms before the process dies.
 //! `LAMBDA_THAW_BOOTSTRAPS` names the directory (`.ci/run` builds it); without it the tests
 //! are skipped with a message — under `CI=true` they fail instead.
 
@@ -16,14 +20,19 @@ use serde_json::{Value, json};
 const AL2023_GLIBC: (u32, u32) = (2, 34);
 
 fn bootstrap(name: &str) -> Option<PathBuf> {
-    let Some(dir) = std::env::var_os("LAMBDA_THAW_BOOTSTRAPS") else {
+    bootstrap_in("LAMBDA_THAW_BOOTSTRAPS", name)
+}
+
+/// `<$variable>/<name>/bootstrap`, or `None` (skipped) outside CI when the variable is unset.
+fn bootstrap_in(variable: &str, name: &str) -> Option<PathBuf> {
+    let Some(dir) = std::env::var_os(variable) else {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!(
-                "LAMBDA_THAW_BOOTSTRAPS is not set; .ci/run sets it after `cargo lambda build --release`"
+                "{variable} is not set; .ci/run sets it after `cargo lambda build --release`"
             );
         }
         eprintln!(
-            "skipped: LAMBDA_THAW_BOOTSTRAPS is not set (run `cargo lambda build --release -p {name}` and point it at target/lambda)"
+            "skipped: {variable} is not set (run `cargo lambda build --release` for {name}, as .ci/run does, and point it at the lambda directory)"
         );
         return None;
     };
@@ -103,4 +112,78 @@ async fn the_built_http_orders_bootstrap_answers_api_gateway() {
         .unwrap_or_else(|| panic!("{:?}", record.outcome));
     assert_eq!(response["statusCode"], 201, "{response}");
     env.shutdown().await;
+}
+
+fn panics(binary: &PathBuf) -> FunctionConfig {
+    FunctionConfig::new(binary).timeout(std::time::Duration::from_secs(5))
+}
+
+/// The panicking release artifact, built as this workspace builds (unwinding): each panic
+/// is its invocation's error (or init's), and the environment serves on.
+#[tokio::test]
+async fn a_release_artifact_that_panics_reports_it_and_serves_on() {
+    let Some(binary) = built("thaw-panics") else {
+        return;
+    };
+    let env = Environment::new(panics(&binary));
+    let first = env.invoke("{}").await;
+    let pid = first.outcome.json().expect("a response")["pid"].clone();
+    let panicked = env.invoke(r#"{"panic":"out of range"}"#).await;
+    let error = panicked.outcome.error().unwrap();
+    assert_eq!(error.error_type, "lambda_thaw::HandlerPanic", "{error:?}");
+    assert!(error.error_message.contains("out of range"), "{error:?}");
+    // Deferred work runs after the response: the caller has its answer all the same.
+    let deferred = env.invoke(r#"{"defer_panic":"after the answer"}"#).await;
+    assert!(deferred.outcome.is_response(), "{:?}", deferred.outcome);
+    let next = env.invoke("{}").await;
+    assert!(next.cold_start.is_none(), "a panic cost the environment");
+    let body = next.outcome.json().unwrap();
+    assert_eq!((body["pid"].clone(), body["invocation"].clone()), (pid, json!(4)));
+    env.shutdown().await;
+
+    let failing = Environment::new(panics(&binary).env("FIXTURE_INIT_PANIC", "1"));
+    let record = failing.invoke("{}").await;
+    let error = record.outcome.error().unwrap();
+    assert_eq!(error.error_type, "lambda_thaw::InitPanic", "{error:?}");
+    assert!(error.error_message.contains("init panicked on purpose"), "{error:?}");
+}
+
+/// The same artifact built with `panic = "abort"`, as `cargo lambda build --release` makes
+/// it for a workspace that does not say `unwind`: the process dies with the panic, but the
+/// caller is told `lambda_thaw::HandlerPanic` (or `InitPanic`) and why, not a bare
+/// `Runtime.ExitError`; an answer posted before a panic in deferred work stays posted.
+#[tokio::test]
+async fn a_release_artifact_built_to_abort_still_reports_its_panics() {
+    let Some(binary) = bootstrap_in("LAMBDA_THAW_ABORT_BOOTSTRAPS", "thaw-panics") else {
+        return;
+    };
+    let env = Environment::new(panics(&binary));
+    let first = env.invoke("{}").await;
+    assert!(first.outcome.is_response(), "{:?}", first.outcome);
+    assert_eq!(
+        env.logs().matching("built with panic = \"abort\"").len(),
+        1,
+        "the start does not warn: {}",
+        env.logs().text()
+    );
+    let panicked = env.invoke(r#"{"panic":"out of range"}"#).await;
+    let error = panicked.outcome.error().unwrap();
+    assert_eq!(error.error_type, "lambda_thaw::HandlerPanic", "{error:?}");
+    assert!(
+        error.error_message.contains("out of range") && error.error_message.contains("abort"),
+        "{error:?}"
+    );
+    let deferred = env.invoke(r#"{"defer_panic":"after the answer"}"#).await;
+    assert!(deferred.outcome.is_response(), "{:?}", deferred.outcome);
+    // What aborting costs: each panic took the environment with it.
+    let next = env.invoke("{}").await;
+    assert!(next.outcome.is_response(), "{:?}", next.outcome);
+    assert_eq!(env.starts(), 3);
+    env.shutdown().await;
+
+    let failing = Environment::new(panics(&binary).env("FIXTURE_INIT_PANIC", "1"));
+    let record = failing.invoke("{}").await;
+    let error = record.outcome.error().unwrap();
+    assert_eq!(error.error_type, "lambda_thaw::InitPanic", "{error:?}");
+    assert!(error.error_message.contains("init panicked on purpose"), "{error:?}");
 }
