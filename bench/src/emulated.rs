@@ -289,9 +289,14 @@ async fn growth(
     fixtures: &Fixtures,
     name: &str,
     concurrency: u32,
+    trace_id: Option<&str>,
     warm_up: usize,
     invocations: usize,
 ) -> f64 {
+    let headers: Vec<(&str, Option<&str>)> = trace_id
+        .map(|id| ("Lambda-Runtime-Trace-Id", Some(id)))
+        .into_iter()
+        .collect();
     let env = Environment::new(
         config(fixtures, name)
             .freeze(false)
@@ -300,10 +305,11 @@ async fn growth(
     let batch = concurrency as usize;
     let run = |count: usize| {
         let env = &env;
+        let headers = &headers;
         async move {
             for _ in 0..count.div_ceil(batch) {
                 let records = futures_util::future::join_all(
-                    (0..batch).map(|_| env.invoke(r#"{"order":42}"#)),
+                    (0..batch).map(|_| env.invoke_with_headers(r#"{"order":42}"#, &headers)),
                 )
                 .await;
                 for record in &records {
@@ -321,24 +327,34 @@ async fn growth(
     after - before
 }
 
+/// A trace id of 4 KiB: Lambda's shape, its `Lineage` padded — longer than any buffer
+/// sized for the usual ~100 bytes.
+fn long_trace_id() -> String {
+    let id = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=";
+    format!("{id}{}", "a".repeat(4096 - id.len()))
+}
+
 /// Benchmark 7: memory over a long warm life — RSS growth over `invocations` warm
-/// invocations after the first `warm_up`, sequential and four at a time.
+/// invocations after the first `warm_up`, sequential, four at a time, and sequential with
+/// a 4 KiB trace header.
 pub async fn memory_growth(fixtures: &Fixtures, warm_up: usize, invocations: usize) -> Vec<Row> {
     let mut rows = Vec::new();
-    for concurrency in [1, 4] {
-        let thaw = growth(fixtures, "echo_thaw", concurrency, warm_up, invocations).await;
+    let long = long_trace_id();
+    for (concurrency, trace_id) in [(1, None), (4, None), (1, Some(long.as_str()))] {
+        let thaw = growth(fixtures, "echo_thaw", concurrency, trace_id, warm_up, invocations).await;
         let handwritten = growth(
             fixtures,
             "echo_handwritten",
             concurrency,
+            trace_id,
             warm_up,
             invocations,
         )
         .await;
-        let mode = if concurrency == 1 {
-            "sequential".to_string()
-        } else {
-            format!("concurrency {concurrency}")
+        let mode = match (concurrency, trace_id) {
+            (1, None) => "sequential".to_string(),
+            (1, Some(_)) => "sequential, 4 KiB trace header".to_string(),
+            _ => format!("concurrency {concurrency}"),
         };
         rows.push(Row {
             section: "7",

@@ -24,9 +24,17 @@ struct Settings {
 }
 
 fn setup() -> Result<Settings, Error> {
-    let ttl: u64 = std::env::var("CONFIG_TTL_SECS").map_or(Ok(300), |v| v.parse())?;
+    let ttl: u64 = match std::env::var("CONFIG_TTL_SECS") {
+        Ok(secs) => secs
+            .parse()
+            .map_err(|e| format!("CONFIG_TTL_SECS is `{secs}`, not a number of seconds: {e}"))?,
+        Err(_) => 300,
+    };
+    // `std::env::var`'s error says only "environment variable not found": name it.
+    let file = std::env::var("CONFIG_FILE")
+        .map_err(|_| "CONFIG_FILE is not set: the path of the configuration file to serve")?;
     Ok(Settings {
-        file: std::env::var("CONFIG_FILE")?,
+        file,
         // Serve the last good configuration for up to a minute if the store is down.
         config: TtlCache::new(Duration::from_secs(ttl))
             .serve_stale_on_error(Duration::from_secs(60)),

@@ -45,3 +45,21 @@ async fn a_value_is_refetched_after_a_frozen_gap_longer_than_its_ttl() {
     env.shutdown().await;
     let _ = std::fs::remove_file(file);
 }
+
+/// A missing or malformed setting fails init with a message that names the variable.
+#[tokio::test]
+async fn a_missing_or_malformed_setting_is_named_in_the_init_error() {
+    let missing = Environment::new(FunctionConfig::new(env!("CARGO_BIN_EXE_cached-config")));
+    let error = missing.invoke("{}").await.outcome.error().unwrap();
+    assert!(error.error_message.contains("CONFIG_FILE"), "{error:?}");
+    let malformed = Environment::new(
+        FunctionConfig::new(env!("CARGO_BIN_EXE_cached-config"))
+            .env("CONFIG_FILE", "config.json")
+            .env("CONFIG_TTL_SECS", "five"),
+    );
+    let error = malformed.invoke("{}").await.outcome.error().unwrap();
+    assert!(
+        error.error_message.contains("CONFIG_TTL_SECS") && error.error_message.contains("five"),
+        "{error:?}"
+    );
+}

@@ -18,10 +18,13 @@
 //!    (`respond.rs`), then the deferred work (`defer.rs`), bounded by the deadline.
 //! 5. `errors.rs` — `errorType` names people can match on, each cause printed once.
 //! 6. `shutdown.rs` — SIGTERM: stop taking events, let in-flight invocations answer, then
-//!    run the hook (or [`Close`](crate::Close)).
+//!    run the hook (or [`Close`](crate::Close)), all within Lambda's shutdown budget.
 //!
 //! `api.rs` speaks the Runtime and Extensions APIs; `trace_env.rs` keeps `_X_AMZN_TRACE_ID`
-//! current without growing the process's memory.
+//! current without growing the process's memory; `taken.rs` holds the invocations taken
+//! and not yet answered, so that each gets exactly one answer whoever gives it (the handler,
+//! the worker for a failed layer, the panic hook of a build that aborts, `abort.rs`) and
+//! shutdown can wait for them.
 
 mod abort;
 mod api;
