@@ -341,7 +341,15 @@ pub async fn memory_growth(fixtures: &Fixtures, warm_up: usize, invocations: usi
     let mut rows = Vec::new();
     let long = long_trace_id();
     for (concurrency, trace_id) in [(1, None), (4, None), (1, Some(long.as_str()))] {
-        let thaw = growth(fixtures, "echo_thaw", concurrency, trace_id, warm_up, invocations).await;
+        let thaw = growth(
+            fixtures,
+            "echo_thaw",
+            concurrency,
+            trace_id,
+            warm_up,
+            invocations,
+        )
+        .await;
         let handwritten = growth(
             fixtures,
             "echo_handwritten",

@@ -138,7 +138,8 @@ impl Environment {
     /// once it serves again. Returns at once; nothing happens without a process.
     pub async fn fail_polls(&self, status: u16, period: Duration) {
         if let Some(instance) = self.slot.lock().await.as_ref() {
-            instance.shared.lock().failing_polls = Some((std::time::Instant::now() + period, status));
+            instance.shared.lock().failing_polls =
+                Some((std::time::Instant::now() + period, status));
             instance.shared.bump();
         }
     }

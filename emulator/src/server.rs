@@ -173,7 +173,10 @@ async fn next_invocation(shared: &Shared, peer: Peer) -> Reply {
         let mut changes = shared.subscribe();
         if let Some(code) = shared.failing_poll() {
             let code = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return status(code, "the Runtime API fails on purpose (a test asked)".into());
+            return status(
+                code,
+                "the Runtime API fails on purpose (a test asked)".into(),
+            );
         }
         tokio::select! {
             received = &mut *rx => break received,

@@ -27,9 +27,7 @@ fn bootstrap(name: &str) -> Option<PathBuf> {
 fn bootstrap_in(variable: &str, name: &str) -> Option<PathBuf> {
     let Some(dir) = std::env::var_os(variable) else {
         if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(
-                "{variable} is not set; .ci/run sets it after `cargo lambda build --release`"
-            );
+            panic!("{variable} is not set; .ci/run sets it after `cargo lambda build --release`");
         }
         eprintln!(
             "skipped: {variable} is not set (run `cargo lambda build --release` for {name}, as .ci/run does, and point it at the lambda directory)"
@@ -138,14 +136,20 @@ async fn a_release_artifact_that_panics_reports_it_and_serves_on() {
     let next = env.invoke("{}").await;
     assert!(next.cold_start.is_none(), "a panic cost the environment");
     let body = next.outcome.json().unwrap();
-    assert_eq!((body["pid"].clone(), body["invocation"].clone()), (pid, json!(4)));
+    assert_eq!(
+        (body["pid"].clone(), body["invocation"].clone()),
+        (pid, json!(4))
+    );
     env.shutdown().await;
 
     let failing = Environment::new(panics(&binary).env("FIXTURE_INIT_PANIC", "1"));
     let record = failing.invoke("{}").await;
     let error = record.outcome.error().unwrap();
     assert_eq!(error.error_type, "lambda_thaw::InitPanic", "{error:?}");
-    assert!(error.error_message.contains("init panicked on purpose"), "{error:?}");
+    assert!(
+        error.error_message.contains("init panicked on purpose"),
+        "{error:?}"
+    );
 }
 
 /// The same artifact built with `panic = "abort"`, as `cargo lambda build --release` makes
@@ -185,5 +189,8 @@ async fn a_release_artifact_built_to_abort_still_reports_its_panics() {
     let record = failing.invoke("{}").await;
     let error = record.outcome.error().unwrap();
     assert_eq!(error.error_type, "lambda_thaw::InitPanic", "{error:?}");
-    assert!(error.error_message.contains("init panicked on purpose"), "{error:?}");
+    assert!(
+        error.error_message.contains("init panicked on purpose"),
+        "{error:?}"
+    );
 }

@@ -244,7 +244,9 @@ async fn a_second_poller_that_disconnects_never_costs_an_event() {
         };
         let (busy, ()) = tokio::join!(busy, rogue);
         assert!(busy.outcome.is_response(), "{:?}", busy.outcome);
-        let record = env.invoke(format!(r#"{{"message":"round {round}"}}"#)).await;
+        let record = env
+            .invoke(format!(r#"{{"message":"round {round}"}}"#))
+            .await;
         let body = record
             .outcome
             .json()

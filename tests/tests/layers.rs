@@ -21,8 +21,16 @@ fn layered(concurrency: u32) -> Environment {
 
 /// Each fault, and the `errorType` its invocation must be answered with.
 const FAULTS: [(&str, &str, &str); 4] = [
-    ("panic_in_call", "lambda_thaw::LayerPanic", "while making its future"),
-    ("panic_in_future", "lambda_thaw::LayerPanic", "future panicked"),
+    (
+        "panic_in_call",
+        "lambda_thaw::LayerPanic",
+        "while making its future",
+    ),
+    (
+        "panic_in_future",
+        "lambda_thaw::LayerPanic",
+        "future panicked",
+    ),
     ("fail", "lambda_thaw::LayerError", "refused the invocation"),
     ("skip", "lambda_thaw::LayerError", "without calling it"),
 ];

@@ -112,6 +112,53 @@ async fn mariadb_kills_while_frozen_fail_no_invocation() {
     kills_while_frozen_fail_no_invocation(scratch).await;
 }
 
+/// The server ends the function's idle connection moments before an invocation — 0, 0.2
+/// and 1.2 s before, five times each — while the environment is frozen: no invocation
+/// fails, and each write is applied exactly once (counted by the test, not the function).
+async fn kills_just_before_an_invocation_fail_none_and_write_once(mut scratch: Scratch) {
+    let env = Environment::new(thaw_db(scratch.url()));
+    let mut failed = Vec::new();
+    let mut keys = Vec::new();
+    for gap_ms in [0u64, 200, 1200] {
+        for round in 0..5 {
+            let session_now = session(&env.invoke(r#"{"select":true}"#).await);
+            scratch.kill(session_now).await;
+            tokio::time::sleep(Duration::from_millis(gap_ms)).await;
+            let key = format!("gap{gap_ms}-{round}");
+            let record = env.invoke(format!(r#"{{"insert":"{key}"}}"#)).await;
+            match record.outcome.json() {
+                Some(body) => {
+                    let new = body["session"].as_i64().unwrap();
+                    assert_ne!(new, session_now, "{key}: ran on the killed session");
+                }
+                None => failed.push((key.clone(), record.outcome.clone())),
+            }
+            keys.push(key);
+        }
+    }
+    assert!(failed.is_empty(), "{failed:?}\n{}", env.logs().text());
+    for key in &keys {
+        assert_eq!(rows_with_key(&mut scratch, key).await, 1, "{key}");
+    }
+    assert_eq!(env.starts(), 1);
+    env.shutdown().await;
+    scratch.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_kills_just_before_an_invocation_fail_none_and_write_once() {
+    if let Some(scratch) = Scratch::postgres().await {
+        kills_just_before_an_invocation_fail_none_and_write_once(scratch).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_kills_just_before_an_invocation_fail_none_and_write_once() {
+    if let Some(scratch) = Scratch::mariadb().await {
+        kills_just_before_an_invocation_fail_none_and_write_once(scratch).await;
+    }
+}
+
 /// A handler sleeping inside a transaction past its deadline is cancelled in time: a
 /// timeout error before the deadline, nothing written, no deferred work, and the same
 /// environment serves the next invocation.

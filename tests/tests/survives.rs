@@ -286,7 +286,11 @@ async fn sigterm_lets_the_invocation_in_flight_answer_before_the_hook_runs() {
             env.shutdown().await.unwrap()
         };
         let (record, report) = tokio::join!(invocation, shutdown);
-        if record.outcome.json().is_some_and(|body| body["inserted"] == key.as_str()) {
+        if record
+            .outcome
+            .json()
+            .is_some_and(|body| body["inserted"] == key.as_str())
+        {
             answered += 1;
         } else {
             eprintln!("run {run}: {:?}\n{}", record.outcome, env.logs().text());
@@ -307,10 +311,11 @@ async fn sigterm_lets_the_invocation_in_flight_answer_before_the_hook_runs() {
         );
     }
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM lt_items WHERE item_key LIKE 'drained-%'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let (rows,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM lt_items WHERE item_key LIKE 'drained-%'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     pool.close().await;
     let _ = std::fs::remove_file(&file);
     println!("SIGTERM during a 250 ms write: answered {answered} of {RUNS}, {rows} rows");

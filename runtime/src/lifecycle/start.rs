@@ -147,7 +147,15 @@ async fn workers_serving(
     } else {
         TraceEnv::Leave
     };
-    let worker = || serve(service.clone(), api, config.clone(), trace, stopping.clone());
+    let worker = || {
+        serve(
+            service.clone(),
+            api,
+            config.clone(),
+            trace,
+            stopping.clone(),
+        )
+    };
     let mut running = tokio::task::JoinSet::new();
     for _ in 0..workers.max(1) {
         running.spawn(worker());

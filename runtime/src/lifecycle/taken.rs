@@ -129,7 +129,10 @@ pub(crate) fn claim_all() -> Vec<Arc<Taken>> {
 /// Waits until every invocation taken has its answer posted, or `limit` has passed;
 /// returns how many are still unanswered.
 pub(crate) async fn answered_within(limit: Duration) -> usize {
-    wait_until(limit, |held| held.iter().filter(|t| !t.is_answered()).count()).await
+    wait_until(limit, |held| {
+        held.iter().filter(|t| !t.is_answered()).count()
+    })
+    .await
 }
 
 /// Waits until the workers are done with every invocation (answers *and* deferred work),
@@ -160,13 +163,14 @@ mod tests {
     async fn one_answer_per_invocation_and_shutdown_waits_for_it() {
         let holding = Holding::take("r-1", Some("i-1"));
         assert_eq!(answered_within(Duration::from_millis(5)).await, 1);
-        let claimed = holding
-            .scope(async { claim_current() })
-            .await;
+        let claimed = holding.scope(async { claim_current() }).await;
         let Claim::Ours(invocation) = claimed else {
             panic!("the first claim is the handler's")
         };
-        assert!(matches!(holding.scope(async { claim_current() }).await, Claim::Taken));
+        assert!(matches!(
+            holding.scope(async { claim_current() }).await,
+            Claim::Taken
+        ));
         assert!(claim_all().iter().all(|t| t.request_id != "r-1"));
         invocation.answered();
         assert_eq!(answered_within(Duration::from_millis(5)).await, 0);

@@ -122,7 +122,10 @@ mod tests {
         for id in [huge.as_str(), "Root=1-f", &huge[..3000]] {
             set(Some(id));
             assert_eq!(std::env::var(NAME).unwrap(), id);
-            assert_eq!(BUFFERS.lock().unwrap().as_ref().unwrap().slots[0].len(), room);
+            assert_eq!(
+                BUFFERS.lock().unwrap().as_ref().unwrap().slots[0].len(),
+                room
+            );
         }
         set(Some("bad\0id"));
         assert_eq!(std::env::var(NAME).unwrap(), &huge[..3000]);

@@ -121,9 +121,9 @@ pub(crate) async fn serve(
             context,
         };
         // The layers' code runs here: its panic is caught like the handler's.
-        let called = AssertUnwindSafe(holding.scope(async {
-            service.ready().await?.call(invocation).await
-        }))
+        let called = AssertUnwindSafe(
+            holding.scope(async { service.ready().await?.call(invocation).await }),
+        )
         .catch_unwind()
         .await;
         let failed = match called {
@@ -144,8 +144,12 @@ pub(crate) async fn serve(
         match failed {
             Some(diagnostic) if taken.claim() => {
                 tracing::error!(request_id = %taken.request_id, error_type = %diagnostic.error_type, "{}; serving on", diagnostic.error_message);
-                api.error(&taken.request_id, taken.invocation_id.as_deref(), &diagnostic)
-                    .await;
+                api.error(
+                    &taken.request_id,
+                    taken.invocation_id.as_deref(),
+                    &diagnostic,
+                )
+                .await;
                 taken.answered();
             }
             Some(diagnostic) => {
@@ -161,8 +165,12 @@ pub(crate) async fn serve(
                         .into(),
                 };
                 tracing::error!(request_id = %taken.request_id, "{}", diagnostic.error_message);
-                api.error(&taken.request_id, taken.invocation_id.as_deref(), &diagnostic)
-                    .await;
+                api.error(
+                    &taken.request_id,
+                    taken.invocation_id.as_deref(),
+                    &diagnostic,
+                )
+                .await;
                 taken.answered();
             }
             None => {}

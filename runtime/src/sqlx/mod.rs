@@ -17,6 +17,11 @@
 //!   may have sat through a freeze while the database, a proxy or a NAT closed it, so it is
 //!   pinged before use and silently replaced if dead — before the handler's query can fail
 //!   on it. Back-to-back warm invocations pay nothing.
+//! * **A connection the server closed a moment ago** is replaced too, at any gap: before
+//!   each acquire the kernel is asked (no round trip) whether a TCP socket of the process
+//!   has been closed by its peer, and only then is the connection pinged. Nothing is ever
+//!   retried — the check comes before the statement is sent — so no statement runs twice
+//!   (`closed_by_peer.rs` says how each database closes a session).
 //! * **Acquire timeout from the time left**: at most 5 s (well inside Lambda's 10 s init
 //!   limit, for eager init), and inside an invocation — a lazy init, or options built per
 //!   invocation — no later than [`CONNECT_MARGIN`] before its deadline
@@ -29,6 +34,7 @@ use std::time::Duration;
 use sqlx::pool::PoolOptions;
 use sqlx::{Connection, Database};
 
+mod closed_by_peer;
 mod limit;
 #[cfg(feature = "proxy")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
@@ -89,7 +95,11 @@ pub fn pool_options<DB: Database>() -> PoolOptions<DB> {
                 // The connection's own idle time, or — under lambda-thaw's runtime — the
                 // environment's idle gap before this invocation (a connection may have been
                 // returned to the pool only after the thaw; see `idle_gap_before_invocation`).
-                if meta.idle_for < FREEZE_CHECK_AFTER && crate::idle_gap_before_invocation() < FREEZE_CHECK_AFTER {
+                if meta.idle_for < FREEZE_CHECK_AFTER
+                    && crate::idle_gap_before_invocation() < FREEZE_CHECK_AFTER
+                    // The server may have closed it a moment ago: the kernel knows.
+                    && !closed_by_peer::any_closed_by_peer()
+                {
                     return Ok(true);
                 }
                 match connection.ping().await {
