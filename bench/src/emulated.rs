@@ -309,7 +309,7 @@ async fn growth(
         async move {
             for _ in 0..count.div_ceil(batch) {
                 let records = futures_util::future::join_all(
-                    (0..batch).map(|_| env.invoke_with_headers(r#"{"order":42}"#, &headers)),
+                    (0..batch).map(|_| env.invoke_with_headers(r#"{"order":42}"#, headers)),
                 )
                 .await;
                 for record in &records {
