@@ -289,14 +289,10 @@ async fn growth(
     fixtures: &Fixtures,
     name: &str,
     concurrency: u32,
-    trace_id: Option<&str>,
+    long_trace_ids: bool,
     warm_up: usize,
     invocations: usize,
 ) -> f64 {
-    let headers: Vec<(&str, Option<&str>)> = trace_id
-        .map(|id| ("Lambda-Runtime-Trace-Id", Some(id)))
-        .into_iter()
-        .collect();
     let env = Environment::new(
         config(fixtures, name)
             .freeze(false)
@@ -305,11 +301,16 @@ async fn growth(
     let batch = concurrency as usize;
     let run = |count: usize| {
         let env = &env;
-        let headers = &headers;
         async move {
-            for _ in 0..count.div_ceil(batch) {
+            for round in 0..count.div_ceil(batch) {
+                // A new id each time, as Lambda sends (glibc would reuse a repeated value).
+                let trace_id = long_trace_ids.then(|| long_trace_id(round));
+                let headers: Vec<(&str, Option<&str>)> = trace_id
+                    .iter()
+                    .map(|id| ("Lambda-Runtime-Trace-Id", Some(id.as_str())))
+                    .collect();
                 let records = futures_util::future::join_all(
-                    (0..batch).map(|_| env.invoke_with_headers(r#"{"order":42}"#, headers)),
+                    (0..batch).map(|_| env.invoke_with_headers(r#"{"order":42}"#, &headers)),
                 )
                 .await;
                 for record in &records {
@@ -327,10 +328,10 @@ async fn growth(
     after - before
 }
 
-/// A trace id of 4 KiB: Lambda's shape, its `Lineage` padded — longer than any buffer
-/// sized for the usual ~100 bytes.
-fn long_trace_id() -> String {
-    let id = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=";
+/// The `n`th trace id of 4 KiB: Lambda's shape, its `Lineage` padded — longer than any
+/// buffer sized for the usual ~100 bytes.
+fn long_trace_id(n: usize) -> String {
+    let id = format!("Root=1-5759e988-{n:024x};Parent=53995c3f42cd8ad8;Sampled=1;Lineage=");
     format!("{id}{}", "a".repeat(4096 - id.len()))
 }
 
@@ -339,13 +340,12 @@ fn long_trace_id() -> String {
 /// a 4 KiB trace header.
 pub async fn memory_growth(fixtures: &Fixtures, warm_up: usize, invocations: usize) -> Vec<Row> {
     let mut rows = Vec::new();
-    let long = long_trace_id();
-    for (concurrency, trace_id) in [(1, None), (4, None), (1, Some(long.as_str()))] {
+    for (concurrency, long_trace_ids) in [(1, false), (4, false), (1, true)] {
         let thaw = growth(
             fixtures,
             "echo_thaw",
             concurrency,
-            trace_id,
+            long_trace_ids,
             warm_up,
             invocations,
         )
@@ -354,14 +354,14 @@ pub async fn memory_growth(fixtures: &Fixtures, warm_up: usize, invocations: usi
             fixtures,
             "echo_handwritten",
             concurrency,
-            trace_id,
+            long_trace_ids,
             warm_up,
             invocations,
         )
         .await;
-        let mode = match (concurrency, trace_id) {
-            (1, None) => "sequential".to_string(),
-            (1, Some(_)) => "sequential, 4 KiB trace header".to_string(),
+        let mode = match (concurrency, long_trace_ids) {
+            (1, false) => "sequential".to_string(),
+            (1, true) => "sequential, 4 KiB trace header".to_string(),
             _ => format!("concurrency {concurrency}"),
         };
         rows.push(Row {

@@ -164,6 +164,12 @@ async fn a_release_artifact_built_to_abort_still_reports_its_panics() {
     let env = Environment::new(panics(&binary));
     let first = env.invoke("{}").await;
     assert!(first.outcome.is_response(), "{:?}", first.outcome);
+    env.logs()
+        .wait_for(
+            "built with panic = \"abort\"",
+            std::time::Duration::from_secs(5),
+        )
+        .await;
     assert_eq!(
         env.logs().matching("built with panic = \"abort\"").len(),
         1,

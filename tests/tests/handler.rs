@@ -342,6 +342,10 @@ async fn the_builder_without_the_macro_runs_the_same_lifecycle() {
         report.sigterm_sent,
         "close_on_shutdown registered the extension"
     );
+    // Waited for: the emulator's log reader may not have read the process's last lines.
+    env.logs()
+        .wait_for("state closed at shutdown", Duration::from_secs(5))
+        .await;
     assert_eq!(
         env.logs().matching("state closed at shutdown").len(),
         1,

@@ -95,6 +95,9 @@ async fn a_layer_failing_after_the_answer_keeps_the_answer() {
     let body: Value = record.outcome.json().unwrap();
     assert_eq!(body["invocation"], 1);
     let logs = env.logs();
+    // Logged after the answer: waited for, not counted at once.
+    logs.wait_for("after the invocation was answered", Duration::from_secs(5))
+        .await;
     assert_eq!(
         logs.matching("after the invocation was answered").len(),
         1,

@@ -559,6 +559,9 @@ async fn sigterm_lets_the_write_in_flight_commit_and_answer(mut scratch: Scratch
     assert!(!report.killed_after_grace, "{report:?}");
     assert_eq!(rows_with_key(&mut scratch, "in-flight").await, 1);
     let logs = env.logs();
+    // Waited for: the emulator's log reader may not have read the process's last lines.
+    logs.wait_for("shutdown hook ran", Duration::from_secs(5))
+        .await;
     let answered = logs.matching("no invocation in flight");
     let hook = logs.matching("shutdown hook ran");
     assert_eq!((answered.len(), hook.len()), (1, 1), "{}", logs.text());
