@@ -170,9 +170,12 @@ impl Default for Builder<()> {
     }
 }
 
-impl<S: Send + Sync + 'static> Builder<S> {
+impl Builder<()> {
     /// Builds the state with `init` (named `name` in logs and errors), once per
     /// environment: in Lambda's INIT phase, or on first use with [`Builder::lazy`].
+    ///
+    /// Every other step may come before or after it: a [`shutdown`](Builder::shutdown)
+    /// hook given before `init` (one that takes no state) is kept and runs at shutdown.
     pub fn init<T, F, Fut, E>(self, name: &'static str, init: F) -> Builder<T>
     where
         T: Send + Sync + 'static,
@@ -188,22 +191,28 @@ impl<S: Send + Sync + 'static> Builder<S> {
     }
 
     /// The init as the macro hands it over (errors already converted).
-    pub(crate) fn with_init<T>(
+    pub(crate) fn with_init<T: Send + Sync + 'static>(
         self,
         name: Option<&'static str>,
         init: SharedInit<T>,
     ) -> Builder<T> {
+        // A hook set before the state existed takes none: it runs all the same.
+        let shutdown = self.shutdown.map(|hook| -> ShutdownHook<T> {
+            Box::new(move |_: &'static T| hook(&()))
+        });
         Builder {
             options: Options {
                 init_name: name,
                 ..self.options
             },
             init,
-            shutdown: None,
+            shutdown,
             setup: self.setup,
         }
     }
+}
 
+impl<S: Send + Sync + 'static> Builder<S> {
     /// The handler's name, for logs.
     pub fn name(mut self, name: &'static str) -> Self {
         self.options.handler_name = name;

@@ -26,6 +26,12 @@ use crate::__private::probe::Probe;
 ///     }
 /// }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `lambda_thaw::Close`",
+    label = "nothing here knows how to close `{Self}`",
+    note = "with `Builder`, call `.close_on_shutdown()` after `.init(…)`: before it the builder has no state (`()`)",
+    note = "or implement `lambda_thaw::Close` for your state, or pass `.shutdown(|state| async move {{ … }})`"
+)]
 pub trait Close: Send + Sync {
     /// Closes the resources; called at most once, within Lambda's shutdown grace period.
     fn close(&self) -> impl Future<Output = ()> + Send;

@@ -353,3 +353,24 @@ async fn the_builder_without_the_macro_runs_the_same_lifecycle() {
         env.logs().text()
     );
 }
+
+/// The builder's steps in any order: a shutdown hook given before `init` still runs (it
+/// was silently dropped when `init` replaced the stateless builder).
+#[tokio::test]
+async fn a_shutdown_hook_given_before_init_runs_at_shutdown() {
+    let env = Environment::new(FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-builder-order")));
+    assert_eq!(body(&env.invoke(r#"{"message":"one"}"#).await)["inits"], 1);
+    let report = env.shutdown().await.unwrap();
+    assert!(
+        report.sigterm_sent && !report.killed_after_grace,
+        "the hook registered the extension: {report:?}"
+    );
+    assert!(
+        env.logs()
+            .wait_for("shutdown hook given before init ran", Duration::from_secs(5))
+            .await
+            .is_some(),
+        "{}",
+        env.logs().text()
+    );
+}
