@@ -197,9 +197,9 @@ impl Builder<()> {
         init: SharedInit<T>,
     ) -> Builder<T> {
         // A hook set before the state existed takes none: it runs all the same.
-        let shutdown = self.shutdown.map(|hook| -> ShutdownHook<T> {
-            Box::new(move |_: &'static T| hook(&()))
-        });
+        let shutdown = self
+            .shutdown
+            .map(|hook| -> ShutdownHook<T> { Box::new(move |_: &'static T| hook(&())) });
         Builder {
             options: Options {
                 init_name: name,

@@ -358,7 +358,9 @@ async fn the_builder_without_the_macro_runs_the_same_lifecycle() {
 /// was silently dropped when `init` replaced the stateless builder).
 #[tokio::test]
 async fn a_shutdown_hook_given_before_init_runs_at_shutdown() {
-    let env = Environment::new(FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-builder-order")));
+    let env = Environment::new(FunctionConfig::new(env!(
+        "CARGO_BIN_EXE_thaw-builder-order"
+    )));
     assert_eq!(body(&env.invoke(r#"{"message":"one"}"#).await)["inits"], 1);
     let report = env.shutdown().await.unwrap();
     assert!(
@@ -367,7 +369,10 @@ async fn a_shutdown_hook_given_before_init_runs_at_shutdown() {
     );
     assert!(
         env.logs()
-            .wait_for("shutdown hook given before init ran", Duration::from_secs(5))
+            .wait_for(
+                "shutdown hook given before init ran",
+                Duration::from_secs(5)
+            )
             .await
             .is_some(),
         "{}",

@@ -61,5 +61,18 @@ async fn a_runtime_api_failing_for_10_s_costs_no_cpu_and_the_event_is_then_serve
     assert!((10..=200).contains(&failed), "{failed} failed polls");
     // Busy-waiting would cost about 10 s of CPU here; the capped back-off costs a few ms.
     assert!(cpu < Duration::from_secs(1), "{cpu:?} of CPU while waiting");
+    // Said once when it began, once when it ended: a flood of 408s is not a flood of logs.
+    let logs = env.logs();
+    logs.wait_for("the Runtime API answers again", Duration::from_secs(5))
+        .await;
+    assert_eq!(
+        (
+            logs.matching("cannot get the next event").len(),
+            logs.matching("the Runtime API answers again").len()
+        ),
+        (1, 1),
+        "{}",
+        logs.text()
+    );
     env.shutdown().await;
 }

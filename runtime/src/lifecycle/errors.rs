@@ -149,6 +149,43 @@ mod tests {
         );
     }
 
+    #[derive(Debug)]
+    struct Context(&'static str, Box<dyn StdError + Send + Sync>);
+
+    impl fmt::Display for Context {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl StdError for Context {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&*self.1)
+        }
+    }
+
+    /// Causes the message does not already say reach Lambda, in order, each once; an empty
+    /// one adds nothing.
+    #[test]
+    fn causes_not_in_the_message_are_appended_in_order() {
+        let disk = std::io::Error::other("disk full");
+        let chain = Context(
+            "cannot record the order",
+            Box::new(Context("cannot write the journal", Box::new(disk))),
+        );
+        assert_eq!(
+            message(&chain),
+            "cannot record the order: cannot write the journal: disk full"
+        );
+        let empty = Context("refused", Box::new(std::io::Error::other("")));
+        assert_eq!(message(&empty), "refused");
+        let boxed: crate::Error = Box::new(chain);
+        assert_eq!(
+            diagnose(boxed).error_message,
+            "cannot record the order: cannot write the journal: disk full"
+        );
+    }
+
     #[test]
     fn boxed_errors_are_named_by_what_they_hold() {
         let io: crate::Error = Box::new(std::io::Error::other("disk"));

@@ -201,3 +201,71 @@ pub fn invoke_in_process(
         reply
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use bytes::Bytes;
+    use lambda_runtime::{Context, LambdaEvent};
+
+    use super::*;
+    use crate::lifecycle::context::Deadline;
+
+    static DEFERRED_RAN: AtomicUsize = AtomicUsize::new(0);
+
+    /// Defers two tasks, then takes longer than the invocation has.
+    async fn too_slow(
+        _: LambdaEvent<serde_json::Value>,
+        _: &'static (),
+    ) -> Result<serde_json::Value, crate::Error> {
+        crate::defer(async {
+            DEFERRED_RAN.fetch_add(1, Ordering::SeqCst);
+        })?;
+        crate::defer(async {
+            DEFERRED_RAN.fetch_add(1, Ordering::SeqCst);
+        })?;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        Ok(serde_json::Value::Null)
+    }
+
+    fn invocation_with(left: Duration) -> LambdaInvocation {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let deadline = (now + left).as_millis() as u64;
+        let (mut parts, ()) = http::Response::new(()).into_parts();
+        parts.extensions.insert(Deadline(deadline));
+        let mut context = Context::default();
+        context.deadline = deadline;
+        context.request_id = "cancelled".into();
+        LambdaInvocation {
+            parts,
+            body: Bytes::from_static(b"{}"),
+            context,
+        }
+    }
+
+    /// The deadline guard cancels the handler: the caller is told why and how many
+    /// deferred tasks were dropped, and none of them runs — not after the answer either.
+    #[tokio::test]
+    async fn a_cancelled_handler_s_deferred_work_is_dropped_and_counted() {
+        let function = crate::Builder::new()
+            .lazy()
+            .deadline_margin(Duration::from_millis(100))
+            .function(too_slow);
+        let reply = invoke_in_process(&function, invocation_with(Duration::from_millis(300))).await;
+        let Err(diagnostic) = reply else {
+            panic!("the handler was not cancelled")
+        };
+        assert_eq!(diagnostic.error_type, "lambda_thaw::DeadlineExceeded");
+        assert!(
+            diagnostic
+                .error_message
+                .contains("its 2 deferred task(s) will not run"),
+            "{}",
+            diagnostic.error_message
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(DEFERRED_RAN.load(Ordering::SeqCst), 0, "dropped work ran");
+    }
+}

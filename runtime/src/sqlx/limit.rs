@@ -239,9 +239,99 @@ fn jitter(step: Duration) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
     use std::time::Duration;
 
-    use super::jitter;
+    use super::{is_connection_limit, jitter};
+
+    /// A database's error as its driver reports it: the SQLSTATE sqlx gives as `code()`
+    /// and the server's own words.
+    #[derive(Debug)]
+    struct Refusal {
+        code: &'static str,
+        message: &'static str,
+    }
+
+    impl std::fmt::Display for Refusal {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.message)
+        }
+    }
+
+    impl std::error::Error for Refusal {}
+
+    impl sqlx::error::DatabaseError for Refusal {
+        fn message(&self) -> &str {
+            self.message
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.code))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn refused(code: &'static str, message: &'static str) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(Refusal { code, message }))
+    }
+
+    /// Each server's refusal, in its own code and words (PostgreSQL 15, MariaDB 10.11,
+    /// MySQL 8, PgBouncer 1.18), is a connection limit; nothing else is.
+    #[test]
+    fn each_databases_connection_limit_is_recognised() {
+        let limits = [
+            refused("53300", "sorry, too many clients already"),
+            refused("53300", "too many connections for role \"app\""),
+            refused("08004", "Too many connections"),
+            refused(
+                "42000",
+                "User app already has more than 'max_user_connections' active connections",
+            ),
+            refused(
+                "42000",
+                "User 'app' has exceeded the 'max_user_connections' resource (current value: 5)",
+            ),
+            refused("08P01", "no more connections allowed (max_client_conn)"),
+            // MariaDB's 1040 under another SQLSTATE, recognised by its words.
+            refused("HY000", "Too many connections"),
+        ];
+        for error in &limits {
+            assert!(is_connection_limit(error), "{error}");
+        }
+        let others = [
+            refused("28P01", "password authentication failed for user \"app\""),
+            refused(
+                "57P01",
+                "terminating connection due to administrator command",
+            ),
+            refused(
+                "23505",
+                "duplicate key value violates unique constraint \"orders_pkey\"",
+            ),
+            refused(
+                "28000",
+                "Access denied for user 'app'@'10.0.0.1' (using password: YES)",
+            ),
+            refused("HY000", "Lost connection to server during query"),
+        ];
+        for error in &others {
+            assert!(!is_connection_limit(error), "{error}");
+        }
+        assert!(!is_connection_limit(&sqlx::Error::PoolTimedOut));
+        assert!(!is_connection_limit(&sqlx::Error::Io(
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused)
+        )));
+    }
 
     #[test]
     fn jitter_stays_below_the_step_and_varies() {
