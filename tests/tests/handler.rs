@@ -379,3 +379,20 @@ async fn a_shutdown_hook_given_before_init_runs_at_shutdown() {
         env.logs().text()
     );
 }
+
+/// `Builder::run` inside `#[tokio::main]`: a message that says what to do, exit code 2 —
+/// not tokio's panic about starting a runtime from within a runtime.
+#[test]
+fn the_builder_run_inside_a_tokio_runtime_says_what_to_do() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_thaw-nested"))
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("inside a tokio runtime") && stderr.contains("plain `fn main`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

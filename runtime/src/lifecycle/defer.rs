@@ -220,7 +220,9 @@ impl fmt::Display for DeferError {
         f.write_str(
             "`lambda_thaw::defer` was called outside an invocation: call it from the handler's \
              own task (not from `init`, a `tokio::spawn`ed task or a thread), where the work \
-             can be run after the response and before the environment is frozen",
+             can be run after the response and before the environment is frozen. In a test, \
+             run the handler with `lambda_thaw::testing::Invocation::run`, which gives it an \
+             invocation and runs its deferred work",
         )
     }
 }

@@ -21,6 +21,15 @@ use crate::lifecycle::{Flavor, Function, Tracing, abort, shutdown, trace_env};
 /// generated `main`, after the typed shim.
 pub(crate) fn start(mut function: Function) -> ExitCode {
     let handler = function.options.handler_name;
+    if tokio::runtime::Handle::try_current().is_ok() {
+        // tokio would panic with "Cannot start a runtime from within a runtime".
+        eprintln!(
+            "lambda-thaw: `{handler}` was started from inside a tokio runtime (`#[tokio::main]`?). \
+             lambda-thaw starts its own: call `Builder::run` from a plain `fn main`, or let \
+             `#[handler]` generate `main`"
+        );
+        return ExitCode::from(2);
+    }
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
         eprintln!(
             "lambda-thaw: `{handler}` is an AWS Lambda function and AWS_LAMBDA_RUNTIME_API is not set.\n\
