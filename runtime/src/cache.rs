@@ -381,6 +381,40 @@ mod tests {
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
     }
 
+    /// A fresh value is served at once, even while a refresh is fetching its successor: it
+    /// does not queue behind the fetch. Concurrent refreshes share one fetch.
+    #[test]
+    fn fresh_reads_do_not_wait_for_a_refresh_and_refreshes_share_one_fetch() {
+        let clock = manual_clock();
+        let cache = cache(60_000, clock);
+        let fetches = Box::leak(Box::new(AtomicUsize::new(0)));
+        let release = Box::leak(Box::new(tokio::sync::Notify::new()));
+        runtime().block_on(async {
+            assert_eq!(*cache.get(|| async { Ok::<_, String>(1) }).await.unwrap(), 1);
+            assert_eq!(cache.peek().as_deref(), Some(&1));
+            let slow_refresh = || async {
+                fetches.fetch_add(1, Ordering::SeqCst);
+                release.notified().await;
+                Ok::<_, String>(2)
+            };
+            let first = tokio::spawn(cache.refresh(slow_refresh));
+            let second = tokio::spawn(cache.refresh(slow_refresh));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let read = tokio::time::timeout(
+                Duration::from_millis(500),
+                cache.get(|| async { Ok::<_, String>(99) }),
+            )
+            .await
+            .expect("a fresh read waited for the refresh");
+            assert_eq!(*read.unwrap(), 1);
+            release.notify_waiters();
+            release.notify_one();
+            assert_eq!(*first.await.unwrap().unwrap(), 2);
+            assert_eq!(*second.await.unwrap().unwrap(), 2);
+        });
+        assert_eq!(fetches.load(Ordering::SeqCst), 1, "one fetch for two refreshes");
+    }
+
     #[test]
     fn a_failed_fetch_is_not_cached() {
         let clock = manual_clock();

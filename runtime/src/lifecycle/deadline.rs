@@ -121,6 +121,22 @@ mod tests {
         );
     }
 
+    /// `deadline_margin = "0"` switches the guard off: a handler running past its
+    /// deadline is left to Lambda, as without lambda-thaw.
+    #[tokio::test(start_paused = true)]
+    async fn no_margin_no_guard_even_past_the_deadline() {
+        let result = guard(
+            0,
+            Some(Deadline(epoch_ms_in(100))),
+            async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                7
+            },
+        )
+        .await;
+        assert!(matches!(result, Ok(7)), "cancelled without a margin");
+    }
+
     #[tokio::test]
     async fn a_fast_handler_is_not_cancelled() {
         assert!(
