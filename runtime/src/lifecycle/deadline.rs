@@ -103,8 +103,13 @@ mod tests {
         let (run_for, margin) = budget(500, epoch_ms_in(600));
         assert!(margin.as_millis() <= 300, "{margin:?}");
         assert!(run_for.as_millis() >= 299, "{run_for:?}");
-        let (_, margin) = budget(500, epoch_ms_in(10_000));
+        let (run_for, margin) = budget(500, epoch_ms_in(10_000));
         assert_eq!(margin, Duration::from_millis(500));
+        // The handler runs until the margin before the deadline, not past it.
+        assert!(
+            (9_400..=9_500).contains(&run_for.as_millis()),
+            "{run_for:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
