@@ -390,7 +390,10 @@ mod tests {
         let fetches = Box::leak(Box::new(AtomicUsize::new(0)));
         let release = Box::leak(Box::new(tokio::sync::Notify::new()));
         runtime().block_on(async {
-            assert_eq!(*cache.get(|| async { Ok::<_, String>(1) }).await.unwrap(), 1);
+            assert_eq!(
+                *cache.get(|| async { Ok::<_, String>(1) }).await.unwrap(),
+                1
+            );
             assert_eq!(cache.peek().as_deref(), Some(&1));
             let slow_refresh = || async {
                 fetches.fetch_add(1, Ordering::SeqCst);
@@ -412,7 +415,11 @@ mod tests {
             assert_eq!(*first.await.unwrap().unwrap(), 2);
             assert_eq!(*second.await.unwrap().unwrap(), 2);
         });
-        assert_eq!(fetches.load(Ordering::SeqCst), 1, "one fetch for two refreshes");
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            1,
+            "one fetch for two refreshes"
+        );
     }
 
     #[test]

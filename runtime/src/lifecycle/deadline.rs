@@ -130,14 +130,10 @@ mod tests {
     /// deadline is left to Lambda, as without lambda-thaw.
     #[tokio::test(start_paused = true)]
     async fn no_margin_no_guard_even_past_the_deadline() {
-        let result = guard(
-            0,
-            Some(Deadline(epoch_ms_in(100))),
-            async {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                7
-            },
-        )
+        let result = guard(0, Some(Deadline(epoch_ms_in(100))), async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            7
+        })
         .await;
         assert!(matches!(result, Ok(7)), "cancelled without a margin");
     }

@@ -270,3 +270,49 @@ where
         .try_with(|scope| scope.deferred.borrow_mut().push(work))
         .map_err(|_| DeferError)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What an invocation's scope tells the code inside it, and nothing outside it.
+    #[tokio::test]
+    async fn the_scope_carries_the_idle_gap_and_the_deadline_only_inside_it() {
+        assert_eq!(idle_gap_before_invocation(), Duration::ZERO);
+        assert!(!in_invocation());
+        assert_eq!(time_left(), None);
+        assert_eq!(defer(async {}), Err(DeferError));
+        let deadline = Deadline(crate::lifecycle::context::now_ms() + 60_000);
+        let (gap, inside, left, queued) = scope(Some(deadline), Duration::from_secs(5), async {
+            let queued = defer(async {}).is_ok() && defer(async {}).is_ok();
+            (
+                idle_gap_before_invocation(),
+                in_invocation(),
+                time_left(),
+                (queued, take_current().len()),
+            )
+        })
+        .await;
+        assert_eq!(gap, Duration::from_secs(5));
+        assert!(inside);
+        let left = left.expect("a deadline inside the scope");
+        assert!(
+            left > Duration::from_secs(59) && left <= Duration::from_secs(60),
+            "{left:?}"
+        );
+        assert_eq!(queued, (true, 2));
+    }
+
+    /// A cancelled invocation's queue is emptied and counted; nothing is left to run.
+    #[tokio::test]
+    async fn discarding_empties_the_queue_and_counts_it() {
+        let (dropped, left) = scope(None, Duration::ZERO, async {
+            for _ in 0..3 {
+                defer(async {}).unwrap();
+            }
+            (discard_current(), take_current().len())
+        })
+        .await;
+        assert_eq!((dropped, left), (3, 0));
+    }
+}
