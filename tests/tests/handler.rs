@@ -378,6 +378,15 @@ async fn a_shutdown_hook_given_before_init_runs_at_shutdown() {
         "{}",
         env.logs().text()
     );
+    let failed = env
+        .logs()
+        .wait_for("the shutdown hook failed", Duration::from_secs(5))
+        .await;
+    assert!(
+        failed.is_some_and(|line| line.text.contains("the metrics flush was refused")),
+        "{}",
+        env.logs().text()
+    );
 }
 
 /// `Builder::run` inside `#[tokio::main]`: a message that says what to do, exit code 2 —

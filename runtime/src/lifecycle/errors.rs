@@ -213,6 +213,8 @@ mod tests {
         }
         assert_eq!(diagnose(Mine).error_type, "OrderRejected");
         assert_eq!(diagnose(String::from("x")).error_type, "Error");
+        let unsendable: Box<dyn StdError> = "not Send".into();
+        assert_eq!(diagnose(unsendable).error_type, "Error");
         assert_eq!(
             diagnose(std::io::Error::other("x")).error_type,
             "std::io::Error"

@@ -159,8 +159,12 @@ async fn wait_until(limit: Duration, left: impl Fn(&[Arc<Taken>]) -> usize) -> u
 mod tests {
     use super::*;
 
+    /// The registry is the process's: these tests take turns.
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
     #[tokio::test]
     async fn one_answer_per_invocation_and_shutdown_waits_for_it() {
+        let _turn = SERIAL.lock().await;
         let holding = Holding::take("r-1", Some("i-1"));
         assert_eq!(answered_within(Duration::from_millis(5)).await, 1);
         let claimed = holding.scope(async { claim_current() }).await;
@@ -178,5 +182,38 @@ mod tests {
         drop(holding);
         assert_eq!(finished_within(Duration::from_millis(5)).await, 0);
         assert!(matches!(claim_current(), Claim::Untracked));
+    }
+
+    /// The process is aborting: every invocation nobody has answered is claimed, once.
+    #[tokio::test]
+    async fn an_abort_claims_each_unanswered_invocation_once() {
+        let _turn = SERIAL.lock().await;
+        let open = Holding::take("r-open", None);
+        let answered = Holding::take("r-answered", None);
+        assert!(answered.invocation().claim());
+        let claimed: Vec<_> = claim_all()
+            .iter()
+            .map(|t| t.request_id.clone())
+            .filter(|id| id.starts_with("r-"))
+            .collect();
+        assert_eq!(claimed, ["r-open"]);
+        assert!(claim_all().iter().all(|t| t.request_id != "r-open"));
+        assert!(!open.invocation().claim(), "claimed twice");
+    }
+
+    /// Shutdown waits for an answer that comes while it waits.
+    #[tokio::test]
+    async fn waiting_ends_when_the_last_answer_is_posted() {
+        let _turn = SERIAL.lock().await;
+        let holding = Holding::take("r-late", None);
+        let invocation = holding.invocation().clone();
+        assert!(invocation.claim());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            invocation.answered();
+        });
+        let started = std::time::Instant::now();
+        assert_eq!(answered_within(Duration::from_secs(10)).await, 0);
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

@@ -1,5 +1,5 @@
 //! `lambda_thaw::Builder` with its steps in the "wrong" order: the shutdown hook, and every
-//! option, before `init`. The hook must still run at shutdown.
+//! option, before `init`. The hook must still run at shutdown (and its error be logged).
 
 use std::process::ExitCode;
 
@@ -15,7 +15,11 @@ async fn handle(
 
 fn main() -> ExitCode {
     Builder::new()
-        .shutdown(|_: &'static ()| async { println!("shutdown hook given before init ran") })
+        .shutdown(|_: &'static ()| async {
+            println!("shutdown hook given before init ran");
+            // Its error is logged, never lost.
+            Err::<(), _>("the metrics flush was refused")
+        })
         .name("handle")
         .current_thread_runtime()
         .init("setup", lambda_thaw_tests::setup)
