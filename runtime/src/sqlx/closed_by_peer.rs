@@ -84,46 +84,59 @@ fn unread(fd: i32) -> i32 {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
-    use std::io::Read;
+    use std::io::{Read, Write};
     use std::os::fd::AsRawFd;
+    use std::time::Duration;
 
+    /// Polls `check` for up to half a second: the kernel delivers loopback data and FINs
+    /// within microseconds, but not synchronously.
+    fn eventually(check: impl Fn() -> bool) -> bool {
+        (0..100).any(|_| {
+            let done = check();
+            if !done {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            done
+        })
+    }
+
+    /// The whole life of an idle database connection, as the kernel shows it: healthy and
+    /// quiet (nothing to replace), a message nobody asked for (PostgreSQL's FATAL before it
+    /// exits), then the peer's FIN. The only TCP sockets of this test process are made here
+    /// (one test, so that no other test's socket is seen meanwhile).
     #[test]
-    fn a_socket_the_peer_closed_is_seen_without_reading_it() {
+    fn a_connection_the_peer_closed_or_spoke_on_is_seen_without_reading_it() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        // Established: not closed, nothing to read.
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
         assert_eq!(tcp_state(client.as_raw_fd()), Some(ESTABLISHED));
         assert_eq!(unread(client.as_raw_fd()), 0);
-        // A message nobody asked for (PostgreSQL's FATAL before it exits).
-        std::io::Write::write_all(&mut &server, b"E").unwrap();
-        for _ in 0..100 {
-            if unread(client.as_raw_fd()) == 1 {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        assert_eq!(unread(client.as_raw_fd()), 1);
-        assert_eq!(
-            tcp_state(listener.as_raw_fd()).map(|s| CLOSED.contains(&s)),
-            Some(false)
+        assert!(
+            !any_closed_by_peer(),
+            "an idle, healthy connection looks closed"
         );
+
+        server.write_all(b"E").unwrap();
+        assert!(eventually(|| unread(client.as_raw_fd()) == 1));
+        assert!(
+            any_closed_by_peer(),
+            "unread bytes on an idle connection not seen"
+        );
+        let mut byte = [0u8; 1];
+        client.read_exact(&mut byte).unwrap();
+        assert!(!any_closed_by_peer(), "read, the connection is quiet again");
+
         drop(server);
-        let mut state = tcp_state(client.as_raw_fd());
-        for _ in 0..100 {
-            if state == Some(8) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-            state = tcp_state(client.as_raw_fd());
-        }
-        assert_eq!(state, Some(8), "CLOSE_WAIT after the peer's FIN");
-        assert!(any_closed_by_peer());
-        // Not a socket.
+        assert!(eventually(|| tcp_state(client.as_raw_fd()) == Some(8)));
+        assert!(
+            any_closed_by_peer(),
+            "CLOSE_WAIT after the peer's FIN not seen"
+        );
+
+        // Not a socket at all.
         let file = std::fs::File::open("/proc/self/stat").unwrap();
         assert_eq!(tcp_state(file.as_raw_fd()), None);
-        let mut rest = Vec::new();
-        let _ = (&client).read_to_end(&mut rest);
-        drop(client);
+        // A listening socket is neither closed nor holding data.
+        assert!(tcp_state(listener.as_raw_fd()).is_some_and(|s| !CLOSED.contains(&s)));
     }
 }
