@@ -81,6 +81,11 @@ fn unread(fd: i32) -> i32 {
     if failed { 0 } else { bytes }
 }
 
+/// Held by every unit test of this crate that opens TCP sockets: the check below looks at
+/// all of the process's sockets.
+#[cfg(test)]
+pub(crate) static SOCKET_TESTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
@@ -106,6 +111,7 @@ mod tests {
     /// (one test, so that no other test's socket is seen meanwhile).
     #[test]
     fn a_connection_the_peer_closed_or_spoke_on_is_seen_without_reading_it() {
+        let _alone = SOCKET_TESTS.blocking_lock();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (mut server, _) = listener.accept().unwrap();

@@ -333,6 +333,128 @@ mod tests {
         )));
     }
 
+    /// What a user reads, and what their code can inspect, when the limit held.
+    #[test]
+    fn the_limit_error_says_what_happened_and_what_to_change() {
+        let limit = super::ConnectionLimitError {
+            attempts: 4,
+            waited: Duration::from_millis(1500),
+            source: refused("53300", "sorry, too many clients already"),
+        };
+        assert_eq!(
+            (limit.attempts(), limit.waited()),
+            (4, Duration::from_millis(1500))
+        );
+        let text = limit.to_string();
+        for says in [
+            "connection limit",
+            "sorry, too many clients already",
+            "1500 ms",
+            "RDS Proxy or PgBouncer",
+            "reserved concurrency",
+        ] {
+            assert!(text.contains(says), "{says}: {text}");
+        }
+        let source = std::error::Error::source(&limit).expect("the refusal is its source");
+        assert_eq!(
+            source.to_string(),
+            "error returned from database: sorry, too many clients already"
+        );
+        let acquire = super::AcquireError::Limit(limit);
+        assert_eq!(acquire.to_string(), text);
+        assert!(std::error::Error::source(&acquire).is_some());
+        let other = super::AcquireError::Other(sqlx::Error::PoolTimedOut);
+        assert_eq!(other.to_string(), sqlx::Error::PoolTimedOut.to_string());
+        assert!(std::error::Error::source(&other).is_some());
+    }
+
+    /// A server at its limit answers every startup with PostgreSQL's FATAL 53300, byte for
+    /// byte what PostgreSQL sends; it counts the attempts.
+    async fn postgres_at_its_limit() -> (u16, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let attempts = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counted = attempts.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    // The startup message: its length, then the rest.
+                    let Ok(len) = socket.read_u32().await else {
+                        return;
+                    };
+                    let mut rest = vec![0; len.saturating_sub(4) as usize];
+                    if socket.read_exact(&mut rest).await.is_err() {
+                        return;
+                    }
+                    let mut fields = Vec::new();
+                    for (kind, value) in [
+                        (b'S', "FATAL"),
+                        (b'V', "FATAL"),
+                        (b'C', "53300"),
+                        (b'M', "sorry, too many clients already"),
+                    ] {
+                        fields.push(kind);
+                        fields.extend_from_slice(value.as_bytes());
+                        fields.push(0);
+                    }
+                    fields.push(0);
+                    let mut message = vec![b'E'];
+                    message.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
+                    message.extend_from_slice(&fields);
+                    let _ = socket.write_all(&message).await;
+                });
+            }
+        });
+        (port, attempts)
+    }
+
+    /// Against a server that stays at its limit, `acquire` keeps asking with back-off for
+    /// [`CONNECTION_LIMIT_WAIT`](super::CONNECTION_LIMIT_WAIT), not less and not much more,
+    /// then says so, counting its own attempts.
+    #[tokio::test]
+    async fn acquire_retries_a_refusal_with_back_off_then_gives_up_clearly() {
+        let _sockets = super::super::closed_by_peer::SOCKET_TESTS.lock().await;
+        let (port, connects) = postgres_at_its_limit().await;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy(&format!(
+                "postgres://app@127.0.0.1:{port}/orders?sslmode=disable"
+            ))
+            .unwrap();
+        let started = std::time::Instant::now();
+        let error = super::acquire(&pool)
+            .await
+            .expect_err("the server refuses everyone");
+        let elapsed = started.elapsed();
+        let super::AcquireError::Limit(limit) = error else {
+            panic!("not recognised as the connection limit: {error}")
+        };
+        assert!(
+            super::is_connection_limit(&limit.source),
+            "{}",
+            limit.source
+        );
+        assert!(
+            elapsed >= Duration::from_millis(1400) && elapsed < Duration::from_secs(4),
+            "{elapsed:?}"
+        );
+        assert!(limit.attempts() >= 2, "{}", limit.attempts());
+        assert!(
+            limit.waited() >= Duration::from_millis(1400),
+            "{:?}",
+            limit.waited()
+        );
+        let connects = connects.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            connects >= limit.attempts(),
+            "{connects} connects, {} attempts",
+            limit.attempts()
+        );
+    }
+
     #[test]
     fn jitter_stays_below_the_step_and_varies() {
         let step = Duration::from_millis(100);
