@@ -368,9 +368,13 @@ mod tests {
         assert!(std::error::Error::source(&other).is_some());
     }
 
-    /// A server at its limit answers every startup with PostgreSQL's FATAL 53300, byte for
-    /// byte what PostgreSQL sends; it counts the attempts.
-    async fn postgres_at_its_limit() -> (u16, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+    /// A server that answers every startup with PostgreSQL's FATAL `code`, byte for byte
+    /// what PostgreSQL sends (53300 at its limit, 28P01 for a wrong password); it counts
+    /// the attempts.
+    async fn postgres_refusing(
+        code: &'static str,
+        words: &'static str,
+    ) -> (u16, std::sync::Arc<std::sync::atomic::AtomicU32>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -392,8 +396,8 @@ mod tests {
                     for (kind, value) in [
                         (b'S', "FATAL"),
                         (b'V', "FATAL"),
-                        (b'C', "53300"),
-                        (b'M', "sorry, too many clients already"),
+                        (b'C', code),
+                        (b'M', words),
                     ] {
                         fields.push(kind);
                         fields.extend_from_slice(value.as_bytes());
@@ -416,14 +420,8 @@ mod tests {
     #[tokio::test]
     async fn acquire_retries_a_refusal_with_back_off_then_gives_up_clearly() {
         let _sockets = super::super::closed_by_peer::SOCKET_TESTS.lock().await;
-        let (port, connects) = postgres_at_its_limit().await;
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_lazy(&format!(
-                "postgres://app@127.0.0.1:{port}/orders?sslmode=disable"
-            ))
-            .unwrap();
+        let (port, connects) = postgres_refusing("53300", "sorry, too many clients already").await;
+        let pool = pool_to(port);
         let started = std::time::Instant::now();
         let error = super::acquire(&pool)
             .await
@@ -441,7 +439,8 @@ mod tests {
             elapsed >= Duration::from_millis(1400) && elapsed < Duration::from_secs(4),
             "{elapsed:?}"
         );
-        assert!(limit.attempts() >= 2, "{}", limit.attempts());
+        // Back-off that doubles from 25 ms to 400 ms: a handful of attempts, not a storm.
+        assert!((2..=20).contains(&limit.attempts()), "{}", limit.attempts());
         assert!(
             limit.waited() >= Duration::from_millis(1400),
             "{:?}",
@@ -453,6 +452,34 @@ mod tests {
             "{connects} connects, {} attempts",
             limit.attempts()
         );
+    }
+
+    fn pool_to(port: u16) -> sqlx::PgPool {
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy(&format!(
+                "postgres://app@127.0.0.1:{port}/orders?sslmode=disable"
+            ))
+            .unwrap()
+    }
+
+    /// Any other refusal — a wrong password — is returned at once as sqlx reports it: no
+    /// waiting, no advice about connection limits.
+    #[tokio::test]
+    async fn acquire_returns_any_other_refusal_at_once() {
+        let _sockets = super::super::closed_by_peer::SOCKET_TESTS.lock().await;
+        let (port, connects) =
+            postgres_refusing("28P01", "password authentication failed for user \"app\"").await;
+        let error = super::acquire(&pool_to(port)).await.expect_err("refused");
+        let super::AcquireError::Other(error) = error else {
+            panic!("a wrong password taken for the connection limit: {error}")
+        };
+        assert!(
+            error.to_string().contains("password authentication failed"),
+            "{error}"
+        );
+        assert!(connects.load(std::sync::atomic::Ordering::SeqCst) <= 2);
     }
 
     #[test]
