@@ -69,18 +69,37 @@ impl Logs {
 
     /// Waits until a line containing `needle` has been printed, at most `timeout`.
     pub async fn wait_for(&self, needle: &str, timeout: Duration) -> Option<LogLine> {
+        self.wait_for_count(needle, 1, timeout)
+            .await
+            .into_iter()
+            .next()
+    }
+
+    /// Waits until `count` lines containing `needle` have been printed, at most `timeout`;
+    /// returns those printed by then (fewer on a timeout, more if more came). The process's
+    /// output is read asynchronously: a line printed before an invocation's answer may
+    /// arrive here after [`Environment::invoke`](crate::Environment::invoke) returned, so
+    /// count lines with this, not with [`matching`](Self::matching) at once.
+    pub async fn wait_for_count(
+        &self,
+        needle: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<LogLine> {
         let mut rx = self.changed.subscribe();
         let search = async {
             loop {
-                if let Some(line) = self.matching(needle).into_iter().next() {
-                    return line;
+                let found = self.matching(needle);
+                if found.len() >= count {
+                    return;
                 }
                 if rx.changed().await.is_err() {
                     std::future::pending::<()>().await;
                 }
             }
         };
-        tokio::time::timeout(timeout, search).await.ok()
+        let _ = tokio::time::timeout(timeout, search).await;
+        self.matching(needle)
     }
 
     pub(crate) fn capture(

@@ -87,6 +87,10 @@ async fn eager_init_runs_once_before_the_first_event() {
         assert_eq!(body(record)["invocation"], i as u64 + 1);
         assert!(record.cold_start.is_none());
     }
+    // Waited for: the emulator reads the process's output asynchronously.
+    env.logs()
+        .wait_for("init ran", Duration::from_secs(5))
+        .await;
     assert_eq!(env.logs().matching("init ran").len(), 1);
     env.shutdown().await;
 }
@@ -187,6 +191,10 @@ async fn eight_concurrent_first_invocations_share_one_init() {
         lambda_thaw_emulator::all_in_flight_together(&records),
         "the eight first invocations overlapped"
     );
+    // Waited for: the emulator reads the process's output asynchronously.
+    env.logs()
+        .wait_for("init ran", Duration::from_secs(5))
+        .await;
     assert_eq!(env.logs().matching("init ran").len(), 1);
     env.shutdown().await;
 }

@@ -132,6 +132,10 @@ async fn a_relative_deadline_is_no_deadline_with_one_warning() {
             .await;
         assert!(record.outcome.is_response(), "{:?}", record.outcome);
     }
+    // Waited for: the emulator reads the process's output asynchronously.
+    env.logs()
+        .wait_for("not epoch milliseconds", Duration::from_secs(5))
+        .await;
     let warnings = env.logs().matching("not epoch milliseconds");
     assert_eq!(warnings.len(), 1, "{}", env.logs().text());
     env.shutdown().await;
@@ -250,6 +254,10 @@ async fn waiters_for_a_failing_lazy_init_share_one_attempt() {
             "{error:?}"
         );
     }
+    // Waited for: the emulator reads the process's output asynchronously.
+    env.logs()
+        .wait_for("init ran", Duration::from_secs(5))
+        .await;
     assert_eq!(
         env.logs().matching("init ran").len(),
         1,

@@ -31,7 +31,11 @@ async fn a_value_is_refetched_after_a_frozen_gap_longer_than_its_ttl() {
             "within the TTL: one fetch"
         );
     }
-    assert_eq!(env.logs().matching("config cache hit").len(), 2);
+    let hits = env
+        .logs()
+        .wait_for_count("config cache hit", 2, Duration::from_secs(5))
+        .await;
+    assert_eq!(hits.len(), 2);
     // The environment stays frozen for 5 s: longer than the TTL.
     tokio::fs::write(&file, r#"{"greeting":"hello again"}"#)
         .await
@@ -41,7 +45,11 @@ async fn a_value_is_refetched_after_a_frozen_gap_longer_than_its_ttl() {
     assert_eq!(fetches(&after), 2, "stale after the frozen gap: refetched");
     assert_eq!(after.outcome.json().unwrap()["greeting"], "hello again");
     assert_eq!(fetches(&env.invoke("{}").await), 2, "fresh again");
-    assert_eq!(env.logs().matching("config cache miss").len(), 2);
+    let misses = env
+        .logs()
+        .wait_for_count("config cache miss", 2, Duration::from_secs(5))
+        .await;
+    assert_eq!(misses.len(), 2);
     env.shutdown().await;
     let _ = std::fs::remove_file(file);
 }

@@ -55,6 +55,13 @@ async fn fifty_orders_on_sqlite_open_one_connection() {
     let last = receipt(records.last().unwrap());
     assert_eq!(last["connections_opened"], 1);
     assert_eq!(last["orders_recorded"], 50);
+    // Waited for: the emulator reads the process's output asynchronously.
+    env.logs()
+        .wait_for(
+            "opened a database connection",
+            std::time::Duration::from_secs(5),
+        )
+        .await;
     assert_eq!(env.logs().matching("opened a database connection").len(), 1);
     assert_eq!(records.iter().filter(|r| r.cold_start.is_some()).count(), 1);
     env.shutdown().await;
