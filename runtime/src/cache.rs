@@ -422,6 +422,24 @@ mod tests {
         );
     }
 
+    /// Debug output shows the options and whether a value is cached, never the value (a
+    /// cache often holds a password or a token).
+    #[test]
+    fn debug_shows_the_options_not_the_value() {
+        let secrets: &'static TtlCache<String> =
+            Box::leak(Box::new(TtlCache::new(Duration::from_secs(60))));
+        assert_eq!(
+            format!("{secrets:?}"),
+            "TtlCache { ttl: 60s, stale_while_refresh: false, max_stale_on_error: None, cached: false, .. }"
+        );
+        secrets.set("hunter2".to_string());
+        let shown = format!("{secrets:?}");
+        assert!(
+            shown.contains("cached: true") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
+
     #[test]
     fn a_failed_fetch_is_not_cached() {
         let clock = manual_clock();
