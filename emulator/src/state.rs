@@ -116,6 +116,22 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// Gives `dispatch` to the first poller still there; returns it if none is. A poller
+    /// whose connection went away (closed, or its request dropped) is skipped, so that an
+    /// event is never handed to a client that is gone.
+    fn hand_to_a_poller(&mut self, mut dispatch: Dispatch) -> Option<Dispatch> {
+        while let Some((waiter, peer)) = self.runtime_waiters.pop_front() {
+            if peer.is_gone() {
+                continue;
+            }
+            match waiter.send(dispatch) {
+                Ok(()) => return None,
+                Err(back) => dispatch = back,
+            }
+        }
+        Some(dispatch)
+    }
+
     /// Lambda's init is over when the runtime and every registered extension wait in `next`.
     pub(crate) fn init_done(&self) -> bool {
         self.first_next_at.is_some() && self.extensions.iter().all(|e| e.called_next)
@@ -156,7 +172,7 @@ impl Shared {
     /// Hands an invocation to a waiting runtime poller, or queues it for the next one.
     /// Extensions subscribed to INVOKE get their event now (or on their first `next`:
     /// an event is never lost because an extension was not yet waiting).
-    pub(crate) fn dispatch(&self, mut dispatch: Dispatch) {
+    pub(crate) fn dispatch(&self, dispatch: Dispatch) {
         let mut inner = self.lock();
         let mut track = Track::default();
         let invoke_event = serde_json::json!({
@@ -172,22 +188,9 @@ impl Shared {
             ext.send(invoke_event.clone());
         }
         inner.tracks.insert(dispatch.request_id.clone(), track);
-        // A poller whose connection went away (closed, or its request dropped): try the
-        // next one, so that an event is never handed to a client that is gone.
-        while let Some((waiter, peer)) = inner.runtime_waiters.pop_front() {
-            if peer.is_gone() {
-                continue;
-            }
-            match waiter.send(dispatch) {
-                Ok(()) => {
-                    drop(inner);
-                    self.bump();
-                    return;
-                }
-                Err(back) => dispatch = back,
-            }
+        if let Some(dispatch) = inner.hand_to_a_poller(dispatch) {
+            inner.pending.push_back(dispatch);
         }
-        inner.pending.push_back(dispatch);
         drop(inner);
         self.bump();
     }
@@ -234,25 +237,15 @@ impl Shared {
 
     /// An event that was given to a poller who went away before it could be sent: it goes
     /// to the next poller, as if it had never been handed out.
-    pub(crate) fn hand_back(&self, mut dispatch: Dispatch) {
+    pub(crate) fn hand_back(&self, dispatch: Dispatch) {
         let mut inner = self.lock();
         if let Some(track) = inner.tracks.get_mut(&dispatch.request_id) {
             track.handed_out_at = None;
         }
-        while let Some((waiter, peer)) = inner.runtime_waiters.pop_front() {
-            if peer.is_gone() {
-                continue;
-            }
-            match waiter.send(dispatch) {
-                Ok(()) => {
-                    drop(inner);
-                    self.bump();
-                    return;
-                }
-                Err(back) => dispatch = back,
-            }
+        // First in line again: it was due before anything queued since.
+        if let Some(dispatch) = inner.hand_to_a_poller(dispatch) {
+            inner.pending.push_front(dispatch);
         }
-        inner.pending.push_front(dispatch);
         drop(inner);
         self.bump();
     }

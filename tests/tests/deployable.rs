@@ -112,6 +112,19 @@ async fn the_built_http_orders_bootstrap_answers_api_gateway() {
     env.shutdown().await;
 }
 
+/// An init that panics is reported to `init/error` as `lambda_thaw::InitPanic`, with its
+/// message, whatever the panic strategy.
+async fn init_panic_is_reported(binary: &PathBuf) {
+    let failing = Environment::new(panics(binary).env("FIXTURE_INIT_PANIC", "1"));
+    let record = failing.invoke("{}").await;
+    let error = record.outcome.error().unwrap();
+    assert_eq!(error.error_type, "lambda_thaw::InitPanic", "{error:?}");
+    assert!(
+        error.error_message.contains("init panicked on purpose"),
+        "{error:?}"
+    );
+}
+
 fn panics(binary: &PathBuf) -> FunctionConfig {
     FunctionConfig::new(binary).timeout(std::time::Duration::from_secs(5))
 }
@@ -142,14 +155,7 @@ async fn a_release_artifact_that_panics_reports_it_and_serves_on() {
     );
     env.shutdown().await;
 
-    let failing = Environment::new(panics(&binary).env("FIXTURE_INIT_PANIC", "1"));
-    let record = failing.invoke("{}").await;
-    let error = record.outcome.error().unwrap();
-    assert_eq!(error.error_type, "lambda_thaw::InitPanic", "{error:?}");
-    assert!(
-        error.error_message.contains("init panicked on purpose"),
-        "{error:?}"
-    );
+    init_panic_is_reported(&binary).await;
 }
 
 /// The same artifact built with `panic = "abort"`, as `cargo lambda build --release` makes
@@ -191,12 +197,5 @@ async fn a_release_artifact_built_to_abort_still_reports_its_panics() {
     assert_eq!(env.starts(), 3);
     env.shutdown().await;
 
-    let failing = Environment::new(panics(&binary).env("FIXTURE_INIT_PANIC", "1"));
-    let record = failing.invoke("{}").await;
-    let error = record.outcome.error().unwrap();
-    assert_eq!(error.error_type, "lambda_thaw::InitPanic", "{error:?}");
-    assert!(
-        error.error_message.contains("init panicked on purpose"),
-        "{error:?}"
-    );
+    init_panic_is_reported(&binary).await;
 }

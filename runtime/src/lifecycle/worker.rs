@@ -22,7 +22,7 @@ use crate::lifecycle::api::{Api, INVOCATION_ID};
 use crate::lifecycle::context::{self, Unreadable};
 use crate::lifecycle::errors::{LAYER_ERROR, LAYER_PANIC, error_type};
 use crate::lifecycle::shutdown::Stopping;
-use crate::lifecycle::taken::Holding;
+use crate::lifecycle::taken::{Holding, Taken};
 use crate::lifecycle::trace_env;
 
 /// The first wait after a failed `GET next`; it doubles with each failure in a row.
@@ -144,13 +144,7 @@ pub(crate) async fn serve(
         match failed {
             Some(diagnostic) if taken.claim() => {
                 tracing::error!(request_id = %taken.request_id, error_type = %diagnostic.error_type, "{}; serving on", diagnostic.error_message);
-                api.error(
-                    &taken.request_id,
-                    taken.invocation_id.as_deref(),
-                    &diagnostic,
-                )
-                .await;
-                taken.answered();
+                answer_with(api, taken, &diagnostic).await;
             }
             Some(diagnostic) => {
                 // The handler's answer was posted; the layer failed after it.
@@ -165,18 +159,23 @@ pub(crate) async fn serve(
                         .into(),
                 };
                 tracing::error!(request_id = %taken.request_id, "{}", diagnostic.error_message);
-                api.error(
-                    &taken.request_id,
-                    taken.invocation_id.as_deref(),
-                    &diagnostic,
-                )
-                .await;
-                taken.answered();
+                answer_with(api, taken, &diagnostic).await;
             }
             None => {}
         }
         drop(holding);
     }
+}
+
+/// Posts `diagnostic` as the answer of an invocation this worker has claimed.
+async fn answer_with(api: &Api, taken: &Taken, diagnostic: &Diagnostic) {
+    api.error(
+        &taken.request_id,
+        taken.invocation_id.as_deref(),
+        diagnostic,
+    )
+    .await;
+    taken.answered();
 }
 
 #[cfg(test)]
