@@ -109,6 +109,14 @@ mod tests {
         }
         set(None);
         assert_eq!(std::env::var(NAME).unwrap(), "");
+        // Each value goes to the buffer the variable does not point at: a reader holding
+        // the previous value keeps intact bytes.
+        let active = || BUFFERS.lock().unwrap().as_ref().unwrap().active;
+        let before = active().expect("set");
+        set(Some("Root=1-alternate"));
+        assert_eq!(active(), Some(1 - before));
+        set(Some("Root=1-back"));
+        assert_eq!(active(), Some(before));
         let long = "x".repeat(CAPACITY);
         set(Some(&long));
         assert_eq!(std::env::var(NAME).unwrap(), long);
