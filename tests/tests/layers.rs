@@ -66,6 +66,14 @@ async fn faults_are_answered_and_the_environment_serves_on(concurrency: u32) {
     }
     assert_eq!(env.starts(), 1);
     env.shutdown().await;
+    // Only the invocations a layer left unanswered were answered by the worker: one answer
+    // each, none for an invocation the handler had answered.
+    let skipped = (concurrency * 2) as usize;
+    let worker_answers = env
+        .logs()
+        .wait_for_count("returned without calling it", skipped, Duration::from_secs(5))
+        .await;
+    assert_eq!(worker_answers.len(), skipped, "{}", env.logs().text());
 }
 
 #[tokio::test]

@@ -74,5 +74,8 @@ async fn a_runtime_api_failing_for_10_s_costs_no_cpu_and_the_event_is_then_serve
         "{}",
         logs.text()
     );
+    // "Answers again" is said after the failures, with their count.
+    let again = &logs.matching("the Runtime API answers again")[0];
+    assert!(!again.text.contains("failures=0"), "{}", again.text);
     env.shutdown().await;
 }
