@@ -71,7 +71,11 @@ async fn faults_are_answered_and_the_environment_serves_on(concurrency: u32) {
     let skipped = (concurrency * 2) as usize;
     let worker_answers = env
         .logs()
-        .wait_for_count("returned without calling it", skipped, Duration::from_secs(5))
+        .wait_for_count(
+            "returned without calling it",
+            skipped,
+            Duration::from_secs(5),
+        )
         .await;
     assert_eq!(worker_answers.len(), skipped, "{}", env.logs().text());
 }
