@@ -28,6 +28,7 @@
 //! # }
 //! ```
 #![warn(missing_docs, unreachable_pub)]
+#![forbid(unsafe_code)]
 
 pub mod cargo;
 pub mod cli;

@@ -7,6 +7,7 @@
 //! `check.rs` reports every misuse the model shows
 //! at the offending token, `expand.rs` writes the code (and runs the other three).
 #![warn(missing_docs, unreachable_pub)]
+#![forbid(unsafe_code)]
 
 mod check;
 mod expand;

@@ -100,6 +100,11 @@
 //! environments and Lambda's payload limits — for tests (`Environment::invoke`) and from
 //! the command line; see the project's README.
 #![warn(missing_docs, unreachable_pub)]
+// `unsafe` only where a comment says why it is sound, each place allowed by name:
+// `trace_env.rs` (the environment variable without a leak), `sqlx/closed_by_peer.rs` (the
+// kernel's view of a socket) and `requirements.rs` (`SendFuture`).
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 // docs.rs (nightly, `--cfg docsrs`): every feature-gated item carries its feature's badge.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -174,6 +174,7 @@ pin_project_lite::pin_project! {
 // SAFETY: the only way to make a `SendFuture<F>` is `Checked::send`, which requires
 // `F: Send`; so every `SendFuture` that exists wraps a `Send` future. (The impl exists so
 // that `main`'s `Send` bound holds without repeating the error `send` already reported.)
+#[allow(unsafe_code)]
 unsafe impl<F> Send for SendFuture<F> {}
 
 impl<F: std::future::Future> std::future::Future for SendFuture<F> {

@@ -38,6 +38,7 @@ static BUFFERS: Mutex<Option<Buffers>> = Mutex::new(None);
 /// Creates the variable while the process is still single-threaded, so that later
 /// `putenv`s replace its entry in place and never grow (reallocate) `environ` under a
 /// reader on another thread.
+#[allow(unsafe_code)] // `set_var` before any other thread exists: see the SAFETY comment
 pub(crate) fn prepare() {
     if std::env::var_os(NAME).is_none() {
         // SAFETY: called from `start` before the tokio runtime (or any other thread of
@@ -47,6 +48,7 @@ pub(crate) fn prepare() {
 }
 
 /// Points `_X_AMZN_TRACE_ID` at this invocation's trace id (empty without one).
+#[allow(unsafe_code)] // `putenv` with a buffer that outlives the process: see the SAFETY comment
 pub(crate) fn set(trace_id: Option<&str>) {
     let value = trace_id.unwrap_or_default();
     let len = NAME.len() + 1 + value.len() + 1;

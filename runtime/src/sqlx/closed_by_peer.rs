@@ -51,6 +51,7 @@ pub(crate) fn any_closed_by_peer() -> bool {
 
 /// The TCP state of `fd`, or `None` if it is not a TCP socket (or no longer open).
 #[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // `getsockopt`: see the SAFETY comment
 fn tcp_state(fd: i32) -> Option<u8> {
     // `struct tcp_info` begins with `tcpi_state`; the kernel copies no more than `len` bytes.
     let mut info = [0u8; 8];
@@ -73,6 +74,7 @@ fn tcp_state(fd: i32) -> Option<u8> {
 
 /// Bytes received on `fd` and not yet read (0 if it cannot tell).
 #[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // `ioctl(FIONREAD)`: see the SAFETY comment
 fn unread(fd: i32) -> i32 {
     let mut bytes: libc::c_int = 0;
     // SAFETY: `FIONREAD` stores one `int` through the pointer, which points at one; it
