@@ -19,6 +19,11 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use lambda_runtime::Diagnostic;
+
+use crate::lifecycle::api::{
+    INIT_ERROR, INVOCATION_ID, error_body, init_error_body, invocation_path,
+};
 use crate::lifecycle::errors::{HANDLER_PANIC, INIT_PANIC, error_type};
 use crate::lifecycle::taken::claim_all;
 
@@ -66,16 +71,17 @@ fn report(info: &PanicHookInfo<'_>) {
     let aborting = "this function is built with panic = \"abort\", so the process aborts now";
     if IN_INIT.load(Ordering::SeqCst) {
         let init = INIT_NAME.get().copied().unwrap_or("init");
-        let body = serde_json::json!({
-            "errorType": error_type(INIT_PANIC),
-            "errorMessage": crate::redact_secrets(&format!("init `{init}` panicked: {text} ({aborting})")),
-            "stackTrace": [],
-        });
+        let diagnostic = Diagnostic {
+            error_type: error_type(INIT_PANIC),
+            error_message: crate::redact_secrets(&format!(
+                "init `{init}` panicked: {text} ({aborting})"
+            )),
+        };
         post(
-            "/2018-06-01/runtime/init/error",
+            INIT_ERROR,
             None,
             "Runtime.InitError",
-            &body.to_string(),
+            &init_error_body(&diagnostic),
         );
         return;
     }
@@ -86,20 +92,17 @@ fn report(info: &PanicHookInfo<'_>) {
              of its own): {text}; {aborting}"
         );
     }
+    let diagnostic = Diagnostic {
+        error_type: error_type(HANDLER_PANIC),
+        error_message: crate::redact_secrets(&format!("Lambda panicked: {text} ({aborting})")),
+    };
+    let body = error_body(&diagnostic);
     for invocation in unanswered {
-        let body = serde_json::json!({
-            "errorType": error_type(HANDLER_PANIC),
-            "errorMessage": crate::redact_secrets(&format!("Lambda panicked: {text} ({aborting})")),
-        });
-        let path = format!(
-            "/2018-06-01/runtime/invocation/{}/error",
-            invocation.request_id
-        );
         post(
-            &path,
+            &invocation_path(&invocation.request_id, "error"),
             invocation.invocation_id.as_deref(),
             "unhandled",
-            &body.to_string(),
+            &body,
         );
         invocation.answered();
     }
@@ -129,7 +132,7 @@ fn try_post(
     stream.set_write_timeout(Some(REPORT_TIMEOUT))?;
     stream.set_read_timeout(Some(REPORT_TIMEOUT))?;
     let echo = invocation_id
-        .map(|id| format!("Lambda-Runtime-Invocation-Id: {id}\r\n"))
+        .map(|id| format!("{INVOCATION_ID}: {id}\r\n"))
         .unwrap_or_default();
     let request = format!(
         "POST {prefix}{path} HTTP/1.1\r\nHost: {authority}\r\n\

@@ -12,7 +12,7 @@ use lambda_runtime_api_client::body::Body;
 use lambda_runtime_api_client::{BoxError, PooledClient, build_request};
 
 const NEXT: &str = "/2018-06-01/runtime/invocation/next";
-const INIT_ERROR: &str = "/2018-06-01/runtime/init/error";
+pub(crate) const INIT_ERROR: &str = "/2018-06-01/runtime/init/error";
 const REGISTER: &str = "/2020-01-01/extension/register";
 const EXTENSION_NEXT: &str = "/2020-01-01/extension/event/next";
 
@@ -88,30 +88,21 @@ impl Api {
         invocation_id: Option<&str>,
         diagnostic: &Diagnostic,
     ) -> bool {
-        let body = serde_json::json!({
-            "errorType": diagnostic.error_type,
-            "errorMessage": diagnostic.error_message,
-        });
         let request = answer(request_id, invocation_id, "error")
             .header("lambda-runtime-function-error-type", "unhandled")
             .header("content-type", "application/json")
-            .body(Body::from(body.to_string()));
+            .body(Body::from(error_body(diagnostic)));
         self.send("error report", request).await
     }
 
     /// `POST /init/error`: this environment's init failed. Returns whether it was accepted.
     pub(crate) async fn init_error(&self, diagnostic: &Diagnostic) -> bool {
-        let body = serde_json::json!({
-            "errorType": diagnostic.error_type,
-            "errorMessage": diagnostic.error_message,
-            "stackTrace": [],
-        });
         let request = build_request()
             .method(Method::POST)
             .uri(INIT_ERROR)
             .header("Lambda-Runtime-Function-Error-Type", "Runtime.InitError")
             .header("content-type", "application/json")
-            .body(Body::from(body.to_string()));
+            .body(Body::from(init_error_body(diagnostic)));
         self.send("init error report", request).await
     }
 
@@ -154,15 +145,39 @@ impl Api {
     }
 }
 
+/// The body of `POST /invocation/{id}/error`.
+pub(crate) fn error_body(diagnostic: &Diagnostic) -> String {
+    serde_json::json!({
+        "errorType": diagnostic.error_type,
+        "errorMessage": diagnostic.error_message,
+    })
+    .to_string()
+}
+
+/// The body of `POST /init/error`.
+pub(crate) fn init_error_body(diagnostic: &Diagnostic) -> String {
+    serde_json::json!({
+        "errorType": diagnostic.error_type,
+        "errorMessage": diagnostic.error_message,
+        "stackTrace": [],
+    })
+    .to_string()
+}
+
+/// The path of `POST /invocation/{id}/{outcome}` (`response` or `error`).
+pub(crate) fn invocation_path(request_id: &str, outcome: &str) -> String {
+    format!("/2018-06-01/runtime/invocation/{request_id}/{outcome}")
+}
+
 /// `POST /invocation/{id}/{outcome}` (`response` or `error`), with the invocation id echoed.
 pub(crate) fn answer(
     request_id: &str,
     invocation_id: Option<&str>,
     outcome: &str,
 ) -> http::request::Builder {
-    let request = build_request().method(Method::POST).uri(format!(
-        "/2018-06-01/runtime/invocation/{request_id}/{outcome}"
-    ));
+    let request = build_request()
+        .method(Method::POST)
+        .uri(invocation_path(request_id, outcome));
     match invocation_id {
         Some(id) => request.header(INVOCATION_ID, id),
         None => request,

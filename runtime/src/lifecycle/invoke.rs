@@ -15,9 +15,8 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use lambda_runtime::tower::Service;
@@ -29,7 +28,7 @@ use crate::lifecycle::context::Deadline;
 use crate::lifecycle::defer::{discard_current, run_work, run_work_until, scope, take_current};
 use crate::lifecycle::errors::{DEADLINE_EXCEEDED, HANDLER_PANIC, error_type};
 use crate::lifecycle::respond::respond;
-use crate::lifecycle::taken::{Claim, claim_current};
+use crate::lifecycle::taken::{Claim, claim_current, current_idle_gap};
 use crate::lifecycle::{Function, Handler, Options, Reply, deadline};
 
 /// The innermost service: runs one invocation and answers it.
@@ -68,28 +67,21 @@ fn invoke(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let deadline = invocation.parts.extensions.get::<Deadline>().copied();
-    let gap = IdleGap::start();
+    let idle_gap = current_idle_gap();
     let answer = answer(options, handler, invocation, deadline);
-    async move {
-        scope(deadline, gap.before, async {
-            let reply = answer.await;
-            match claim_current() {
-                Claim::Ours(taken) => {
-                    respond(api, &request_id, invocation_id.as_deref(), reply).await;
-                    taken.answered();
-                }
-                Claim::Untracked => {
-                    respond(api, &request_id, invocation_id.as_deref(), reply).await;
-                }
-                // Answered for us (the process is aborting on a panic elsewhere).
-                Claim::Taken => {}
-            }
-            // The caller has its answer; the worker asks for the next event only after this.
-            run_work_until(take_current(), deadline).await;
-        })
-        .await;
-        drop(gap);
-    }
+    scope(deadline, idle_gap, async move {
+        let reply = answer.await;
+        let claim = claim_current();
+        // `Taken`: answered for us (the process is aborting on a panic elsewhere).
+        if !matches!(claim, Claim::Taken) {
+            respond(api, &request_id, invocation_id.as_deref(), reply).await;
+        }
+        if let Claim::Ours(taken) = claim {
+            taken.answered();
+        }
+        // The caller has its answer; the worker asks for the next event only after this.
+        run_work_until(take_current(), deadline).await;
+    })
 }
 
 /// The handler's answer under the guard: its reply, or the error to report. Not an
@@ -142,48 +134,6 @@ fn deadline_exceeded(margin: Duration) -> Diagnostic {
              the handler (or a lazy init) faster, or tune `#[handler(deadline_margin = \"…\")]`",
             margin.as_millis()
         ),
-    }
-}
-
-/// When this environment last had nothing in flight, and how many invocations are.
-struct IdleGap {
-    before: Duration,
-}
-
-static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
-/// Microseconds since `base()` at which the environment last became idle; 0: never.
-static IDLE_SINCE: AtomicU64 = AtomicU64::new(0);
-
-fn base() -> Instant {
-    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    *BASE.get_or_init(Instant::now)
-}
-
-fn now_micros() -> u64 {
-    base().elapsed().as_micros() as u64 + 1
-}
-
-impl IdleGap {
-    /// An invocation starts: if nothing else was in flight, the environment may have been
-    /// frozen since it last became idle.
-    fn start() -> Self {
-        let was_idle = IN_FLIGHT.fetch_add(1, Ordering::SeqCst) == 0;
-        let since = IDLE_SINCE.load(Ordering::SeqCst);
-        let before = if was_idle && since != 0 {
-            Duration::from_micros(now_micros().saturating_sub(since))
-        } else {
-            Duration::ZERO
-        };
-        Self { before }
-    }
-}
-
-impl Drop for IdleGap {
-    /// The invocation is over (deferred work included), or was dropped.
-    fn drop(&mut self) {
-        if IN_FLIGHT.fetch_sub(1, Ordering::SeqCst) == 1 {
-            IDLE_SINCE.store(now_micros(), Ordering::SeqCst);
-        }
     }
 }
 

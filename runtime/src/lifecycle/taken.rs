@@ -7,12 +7,14 @@
 //! process dies. Each *claims* the invocation first; only the one whose claim succeeds
 //! posts.
 //!
-//! Shutdown (`shutdown.rs`) waits here for every answer to be posted before it exits.
+//! Shutdown (`shutdown.rs`) waits here for every answer to be posted before it exits, and
+//! an invocation learns here how long the environment sat idle (so, on Lambda, possibly
+//! frozen) before it was taken.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Nobody has started answering it.
 const OPEN: u8 = 0;
@@ -25,6 +27,8 @@ const ANSWERED: u8 = 2;
 pub(crate) struct Taken {
     pub(crate) request_id: String,
     pub(crate) invocation_id: Option<String>,
+    /// How long nothing was taken before it (zero if others were in flight).
+    idle_gap: Duration,
     state: AtomicU8,
 }
 
@@ -47,14 +51,24 @@ impl Taken {
     }
 }
 
-static TAKEN: Mutex<Vec<Arc<Taken>>> = Mutex::new(Vec::new());
+/// The invocations held by the workers, and when the last one was let go.
+struct Registry {
+    held: Vec<Arc<Taken>>,
+    /// When the environment last had nothing in flight; `None`: never yet.
+    idle_since: Option<Instant>,
+}
+
+static TAKEN: Mutex<Registry> = Mutex::new(Registry {
+    held: Vec::new(),
+    idle_since: None,
+});
 static CHANGED: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 tokio::task_local! {
     static CURRENT: Arc<Taken>;
 }
 
-fn taken() -> std::sync::MutexGuard<'static, Vec<Arc<Taken>>> {
+fn taken() -> std::sync::MutexGuard<'static, Registry> {
     TAKEN.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -64,12 +78,18 @@ pub(crate) struct Holding(Arc<Taken>);
 impl Holding {
     /// Registers an invocation the worker has just taken.
     pub(crate) fn take(request_id: &str, invocation_id: Option<&str>) -> Self {
+        let mut registry = taken();
+        let idle_gap = match registry.idle_since {
+            Some(since) if registry.held.is_empty() => since.elapsed(),
+            _ => Duration::ZERO,
+        };
         let invocation = Arc::new(Taken {
             request_id: request_id.to_owned(),
             invocation_id: invocation_id.map(str::to_owned),
+            idle_gap,
             state: AtomicU8::new(OPEN),
         });
-        taken().push(invocation.clone());
+        registry.held.push(invocation.clone());
         Self(invocation)
     }
 
@@ -86,8 +106,14 @@ impl Holding {
 }
 
 impl Drop for Holding {
+    /// The worker is done with it (deferred work included), or it was dropped.
     fn drop(&mut self) {
-        taken().retain(|held| !Arc::ptr_eq(held, &self.0));
+        let mut registry = taken();
+        registry.held.retain(|held| !Arc::ptr_eq(held, &self.0));
+        if registry.held.is_empty() {
+            registry.idle_since = Some(Instant::now());
+        }
+        drop(registry);
         CHANGED.notify_waiters();
     }
 }
@@ -111,19 +137,28 @@ pub(crate) fn claim_current() -> Claim {
     }
 }
 
+/// How long the environment sat idle before the current invocation was taken; zero
+/// outside one taken by a worker.
+pub(crate) fn current_idle_gap() -> Duration {
+    CURRENT
+        .try_with(|current| current.idle_gap)
+        .unwrap_or_default()
+}
+
 /// Claims every unanswered invocation (the process is about to die); the caller answers them.
 pub(crate) fn claim_all() -> Vec<Arc<Taken>> {
     // `try_lock`: the panic this runs after may have come while the lock was held.
-    match TAKEN.try_lock() {
-        Ok(held) => held.iter().filter(|t| t.claim()).cloned().collect(),
-        Err(std::sync::TryLockError::Poisoned(held)) => held
-            .into_inner()
-            .iter()
-            .filter(|t| t.claim())
-            .cloned()
-            .collect(),
-        Err(std::sync::TryLockError::WouldBlock) => Vec::new(),
-    }
+    let registry = match TAKEN.try_lock() {
+        Ok(registry) => registry,
+        Err(std::sync::TryLockError::Poisoned(registry)) => registry.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return Vec::new(),
+    };
+    registry
+        .held
+        .iter()
+        .filter(|t| t.claim())
+        .cloned()
+        .collect()
 }
 
 /// Waits until every invocation taken has its answer posted, or `limit` has passed;
@@ -145,12 +180,11 @@ async fn wait_until(limit: Duration, left: impl Fn(&[Arc<Taken>]) -> usize) -> u
     let give_up = tokio::time::Instant::now() + limit;
     loop {
         let changed = CHANGED.notified();
-        let now = left(&taken());
-        if now == 0 {
+        if left(&taken().held) == 0 {
             return 0;
         }
         if tokio::time::timeout_at(give_up, changed).await.is_err() {
-            return left(&taken());
+            return left(&taken().held);
         }
     }
 }
