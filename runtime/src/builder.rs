@@ -15,15 +15,15 @@ use lambda_runtime::{Diagnostic, IntoFunctionResponse, LambdaEvent, LambdaInvoca
 use lambda_runtime_api_client::BoxError;
 use serde::{Deserialize, Serialize};
 
-use crate::__private::shim;
+use crate::close::Close;
+use crate::erase::{self, SharedInit, ShutdownHook};
 use crate::init::InitError;
 use crate::lifecycle::defer::{DeferredOutput, log_failure};
-use crate::lifecycle::{BoxFuture, Flavor, Function, Handler, Options, Setup, Tracing};
+use crate::lifecycle::function::{
+    Flavor, Function, Handler, InvocationService, Options, Setup, Tracing,
+};
+use crate::lifecycle::start::start;
 use crate::state::StateCell;
-
-/// The invocation service that [`Builder::layer`]s wrap: `lambda_runtime`'s
-/// `Service<LambdaInvocation>` shape, its type erased.
-pub type InvocationService = BoxCloneService<LambdaInvocation, (), BoxError>;
 
 /// A tower layer that can wrap Lambda invocations: `Layer<InvocationService>` whose
 /// service is `lambda_runtime`'s `Service<LambdaInvocation, Response = (), Error = BoxError>`
@@ -87,12 +87,6 @@ where
             .call(invocation)
     }
 }
-
-/// The init with its types erased, shared by eager init and lazy retries.
-pub(crate) type SharedInit<S> = Arc<dyn Fn() -> BoxFuture<Result<S, InitError>> + Send + Sync>;
-
-/// The shutdown hook with its types erased.
-pub(crate) type ShutdownHook<S> = Box<dyn FnOnce(&'static S) -> BoxFuture<()> + Send>;
 
 /// A Lambda function with a per-environment state `S`, configured step by step and run
 /// with [`Builder::run`]: everything `#[handler]` gives, without the macro — and what the
@@ -181,7 +175,7 @@ impl Builder<()> {
         T: Send + Sync + 'static,
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
-        E: Into<crate::Error> + 'static,
+        E: Into<lambda_runtime::Error> + 'static,
     {
         let init: SharedInit<T> = Arc::new(move || {
             let attempt = init();
@@ -260,7 +254,7 @@ impl<S: Send + Sync + 'static> Builder<S> {
     /// is no `shutdown = …`.
     pub fn close_on_shutdown(self) -> Self
     where
-        S: crate::Close,
+        S: Close,
     {
         self.shutdown(|state: &'static S| state.close())
     }
@@ -311,9 +305,9 @@ impl<S: Send + Sync + 'static> Builder<S> {
         B: Serialize + Send + 'static,
         St: Stream<Item = Result<D, SE>> + Unpin + Send + 'static,
         D: Into<Bytes> + Send + 'static,
-        SE: Into<crate::Error> + Send + Debug + 'static,
+        SE: Into<lambda_runtime::Error> + Send + Debug + 'static,
     {
-        crate::lifecycle::start(self.function(handler))
+        start(self.function(handler))
     }
 
     /// The function `run` runs, its types erased (for benchmarks, in process).
@@ -328,10 +322,10 @@ impl<S: Send + Sync + 'static> Builder<S> {
         B: Serialize + Send + 'static,
         St: Stream<Item = Result<D, SE>> + Unpin + Send + 'static,
         D: Into<Bytes> + Send + 'static,
-        SE: Into<crate::Error> + Send + Debug + 'static,
+        SE: Into<lambda_runtime::Error> + Send + Debug + 'static,
     {
-        let cell = shim::environment_cell::<S>();
-        let handler = shim::typed_handler(self.options, cell, self.init.clone(), handler);
+        let cell = erase::environment_cell::<S>();
+        let handler = erase::typed_handler(self.options, cell, self.init.clone(), handler);
         self.into_function(cell, handler)
     }
 
@@ -340,9 +334,9 @@ impl<S: Send + Sync + 'static> Builder<S> {
     pub(crate) fn into_function(self, cell: &'static StateCell<S>, handler: Handler) -> Function {
         Function::new(
             self.options,
-            shim::eager_init(self.options, cell, self.init),
+            erase::eager_init(self.options, cell, self.init),
             handler,
-            shim::hook(cell, self.shutdown),
+            erase::hook(cell, self.shutdown),
             self.setup,
         )
     }

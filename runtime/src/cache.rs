@@ -35,6 +35,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::lifecycle::defer::defer;
+use crate::lifecycle::scope::in_invocation;
+
 /// Where a cache reads the time. [`SystemClock`] in production; tests substitute their own.
 pub trait Clock: Send + Sync {
     /// The current time on both clocks.
@@ -157,14 +160,14 @@ impl<T: Send + Sync + 'static> TtlCache<T> {
         };
         if let Some(value) = stale
             && self.stale_while_refresh
-            && crate::lifecycle::defer::in_invocation()
+            && in_invocation()
             && !self.refresh_queued.swap(true, Ordering::SeqCst)
         {
             // Made out here and moved in: however the refresh ends — done, failed, panicked,
             // or dropped unpolled because the invocation hit its deadline — the flag is
             // cleared, and the next stale read can queue a refresh again.
             let queued_flag = QueuedRefresh(&self.refresh_queued);
-            let queued = crate::defer(async move {
+            let queued = defer(async move {
                 let _queued = queued_flag;
                 if let Err(error) = self.fetch_now(fetch, true).await {
                     tracing::warn!(%error, "the refresh after the response failed; the stale value stays until a caller fetches again");
@@ -275,7 +278,8 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     use super::*;
-    use crate::lifecycle::defer::{run_work, with_queue};
+    use crate::lifecycle::defer::run_work;
+    use crate::lifecycle::scope::with_queue;
 
     /// A clock tests move by hand.
     struct ManualClock {

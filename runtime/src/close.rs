@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::__private::probe::Probe;
+use crate::probe::Probe;
 
 /// A state that knows how to close itself at shutdown. Implemented for `sqlx::Pool`
 /// (feature `sqlx`); implement it for a state struct to close what it holds:

@@ -5,7 +5,7 @@
 //! invocation's `Context` in its extensions, see [`RequestExt`](lambda_http::RequestExt))
 //! and the response back into the shape the event source expects. The adapter runs here,
 //! over a type-erased handler, so it is compiled once in this crate; the user's crate
-//! instantiates only the typed shim in [`Checked::main_http`]. Around it, the same state,
+//! instantiates only the typed shim in `Builder::run_http`. Around it, the same state,
 //! deadline guard, defer queue and shutdown as for plain events.
 
 use std::future::Future;
@@ -18,10 +18,13 @@ use lambda_http::{Adapter, Body, IntoResponse, Request, Response};
 use lambda_runtime::tower::Service;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 
-use crate::__private::shim::{environment_cell, event, state};
 use crate::builder::Builder;
+use crate::diagnose::diagnose;
+use crate::erase::{environment_cell, event, state};
 use crate::lifecycle::errors::{self, INVALID_RESPONSE};
-use crate::lifecycle::{BoxFuture, Handler, Reply};
+use crate::lifecycle::function::{BoxFuture, Handler};
+use crate::lifecycle::respond::Reply;
+use crate::lifecycle::start::start;
 
 /// The user's HTTP handler with its types erased.
 type HttpHandler =
@@ -48,11 +51,11 @@ impl<S: Send + Sync + 'static> Builder<S> {
                 let state = state(options, cell, &init).await?;
                 match handler(request, state).await {
                     Ok(response) => Ok(response.into_response().await),
-                    Err(error) => Err(errors::diagnose(error)),
+                    Err(error) => Err(diagnose(error)),
                 }
             })
         });
-        crate::lifecycle::start(self.into_function(cell, adapted(http)))
+        start(self.into_function(cell, adapted(http)))
     }
 }
 

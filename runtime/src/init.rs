@@ -13,8 +13,9 @@ use std::future::{Future, Ready, ready};
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
+use lambda_runtime::Error;
 
-use crate::lifecycle::errors;
+use crate::lifecycle::errors::{self, panic_message};
 use crate::redact::redact_secrets;
 
 /// Why init failed: an error it returned or a panic. Reported to Lambda as
@@ -46,8 +47,8 @@ impl From<InitError> for lambda_runtime::Diagnostic {
 
 impl InitError {
     /// An init error from any error value, its source chain included in the message.
-    pub(crate) fn from_error<E: Into<crate::Error>>(init_name: &str, error: E) -> Self {
-        let error: crate::Error = error.into();
+    pub(crate) fn from_error<E: Into<Error>>(init_name: &str, error: E) -> Self {
+        let error: Error = error.into();
         Self::from_boxed(init_name, &*error)
     }
 
@@ -72,15 +73,6 @@ impl InitError {
     }
 }
 
-/// The text a panic carried (`panic!("…")` gives a `&str` or a `String`).
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-string panic payload".into())
-}
-
 /// What an init may return for state `S`: `S` itself or `Result<S, E>`.
 #[diagnostic::on_unimplemented(
     message = "`init` returns `{Self}`, but the handler's state parameter expects `{S}`",
@@ -99,7 +91,7 @@ impl<S> IntoInitResult<S> for S {
     }
 }
 
-impl<S, E: Into<crate::Error>> IntoInitResult<S> for Result<S, E> {
+impl<S, E: Into<Error>> IntoInitResult<S> for Result<S, E> {
     fn into_init_result(self, init_name: &str) -> Result<S, InitError> {
         self.map_err(|e| InitError::from_error(init_name, e))
     }

@@ -108,64 +108,70 @@
 // docs.rs (nightly, `--cfg docsrs`): every feature-gated item carries its feature's badge.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod builder;
-mod cache;
-mod close;
-pub mod expansion;
-mod init;
-mod lifecycle;
+// The crate in layers, each importing only from the layers below it (checked by
+// `tests/module_graph.rs`, which also finds import cycles):
+//
+// 1. `redact` — the ground: no imports from the crate.
+// 2. `lifecycle/` — the invocation loop, with its types erased.
+// 3. `probe`, `init`, `state`, `close`, `requirements`, `diagnose`, `erase` — between the
+//    user's types and the loop's: the state cell, the init, what the types must meet, and
+//    the typed shim that erases them.
+// 4. `builder`, `testing`, `cache`, `sqlx/`, `http`, `expansion` — the public facade.
+// 5. `macro_glue/` (`__private`) — what the code `#[handler]` generates calls.
+//
+// One import runs up a layer: `diagnose` names `sqlx::ConnectError` in the `errorType` it
+// reports (a downcast needs the type). Inside the crate, import a name from the module
+// that defines it, never through a re-export (this file's `pub use`s are for users).
 mod redact;
+
+mod lifecycle;
+
+mod close;
+mod diagnose;
+mod erase;
+mod init;
+mod probe;
 pub mod requirements;
 mod state;
-pub mod testing;
 
+mod builder;
+mod cache;
+pub mod expansion;
+#[cfg(feature = "http")]
+mod http;
 #[cfg(feature = "sqlx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
 pub mod sqlx;
+pub mod testing;
 
-#[cfg(feature = "http")]
-mod http;
+#[doc(hidden)]
+#[path = "macro_glue/mod.rs"]
+pub mod __private;
 
 /// HTTP types for `#[handler]`s that take a `Request` (feature `http`): `lambda_http`.
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use lambda_http;
 
-#[doc(hidden)]
-#[path = "private/mod.rs"]
-pub mod __private;
-
 /// For the benchmarks: one invocation of a [`Builder`]'s function in process, without the
 /// HTTP. Not a stable API.
 #[doc(hidden)]
 pub mod __bench {
-    pub use crate::lifecycle::{Function, Reply, invoke_in_process};
+    pub use crate::lifecycle::function::Function;
+    pub use crate::lifecycle::invoke::invoke_in_process;
+    pub use crate::lifecycle::respond::Reply;
 }
 
-pub use builder::{Builder, InvocationLayer, InvocationService};
+pub use builder::{Builder, InvocationLayer};
 pub use cache::{Clock, Stamp, SystemClock, TtlCache};
 pub use close::Close;
 pub use init::InitError;
 pub use lambda_runtime::{self, Context, Diagnostic, Error, LambdaEvent};
 pub use lambda_thaw_macros::handler;
-pub use lifecycle::defer::{
-    DeferError, DeferredOutput, defer, idle_gap_before_invocation, time_left,
-};
+pub use lifecycle::deadline::DEFAULT_DEADLINE_MARGIN;
+pub use lifecycle::defer::{DeferError, DeferredOutput, defer};
+pub use lifecycle::function::InvocationService;
+pub use lifecycle::scope::{idle_gap_before_invocation, time_left};
+pub use lifecycle::start::max_concurrency;
 pub use redact::redact_secrets;
 pub use state::StateCell;
-
-/// `AWS_LAMBDA_MAX_CONCURRENCY`, or 1 when unset or invalid: how many invocations this
-/// environment runs at once (Lambda Managed Instances set it above 1).
-pub fn max_concurrency() -> u32 {
-    std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(1)
-}
-
-/// The default `#[handler(deadline_margin = "…")]`: the handler is cancelled 500 ms before
-/// the invocation's deadline (or at half the time it had, if that is later), its error is
-/// reported, its transactions are rolled back as their futures are dropped, and its
-/// deferred work is dropped — instead of Lambda killing the environment mid-write.
-pub const DEFAULT_DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_millis(500);

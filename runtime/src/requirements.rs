@@ -7,7 +7,7 @@
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
 
-use crate::__private::probe::Probe;
+use crate::probe::Probe;
 
 /// Types the per-environment state may have.
 #[diagnostic::on_unimplemented(

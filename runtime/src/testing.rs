@@ -40,7 +40,8 @@ use lambda_runtime::{Config, Context, LambdaEvent};
 use crate::lifecycle::context::{Deadline, now_ms};
 use crate::lifecycle::deadline;
 pub use crate::lifecycle::defer::DeferredOutcome;
-use crate::lifecycle::defer::{bounded, scope, take_current};
+use crate::lifecycle::invoke::one_invocation;
+use crate::lifecycle::scope::discard_current;
 
 /// One invocation to call a handler with. [`Invocation::new`] gives Lambda's defaults.
 #[derive(Debug, Clone)]
@@ -115,27 +116,20 @@ impl Invocation {
     pub async fn run<F: Future>(&self, handler: F) -> Invoked<F::Output> {
         let deadline = Some(Deadline(self.context.deadline));
         let margin = self.deadline_margin.map_or(0, |m| m.as_millis() as u64);
-        scope(deadline, Duration::ZERO, async move {
-            let response = deadline::guard(margin, deadline, handler).await.ok();
-            let work = take_current();
-            if response.is_none() {
-                // Cancelled: its deferred work belongs to an invocation that did not happen.
-                return Invoked {
-                    response,
-                    deferred: Vec::new(),
-                    deferred_cut_short: false,
-                    dropped: work.len(),
-                };
-            }
-            let outcomes = bounded(work, deadline).await;
-            Invoked {
-                response,
-                deferred_cut_short: outcomes.is_none(),
-                deferred: outcomes.unwrap_or_default(),
-                dropped: 0,
-            }
-        })
-        .await
+        // Cancelled: its deferred work belongs to an invocation that did not happen.
+        let answer = async move {
+            deadline::guard(margin, deadline, handler)
+                .await
+                .map_err(|_| discard_current())
+        };
+        let (answer, outcomes) =
+            one_invocation(deadline, Duration::ZERO, answer, std::future::ready).await;
+        Invoked {
+            dropped: answer.as_ref().err().copied().unwrap_or(0),
+            response: answer.ok(),
+            deferred_cut_short: outcomes.is_none(),
+            deferred: outcomes.unwrap_or_default(),
+        }
     }
 }
 
@@ -313,14 +307,16 @@ mod http_sources {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lifecycle::deadline::DEFAULT_DEADLINE_MARGIN;
+    use crate::lifecycle::defer::defer;
 
     #[tokio::test]
     async fn deferred_work_runs_after_the_handler_and_its_outcomes_are_kept() {
         let invoked = Invocation::new()
             .run(async {
-                crate::defer(async {}).unwrap();
-                crate::defer(async { Err::<(), _>("queue full") }).unwrap();
-                crate::defer(async {
+                defer(async {}).unwrap();
+                defer(async { Err::<(), _>("queue full") }).unwrap();
+                defer(async {
                     if now_ms() > 0 {
                         panic!("boom");
                     }
@@ -343,12 +339,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_deadline_guard_is_there_when_asked_for() {
         let slow = async {
-            crate::defer(async {}).unwrap();
+            defer(async {}).unwrap();
             tokio::time::sleep(Duration::from_secs(10)).await;
         };
         let invoked = Invocation::new()
             .timeout(Duration::from_secs(2))
-            .deadline_guard(crate::DEFAULT_DEADLINE_MARGIN)
+            .deadline_guard(DEFAULT_DEADLINE_MARGIN)
             .run(slow)
             .await;
         assert!(invoked.response.is_none());

@@ -24,8 +24,9 @@ use lambda_runtime::Diagnostic;
 use crate::lifecycle::api::{
     INIT_ERROR, INVOCATION_ID, error_body, init_error_body, invocation_path,
 };
-use crate::lifecycle::errors::{HANDLER_PANIC, INIT_PANIC, error_type};
+use crate::lifecycle::errors::{HANDLER_PANIC, INIT_PANIC, error_type, panic_message};
 use crate::lifecycle::taken::claim_all;
+use crate::redact::redact_secrets;
 
 /// Whether this build aborts on a panic.
 pub(crate) const ABORTS: bool = cfg!(panic = "abort");
@@ -67,15 +68,13 @@ pub(crate) fn in_init(init: Option<&'static str>) {
 }
 
 fn report(info: &PanicHookInfo<'_>) {
-    let text = crate::init::panic_message(info.payload());
+    let text = panic_message(info.payload());
     let aborting = "this function is built with panic = \"abort\", so the process aborts now";
     if IN_INIT.load(Ordering::SeqCst) {
         let init = INIT_NAME.get().copied().unwrap_or("init");
         let diagnostic = Diagnostic {
             error_type: error_type(INIT_PANIC),
-            error_message: crate::redact_secrets(&format!(
-                "init `{init}` panicked: {text} ({aborting})"
-            )),
+            error_message: redact_secrets(&format!("init `{init}` panicked: {text} ({aborting})")),
         };
         post(
             INIT_ERROR,
@@ -94,7 +93,7 @@ fn report(info: &PanicHookInfo<'_>) {
     }
     let diagnostic = Diagnostic {
         error_type: error_type(HANDLER_PANIC),
-        error_message: crate::redact_secrets(&format!("Lambda panicked: {text} ({aborting})")),
+        error_message: redact_secrets(&format!("Lambda panicked: {text} ({aborting})")),
     };
     let body = error_body(&diagnostic);
     for invocation in unanswered {

@@ -15,6 +15,12 @@ use tokio::time::Sleep;
 
 use crate::lifecycle::context::Deadline;
 
+/// The default `#[handler(deadline_margin = "…")]`: the handler is cancelled 500 ms before
+/// the invocation's deadline (or at half the time it had, if that is later), its error is
+/// reported, its transactions are rolled back as their futures are dropped, and its
+/// deferred work is dropped — instead of Lambda killing the environment mid-write.
+pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+
 /// The handler did not finish before the guard fired; `margin` is how long before the
 /// deadline that was.
 pub(crate) struct Cancelled {

@@ -1,15 +1,10 @@
-//! The invocation's scope: its defer queue, its deadline and the idle gap before it, in a
-//! task-local that the invocation's own task (and nothing else) sees.
-//!
-//! `defer` queues work that runs after the response is posted and before the runtime asks
+//! Deferred work: `defer` queues work that runs after the response is posted and before the runtime asks
 //! for the next event, so the caller does not wait for it and Lambda cannot freeze it
 //! half-way; `invoke.rs` runs the queue, bounded by the deadline.
 
-use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -17,9 +12,8 @@ use tracing::Instrument;
 
 use crate::lifecycle::context::Deadline;
 use crate::lifecycle::deadline;
-
-/// A deferred task: resolves to its failure, as text, if it failed.
-pub(crate) type Work = Pin<Box<dyn Future<Output = Option<String>> + Send>>;
+use crate::lifecycle::errors::panic_message;
+use crate::lifecycle::scope::{Work, queue, with_queue};
 
 /// What became of one deferred task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,84 +24,6 @@ pub enum DeferredOutcome {
     Failed(String),
     /// It panicked with this message (logged).
     Panicked(String),
-}
-
-/// What one invocation carries besides its event.
-struct Scope {
-    /// Its deferred work. A `RefCell`, not an `Arc<Mutex<…>>`: only the invocation's own
-    /// task touches it, and an invocation that defers nothing allocates nothing.
-    deferred: RefCell<Vec<Work>>,
-    deadline: Option<Deadline>,
-    idle_gap: Duration,
-}
-
-tokio::task_local! {
-    static SCOPE: Scope;
-}
-
-/// Runs `future` as an invocation with this deadline and idle gap; returns its output and
-/// the work it deferred.
-pub(crate) fn scope<F: Future>(
-    deadline: Option<Deadline>,
-    idle_gap: Duration,
-    future: F,
-) -> impl Future<Output = F::Output> {
-    let scope = Scope {
-        deferred: RefCell::new(Vec::new()),
-        deadline,
-        idle_gap,
-    };
-    // Not an `async fn`: that would hold `future` twice (its argument and the scope).
-    SCOPE.scope(scope, future)
-}
-
-/// Runs `future` with a fresh queue (and the current invocation's deadline and gap);
-/// returns its output and the work it deferred.
-pub(crate) async fn with_queue<F: Future>(future: F) -> (F::Output, Vec<Work>) {
-    let (deadline, idle_gap) = SCOPE
-        .try_with(|scope| (scope.deadline, scope.idle_gap))
-        .unwrap_or((None, Duration::ZERO));
-    scope(deadline, idle_gap, async {
-        let output = future.await;
-        (output, take_current())
-    })
-    .await
-}
-
-/// The work deferred so far in the current invocation, taken out of its queue.
-pub(crate) fn take_current() -> Vec<Work> {
-    SCOPE
-        .try_with(|scope| std::mem::take(&mut *scope.deferred.borrow_mut()))
-        .unwrap_or_default()
-}
-
-/// How long the current invocation has until its deadline: `None` outside an invocation,
-/// or when the invocation has no usable deadline (see [`Context`](crate::Context):
-/// cargo-lambda's relative deadline, for one). Zero once the deadline has passed.
-///
-/// Use it to bound what the handler waits for — a connect, a retry loop, a call to
-/// another service — so it fails with an error of its own instead of being cancelled
-/// by the deadline guard.
-pub fn time_left() -> Option<Duration> {
-    SCOPE
-        .try_with(|scope| scope.deadline)
-        .ok()
-        .flatten()
-        .map(deadline::until)
-}
-
-/// How long the environment sat idle (and so, on Lambda, possibly frozen) before the
-/// current invocation: from the moment the environment last had no invocation in flight
-/// to this invocation's start. Zero outside an invocation, for the first invocation, and
-/// for an invocation that started while others were in flight (the environment was not
-/// frozen then).
-///
-/// A connection's own idle time is not enough to know it sat through a freeze: sqlx
-/// returns a connection to its pool from a spawned task, which may only run *after* the
-/// thaw, so a connection can look freshly released although the server closed it while
-/// the environment was frozen.
-pub fn idle_gap_before_invocation() -> Duration {
-    SCOPE.try_with(|scope| scope.idle_gap).unwrap_or_default()
 }
 
 /// Runs `work` together, then whatever it deferred in turn; returns what became of each
@@ -124,7 +40,7 @@ pub(crate) async fn run_work(mut work: Vec<Work>) -> Vec<DeferredOutcome> {
                     DeferredOutcome::Failed(error)
                 }
                 Err(payload) => {
-                    let text = crate::init::panic_message(&*payload);
+                    let text = panic_message(&*payload);
                     tracing::error!(panic = %text, "deferred work panicked");
                     DeferredOutcome::Panicked(text)
                 }
@@ -145,20 +61,21 @@ const DEFERRED_MARGIN: Duration = Duration::from_millis(50);
 
 /// Runs `work` (see [`run_work`]) until `DEFERRED_MARGIN` before `deadline`; what is still
 /// running then is cancelled and logged, so the environment is never killed for it.
-pub(crate) async fn run_work_until(work: Vec<Work>, deadline: Option<Deadline>) {
+/// What became of each task, or `None` if the deadline cut the work short.
+pub(crate) async fn run_work_until(
+    work: Vec<Work>,
+    deadline: Option<Deadline>,
+) -> Option<Vec<DeferredOutcome>> {
     if work.is_empty() {
-        return;
+        return Some(Vec::new());
     }
     // Boxed: an invocation that deferred nothing carries no room for this in its future.
-    Box::pin(bounded(work, deadline)).await;
+    Box::pin(bounded(work, deadline)).await
 }
 
 /// Runs `work` until `DEFERRED_MARGIN` before `deadline`: what became of each task, or
 /// `None` if the deadline cut it short (logged).
-pub(crate) async fn bounded(
-    work: Vec<Work>,
-    deadline: Option<Deadline>,
-) -> Option<Vec<DeferredOutcome>> {
+async fn bounded(work: Vec<Work>, deadline: Option<Deadline>) -> Option<Vec<DeferredOutcome>> {
     let Some(deadline) = deadline else {
         return Some(run_work(work).await);
     };
@@ -174,16 +91,6 @@ pub(crate) async fn bounded(
         );
     }
     outcomes
-}
-
-/// Drops the current invocation's deferred work (it was cancelled); returns how many.
-pub(crate) fn discard_current() -> usize {
-    take_current().len()
-}
-
-/// Whether the caller runs inside an invocation, where [`defer`] can queue work.
-pub(crate) fn in_invocation() -> bool {
-    SCOPE.try_with(|_| ()).is_ok()
 }
 
 /// What deferred work may return: `()` or a `Result` whose error is logged.
@@ -266,14 +173,15 @@ where
     F::Output: DeferredOutput,
 {
     let work: Work = Box::pin(work.map(DeferredOutput::failure));
-    SCOPE
-        .try_with(|scope| scope.deferred.borrow_mut().push(work))
-        .map_err(|_| DeferError)
+    if queue(work) { Ok(()) } else { Err(DeferError) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lifecycle::scope::{
+        discard_current, idle_gap_before_invocation, in_invocation, scope, take_current, time_left,
+    };
 
     /// What an invocation's scope tells the code inside it, and nothing outside it.
     #[tokio::test]

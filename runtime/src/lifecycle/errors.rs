@@ -19,8 +19,6 @@
 use std::any::Any;
 use std::error::Error as StdError;
 
-use lambda_runtime::Diagnostic;
-
 pub(crate) const DEADLINE_EXCEEDED: &str = "DeadlineExceeded";
 pub(crate) const INIT_ERROR: &str = "InitError";
 pub(crate) const INIT_PANIC: &str = "InitPanic";
@@ -36,66 +34,13 @@ pub(crate) fn error_type(name: &str) -> String {
     format!("lambda_thaw::{name}")
 }
 
-/// The handler's error as Lambda is told it. Generic only to look at the type: a boxed
-/// [`Error`](crate::Error) is named by what it holds; anything else by its conversion.
-pub(crate) fn diagnose<E: Into<Diagnostic> + 'static>(error: E) -> Diagnostic {
-    let mut slot = Some(error);
-    if let Some(boxed) = (&mut slot as &mut dyn Any).downcast_mut::<Option<crate::Error>>()
-        && let Some(boxed) = boxed.take()
-    {
-        return boxed_diagnostic(&*boxed);
-    }
-    match slot {
-        Some(error) => renamed(error.into()),
-        None => unreachable!("only taken when it was a boxed error"),
-    }
-}
-
-/// A boxed error: the boxed value's type when we can name it, the message with each cause once.
-pub(crate) fn boxed_diagnostic(error: &(dyn StdError + Send + Sync + 'static)) -> Diagnostic {
-    Diagnostic {
-        error_type: boxed_type(error).to_string(),
-        error_message: crate::redact_secrets(&message(error)),
-    }
-}
-
-fn boxed_type(error: &(dyn StdError + Send + Sync + 'static)) -> &'static str {
-    if error.is::<std::io::Error>() {
-        return "std::io::Error";
-    }
-    if error.is::<serde_json::Error>() {
-        return "serde_json::Error";
-    }
-    if error.is::<crate::InitError>() {
-        return "lambda_thaw::InitError";
-    }
-    if error.is::<crate::DeferError>() {
-        return "lambda_thaw::DeferError";
-    }
-    #[cfg(feature = "sqlx")]
-    {
-        if error.is::<sqlx::Error>() {
-            return "sqlx::Error";
-        }
-        if error.is::<crate::sqlx::ConnectError>() {
-            return "lambda_thaw::sqlx::ConnectError";
-        }
-    }
-    "Error"
-}
-
-/// `lambda_runtime`'s conversions name an error by `type_name`, which for its own impls is
-/// a standard-library path nobody would match on; give those a plain name.
-fn renamed(mut diagnostic: Diagnostic) -> Diagnostic {
-    // `type_name_of_val(&value)`: the names come with a leading `&`.
-    let name = diagnostic.error_type.trim_start_matches('&');
-    diagnostic.error_type = match name {
-        "alloc::string::String" | "str" | "core::convert::Infallible" => "Error".into(),
-        "std::io::error::Error" => "std::io::Error".into(),
-        name if name.starts_with("alloc::boxed::Box<dyn core::error::Error") => "Error".into(),
-        _ => return diagnostic,
-    };
-    diagnostic
+/// The text a panic carried (`panic!("…")` gives a `&str` or a `String`).
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic payload".into())
 }
 
 /// The error's message followed by each of its causes — but a cause whose text the
@@ -179,45 +124,5 @@ mod tests {
         );
         let empty = Context("refused", Box::new(std::io::Error::other("")));
         assert_eq!(message(&empty), "refused");
-        let boxed: crate::Error = Box::new(chain);
-        assert_eq!(
-            diagnose(boxed).error_message,
-            "cannot record the order: cannot write the journal: disk full"
-        );
-    }
-
-    #[test]
-    fn boxed_errors_are_named_by_what_they_hold() {
-        let io: crate::Error = Box::new(std::io::Error::other("disk"));
-        assert_eq!(diagnose(io).error_type, "std::io::Error");
-        let text: crate::Error = "plain words".into();
-        let d = diagnose(text);
-        assert_eq!(
-            (d.error_type.as_str(), d.error_message.as_str()),
-            ("Error", "plain words")
-        );
-        let json: crate::Error = serde_json::from_str::<u8>("x").unwrap_err().into();
-        assert_eq!(diagnose(json).error_type, "serde_json::Error");
-    }
-
-    #[test]
-    fn own_diagnostics_are_kept_and_std_names_made_plain() {
-        struct Mine;
-        impl From<Mine> for Diagnostic {
-            fn from(_: Mine) -> Self {
-                Diagnostic {
-                    error_type: "OrderRejected".into(),
-                    error_message: "no stock".into(),
-                }
-            }
-        }
-        assert_eq!(diagnose(Mine).error_type, "OrderRejected");
-        assert_eq!(diagnose(String::from("x")).error_type, "Error");
-        let unsendable: Box<dyn StdError> = "not Send".into();
-        assert_eq!(diagnose(unsendable).error_type, "Error");
-        assert_eq!(
-            diagnose(std::io::Error::other("x")).error_type,
-            "std::io::Error"
-        );
     }
 }

@@ -25,11 +25,13 @@ use lambda_runtime_api_client::BoxError;
 
 use crate::lifecycle::api::{Api, INVOCATION_ID};
 use crate::lifecycle::context::Deadline;
-use crate::lifecycle::defer::{discard_current, run_work, run_work_until, scope, take_current};
-use crate::lifecycle::errors::{DEADLINE_EXCEEDED, HANDLER_PANIC, error_type};
-use crate::lifecycle::respond::respond;
+use crate::lifecycle::deadline;
+use crate::lifecycle::defer::{DeferredOutcome, run_work, run_work_until};
+use crate::lifecycle::errors::{DEADLINE_EXCEEDED, HANDLER_PANIC, error_type, panic_message};
+use crate::lifecycle::function::{Function, Handler, Options};
+use crate::lifecycle::respond::{Reply, respond};
+use crate::lifecycle::scope::{discard_current, scope, take_current};
 use crate::lifecycle::taken::{Claim, claim_current, current_idle_gap};
-use crate::lifecycle::{Function, Handler, Options, Reply, deadline};
 
 /// The innermost service: runs one invocation and answers it.
 #[derive(Clone)]
@@ -69,8 +71,7 @@ fn invoke(
     let deadline = invocation.parts.extensions.get::<Deadline>().copied();
     let idle_gap = current_idle_gap();
     let answer = answer(options, handler, invocation, deadline);
-    scope(deadline, idle_gap, async move {
-        let reply = answer.await;
+    let answered = one_invocation(deadline, idle_gap, answer, move |reply| async move {
         let claim = claim_current();
         // `Taken`: answered for us (the process is aborting on a panic elsewhere).
         if !matches!(claim, Claim::Taken) {
@@ -79,8 +80,32 @@ fn invoke(
         if let Claim::Ours(taken) = claim {
             taken.answered();
         }
-        // The caller has its answer; the worker asks for the next event only after this.
-        run_work_until(take_current(), deadline).await;
+    });
+    // The caller has its answer and the deferred work has run: the worker asks for the
+    // next event only after this.
+    answered.map(drop)
+}
+
+/// An invocation, composed once for the loop, the benchmarks and `testing`: inside the
+/// invocation's scope, `answer` (the handler, guarded); then `answered` with its outcome
+/// (the loop posts it: the caller has it now); then the work the handler deferred, bounded
+/// by the deadline. What `answered` returns comes back with what became of that work
+/// (`None`: the deadline cut it short).
+pub(crate) fn one_invocation<A, F, Fut>(
+    deadline: Option<Deadline>,
+    idle_gap: Duration,
+    answer: A,
+    answered: F,
+) -> impl Future<Output = (Fut::Output, Option<Vec<DeferredOutcome>>)> + use<A, F, Fut>
+where
+    A: Future,
+    F: FnOnce(A::Output) -> Fut,
+    Fut: Future,
+{
+    scope(deadline, idle_gap, async move {
+        let output = answered(answer.await).await;
+        let deferred = run_work_until(take_current(), deadline).await;
+        (output, deferred)
     })
 }
 
@@ -118,7 +143,7 @@ fn answer(
 fn panicked(payload: &(dyn std::any::Any + Send)) -> Diagnostic {
     Diagnostic {
         error_type: error_type(HANDLER_PANIC),
-        error_message: format!("Lambda panicked: {}", crate::init::panic_message(payload)),
+        error_message: format!("Lambda panicked: {}", panic_message(payload)),
     }
 }
 
@@ -145,11 +170,8 @@ pub fn invoke_in_process(
 ) -> impl Future<Output = Result<Reply, Diagnostic>> + Send + use<> {
     let deadline = invocation.parts.extensions.get::<Deadline>().copied();
     let answer = answer(function.options, &function.handler, invocation, deadline);
-    scope(deadline, Duration::ZERO, async move {
-        let reply = answer.await;
-        run_work_until(take_current(), deadline).await;
-        reply
-    })
+    one_invocation(deadline, Duration::ZERO, answer, std::future::ready)
+        .map(|(reply, _deferred)| reply)
 }
 
 #[cfg(test)]
@@ -158,26 +180,24 @@ mod tests {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use bytes::Bytes;
-    use lambda_runtime::{Context, LambdaEvent};
+    use lambda_runtime::Context;
 
     use super::*;
-    use crate::lifecycle::context::Deadline;
+    use crate::lifecycle::defer::defer;
+    use crate::lifecycle::function::Setup;
 
     static DEFERRED_RAN: AtomicUsize = AtomicUsize::new(0);
 
     /// Defers two tasks, then takes longer than the invocation has.
-    async fn too_slow(
-        _: LambdaEvent<serde_json::Value>,
-        _: &'static (),
-    ) -> Result<serde_json::Value, crate::Error> {
-        crate::defer(async {
-            DEFERRED_RAN.fetch_add(1, Ordering::SeqCst);
-        })?;
-        crate::defer(async {
-            DEFERRED_RAN.fetch_add(1, Ordering::SeqCst);
-        })?;
+    async fn too_slow() -> Result<Reply, Diagnostic> {
+        for _ in 0..2 {
+            let queued = defer(async {
+                DEFERRED_RAN.fetch_add(1, Ordering::SeqCst);
+            });
+            assert!(queued.is_ok(), "inside the invocation's scope");
+        }
         tokio::time::sleep(Duration::from_secs(10)).await;
-        Ok(serde_json::Value::Null)
+        Ok(Reply::Buffered(b"null".to_vec()))
     }
 
     fn invocation_with(left: Duration) -> LambdaInvocation {
@@ -199,10 +219,15 @@ mod tests {
     /// deferred tasks were dropped, and none of them runs — not after the answer either.
     #[tokio::test]
     async fn a_cancelled_handler_s_deferred_work_is_dropped_and_counted() {
-        let function = crate::Builder::new()
-            .lazy()
-            .deadline_margin(Duration::from_millis(100))
-            .function(too_slow);
+        let options = Options {
+            handler_name: "too_slow",
+            init_name: None,
+            lazy: true,
+            early_return: true,
+            deadline_margin_ms: Some(100),
+        };
+        let handler: Handler = Box::new(|_| Box::pin(too_slow()));
+        let function = Function::new(options, None, handler, None, Setup::default());
         let reply = invoke_in_process(&function, invocation_with(Duration::from_millis(300))).await;
         let Err(diagnostic) = reply else {
             panic!("the handler was not cancelled")

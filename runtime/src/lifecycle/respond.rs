@@ -10,7 +10,8 @@ use std::pin::Pin;
 use crate::lifecycle::api::{Api, answer};
 
 /// A stream of response chunks, its item types erased.
-pub(crate) type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, crate::Error>> + Send>>;
+pub(crate) type ByteStream =
+    Pin<Box<dyn Stream<Item = Result<Bytes, lambda_runtime::Error>> + Send>>;
 
 /// The handler's response, serialized by the typed shim.
 pub enum Reply {

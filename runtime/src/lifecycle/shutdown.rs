@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
-use crate::lifecycle::Hook;
+use crate::lifecycle::function::Hook;
 use crate::lifecycle::taken::{answered_within, finished_within};
 
 /// Lambda's time between SIGTERM and SIGKILL for a function whose only extensions are

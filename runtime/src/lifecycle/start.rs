@@ -10,12 +10,12 @@ use lambda_runtime::Config;
 use lambda_runtime::layers::TracingLayer;
 use lambda_runtime::tower::Layer;
 
-use crate::builder::InvocationService;
 use crate::lifecycle::api::Api;
+use crate::lifecycle::function::{Flavor, Function, InvocationService, Tracing};
 use crate::lifecycle::invoke::InvokeService;
 use crate::lifecycle::shutdown::Stopping;
 use crate::lifecycle::worker::{TraceEnv, serve};
-use crate::lifecycle::{Flavor, Function, Tracing, abort, shutdown, trace_env};
+use crate::lifecycle::{abort, shutdown, trace_env};
 
 /// Runs `function` as this process's Lambda function until shutdown. This is the whole
 /// generated `main`, after the typed shim.
@@ -75,7 +75,7 @@ pub(crate) fn start(mut function: Function) -> ExitCode {
 
 async fn environment(mut function: Function, config: Arc<Config>) -> ExitCode {
     let options = function.options;
-    let workers = crate::max_concurrency() as usize;
+    let workers = max_concurrency() as usize;
     let api: &'static Api = Box::leak(Box::new(Api::new(workers)));
     let hook = function.shutdown.take();
     // Lambda sends SIGTERM at shutdown only to a function with an extension; registering
@@ -89,7 +89,7 @@ async fn environment(mut function: Function, config: Arc<Config>) -> ExitCode {
         let outcome = init().await;
         abort::in_init(None);
         if let Err(error) = outcome {
-            let diagnostic = lambda_runtime::Diagnostic::from(error);
+            let diagnostic = error;
             tracing::error!(error_type = %diagnostic.error_type, "{}", diagnostic.error_message);
             // In 1.5 `lambda_runtime` reports only SnapStart failures; any other failed
             // init would be a bare `Runtime.ExitError`.
@@ -192,4 +192,14 @@ fn config_from_env() -> Result<Config, String> {
         log_stream: std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
         log_group: std::env::var("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_default(),
     })
+}
+
+/// `AWS_LAMBDA_MAX_CONCURRENCY`, or 1 when unset or invalid: how many invocations this
+/// environment runs at once (Lambda Managed Instances set it above 1).
+pub fn max_concurrency() -> u32 {
+    std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1)
 }

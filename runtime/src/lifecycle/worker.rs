@@ -17,10 +17,10 @@ use futures_util::FutureExt;
 use lambda_runtime::tower::{Service, ServiceExt};
 use lambda_runtime::{Config, Diagnostic, LambdaInvocation};
 
-use crate::builder::InvocationService;
 use crate::lifecycle::api::{Api, INVOCATION_ID};
 use crate::lifecycle::context::{self, Unreadable};
-use crate::lifecycle::errors::{LAYER_ERROR, LAYER_PANIC, error_type};
+use crate::lifecycle::errors::{LAYER_ERROR, LAYER_PANIC, error_type, panic_message};
+use crate::lifecycle::function::InvocationService;
 use crate::lifecycle::shutdown::Stopping;
 use crate::lifecycle::taken::{Holding, Taken};
 use crate::lifecycle::trace_env;
@@ -136,7 +136,7 @@ pub(crate) async fn serve(
                 error_type: error_type(LAYER_PANIC),
                 error_message: format!(
                     "a tower layer around the handler panicked: {}",
-                    crate::init::panic_message(&*payload)
+                    panic_message(&*payload)
                 ),
             }),
         };

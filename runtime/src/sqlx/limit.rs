@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Connection, Database};
 
+use crate::lifecycle::scope::time_left;
+use crate::redact::redact_secrets;
+
 /// How long an acquire keeps trying while the database refuses connections for being at
 /// its limit, unless the invocation's deadline comes sooner.
 pub const CONNECTION_LIMIT_WAIT: Duration = Duration::from_millis(1500);
@@ -70,7 +73,7 @@ impl ConnectionLimitError {
 
 impl std::fmt::Display for ConnectionLimitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let cause = crate::redact_secrets(&self.source.to_string());
+        let cause = redact_secrets(&self.source.to_string());
         write!(
             f,
             "the database is at its connection limit: {cause} (still refused after {} ms of \
@@ -156,7 +159,7 @@ pub async fn acquire<DB: Database>(
     pool: &sqlx::Pool<DB>,
 ) -> Result<sqlx::pool::PoolConnection<DB>, AcquireError> {
     let started = Instant::now();
-    let budget = match crate::time_left() {
+    let budget = match time_left() {
         Some(left) => CONNECTION_LIMIT_WAIT.min(left.saturating_sub(super::CONNECT_MARGIN)),
         None => CONNECTION_LIMIT_WAIT,
     };

@@ -34,6 +34,11 @@ use std::time::Duration;
 use sqlx::pool::PoolOptions;
 use sqlx::{Connection, Database};
 
+use crate::cache::TtlCache;
+use crate::close::Close;
+use crate::lifecycle::scope::{idle_gap_before_invocation, time_left};
+use crate::redact::redact_secrets;
+
 mod closed_by_peer;
 mod limit;
 #[cfg(feature = "proxy")]
@@ -59,12 +64,12 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// to report its error.
 pub const CONNECT_MARGIN: Duration = Duration::from_millis(200);
 
-pub use crate::max_concurrency;
+pub use crate::lifecycle::start::max_concurrency;
 
 /// How long an acquire may wait, from here: [`ACQUIRE_TIMEOUT`], or less when the current
 /// invocation's deadline comes sooner.
 pub fn acquire_timeout() -> Duration {
-    match crate::time_left() {
+    match time_left() {
         Some(left) => ACQUIRE_TIMEOUT
             .min(left.saturating_sub(CONNECT_MARGIN))
             .max(Duration::from_millis(1)),
@@ -96,7 +101,7 @@ pub fn pool_options<DB: Database>() -> PoolOptions<DB> {
                 // environment's idle gap before this invocation (a connection may have been
                 // returned to the pool only after the thaw; see `idle_gap_before_invocation`).
                 if meta.idle_for < FREEZE_CHECK_AFTER
-                    && crate::idle_gap_before_invocation() < FREEZE_CHECK_AFTER
+                    && idle_gap_before_invocation() < FREEZE_CHECK_AFTER
                     // The server may have closed it a moment ago: the kernel knows.
                     && !closed_by_peer::any_closed_by_peer()
                 {
@@ -122,7 +127,7 @@ pub struct ConnectError {
 
 impl std::fmt::Display for ConnectError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let cause = crate::redact_secrets(&self.source.to_string());
+        let cause = redact_secrets(&self.source.to_string());
         write!(f, "cannot connect to {}: {cause}", self.url)
     }
 }
@@ -158,7 +163,7 @@ pub async fn connect_with<DB: Database>(
     url: &str,
 ) -> Result<sqlx::Pool<DB>, ConnectError> {
     let failed = |source| ConnectError {
-        url: crate::redact_secrets(url),
+        url: redact_secrets(url),
         source,
     };
     let pool = options
@@ -170,7 +175,7 @@ pub async fn connect_with<DB: Database>(
 
 type FetchSecret = std::sync::Arc<
     dyn Fn() -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<String, crate::Error>> + Send>,
+            Box<dyn std::future::Future<Output = Result<String, lambda_runtime::Error>> + Send>,
         > + Send
         + Sync,
 >;
@@ -207,7 +212,7 @@ pub struct RotatingPool<DB: Database> {
     pool: sqlx::Pool<DB>,
     base: ConnectOptionsOf<DB>,
     set_secret: SetSecret<DB>,
-    secret: crate::TtlCache<String>,
+    secret: TtlCache<String>,
     fetch: FetchSecret,
     /// The secret the pool's connect options currently carry.
     applied: std::sync::Mutex<Option<std::sync::Arc<String>>>,
@@ -222,11 +227,11 @@ impl<DB: Database> RotatingPool<DB> {
         set_secret: SetSecret<DB>,
         ttl: Duration,
         fetch: F,
-    ) -> Result<Self, crate::Error>
+    ) -> Result<Self, lambda_runtime::Error>
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<String, E>> + Send + 'static,
-        E: Into<crate::Error>,
+        E: Into<lambda_runtime::Error>,
     {
         let fetch: FetchSecret = std::sync::Arc::new(move || {
             let future = fetch();
@@ -236,7 +241,7 @@ impl<DB: Database> RotatingPool<DB> {
         let pool = options.connect_lazy_with(set_secret(base.clone(), &first));
         // The first connection now, in init: a wrong secret or host fails init, not an
         // invocation.
-        let secret = crate::TtlCache::new(ttl);
+        let secret = TtlCache::new(ttl);
         let applied = secret.set(first);
         drop(acquire(&pool).await?);
         Ok(Self {
@@ -255,7 +260,9 @@ impl<DB: Database> RotatingPool<DB> {
     }
 
     /// A connection, opened with a current secret if a new one is needed.
-    pub async fn acquire(&'static self) -> Result<sqlx::pool::PoolConnection<DB>, crate::Error> {
+    pub async fn acquire(
+        &'static self,
+    ) -> Result<sqlx::pool::PoolConnection<DB>, lambda_runtime::Error> {
         let fetch = self.fetch.clone();
         let secret = self.secret.get(move || fetch()).await?;
         self.apply(&secret);
@@ -286,7 +293,7 @@ impl<DB: Database> RotatingPool<DB> {
     }
 }
 
-impl<DB: Database> crate::Close for RotatingPool<DB> {
+impl<DB: Database> Close for RotatingPool<DB> {
     async fn close(&self) {
         self.pool.close().await
     }
@@ -306,7 +313,7 @@ mod tests {
 
     use super::{ACQUIRE_TIMEOUT, CONNECT_MARGIN, acquire_timeout};
     use crate::lifecycle::context::{Deadline, now_ms};
-    use crate::lifecycle::defer::scope;
+    use crate::lifecycle::scope::scope;
 
     #[tokio::test]
     async fn the_acquire_timeout_ends_before_the_invocations_deadline() {

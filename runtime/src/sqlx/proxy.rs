@@ -51,6 +51,7 @@ use sqlx::{Database, Either, Execute, Executor};
 
 use super::limit;
 use super::{ConnectError, pool_options};
+use crate::close::Close;
 
 /// A pool for a database behind a transaction-pooling proxy; see the module docs. Use
 /// `&ProxyPool` wherever sqlx takes an executor, as you would `&Pool`.
@@ -124,7 +125,7 @@ impl<DB: Database> fmt::Debug for ProxyPool<DB> {
     }
 }
 
-impl<DB: Database> crate::Close for ProxyPool<DB> {
+impl<DB: Database> Close for ProxyPool<DB> {
     async fn close(&self) {
         self.pool.close().await
     }

@@ -3,7 +3,7 @@
 //! its bounds hold and falls back to the impl on `Probe<T>` otherwise. The generated code
 //! asks three such questions, each a trait pair with its own method name: is the state
 //! `Close` (`close.rs`), do the handler's types pass their checks, and is the `main` in
-//! scope the generated one (`checks.rs`).
+//! scope the generated one (`macro_glue/checks.rs`).
 
 use std::marker::PhantomData;
 

@@ -1,7 +1,8 @@
-//! The typed shim: the only generic code a `#[handler]` instantiates in the user's crate.
-//! Per invocation it deserializes the event, builds the state on first use under `lazy`,
-//! calls the handler and serializes the response; everything else — the loop, the
-//! deadline guard, defer, answering, shutdown — is `crate::lifecycle`, compiled once.
+//! Type erasure: the only generic code a function instantiates in the user's crate,
+//! between the user's types and the loop's erased [`Function`]. Per invocation it
+//! deserializes the event, builds the state on first use under `lazy`, calls the handler
+//! and serializes the response; everything else — the loop, the deadline guard, defer,
+//! answering, shutdown — is `crate::lifecycle`, compiled once.
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -15,41 +16,18 @@ use lambda_runtime::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::builder::{Builder, SharedInit, ShutdownHook};
-use crate::close::ShutdownFn;
+use crate::diagnose::diagnose;
 use crate::init::InitError;
 use crate::lifecycle::errors::{self, INVALID_EVENT, INVALID_RESPONSE};
-use crate::lifecycle::{EagerInit, Handler, Hook, Options, Reply};
-use crate::requirements::Checked;
+use crate::lifecycle::function::{BoxFuture, EagerInit, Handler, Hook, Options};
+use crate::lifecycle::respond::Reply;
 use crate::state::StateCell;
 
-impl Checked {
-    /// The [`Builder`] for this handler: the first call of the generated `main`, which
-    /// then sets the options the attribute names and calls `run` with the handler.
-    ///
-    /// `init` builds the state (the macro wraps the user's init so it yields
-    /// `Result<S, InitError>`).
-    pub fn builder<S, I, IFut>(
-        self,
-        options: Options,
-        init: I,
-        shutdown: Option<ShutdownFn<S>>,
-    ) -> Builder<S>
-    where
-        S: Send + Sync + 'static,
-        I: Fn() -> IFut + Send + Sync + 'static,
-        IFut: Future<Output = Result<S, InitError>> + Send + 'static,
-    {
-        let init: SharedInit<S> = Arc::new(move || Box::pin(init()));
-        let mut builder = Builder::new().with_init(options.init_name, init);
-        // Every option the attribute named (the init's name included).
-        builder.options = options;
-        if let Some(shutdown) = shutdown {
-            builder = builder.shutdown(shutdown);
-        }
-        builder
-    }
-}
+/// The init with its types erased, shared by eager init and lazy retries.
+pub(crate) type SharedInit<S> = Arc<dyn Fn() -> BoxFuture<Result<S, InitError>> + Send + Sync>;
+
+/// The shutdown hook with its types erased.
+pub(crate) type ShutdownHook<S> = Box<dyn FnOnce(&'static S) -> BoxFuture<()> + Send>;
 
 /// The handler as the loop calls it: the invocation in, the serialized answer out.
 pub(crate) fn typed_handler<S, H, HFut, A, R, E, B, St, D, SE>(
@@ -68,7 +46,7 @@ where
     B: Serialize + Send + 'static,
     St: Stream<Item = Result<D, SE>> + Unpin + Send + 'static,
     D: Into<Bytes> + Send + 'static,
-    SE: Into<crate::Error> + Send + Debug + 'static,
+    SE: Into<lambda_runtime::Error> + Send + Debug + 'static,
 {
     let handler = Arc::new(handler);
     Box::new(move |invocation: LambdaInvocation| {
@@ -102,12 +80,12 @@ where
     B: Serialize,
     St: Stream<Item = Result<D, SE>> + Unpin + Send + 'static,
     D: Into<Bytes> + Send,
-    SE: Into<crate::Error> + Send + Debug,
+    SE: Into<lambda_runtime::Error> + Send + Debug,
     E: Into<Diagnostic> + 'static,
 {
     match outcome {
         Ok(response) => reply(response),
-        Err(error) => Err(errors::diagnose(error)),
+        Err(error) => Err(diagnose(error)),
     }
 }
 
@@ -129,7 +107,12 @@ pub(crate) fn eager_init<S: Send + Sync + 'static>(
     }
     let name = options.init_name.unwrap_or_default();
     Some(Box::new(move || {
-        Box::pin(async move { cell.get_or_init(name, || init()).await.map(drop) })
+        Box::pin(async move {
+            cell.get_or_init(name, || init())
+                .await
+                .map(drop)
+                .map_err(Diagnostic::from)
+        })
     }))
 }
 
@@ -221,7 +204,7 @@ where
     B: Serialize,
     St: Stream<Item = Result<D, SE>> + Unpin + Send + 'static,
     D: Into<Bytes> + Send,
-    SE: Into<crate::Error> + Send + Debug,
+    SE: Into<lambda_runtime::Error> + Send + Debug,
 {
     match response.into_response() {
         FunctionResponse::BufferedResponse(body) => match serde_json::to_vec(&body) {

@@ -21,11 +21,11 @@
 
 use std::process::ExitCode;
 
-use crate::__private::probe::Probe;
+#[cfg(not(feature = "http"))]
+use crate::builder::Builder;
 use crate::close::ShutdownFuture;
-use crate::requirements::{HandlerError, HandlerEvent, SharedState};
-
-use crate::requirements::Checked;
+use crate::probe::Probe;
+use crate::requirements::{Checked, HandlerError, HandlerEvent, SharedState};
 
 /// An assertion failed and has been reported: an entry without bounds, so nothing else
 /// is. Never in a binary (the failed assertion stops the build).
@@ -107,7 +107,8 @@ impl Rejected {
     }
 }
 
-/// Present only with the `http` feature; its absence explains the error.
+/// Present only *without* the `http` feature: a handler taking a `Request` then fails
+/// on this trait, whose message says to enable the feature.
 #[cfg(not(feature = "http"))]
 #[diagnostic::on_unimplemented(
     message = "a handler that takes a `Request` needs lambda-thaw's `http` feature",
@@ -117,7 +118,7 @@ impl Rejected {
 pub trait HttpFeature {}
 
 #[cfg(not(feature = "http"))]
-impl<S> crate::Builder<S> {
+impl<S> Builder<S> {
     /// Stands in for `run_http` when the `http` feature is off, to say so.
     #[doc(hidden)]
     pub fn run_http<H: HttpFeature>(self, _: H) -> ExitCode {
