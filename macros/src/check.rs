@@ -6,14 +6,14 @@
 use syn::spanned::Spanned;
 use syn::{ReturnType, Type};
 
-use crate::model::{Handler, Param, Role};
+use crate::model::{Handler, Param, Role, written};
 use crate::parse::RuntimeArg;
 use crate::placement::Enclosing;
 
 /// Checks the handler and its options together; pushes one error per problem.
 pub(crate) fn handler(model: &Handler, errors: &mut Vec<syn::Error>) {
     let sig = &model.sig;
-    let args = &model.options;
+    let options = &model.options;
     let error = |span: proc_macro2::Span, message: &str| syn::Error::new(span, message);
 
     let name = &sig.ident;
@@ -32,20 +32,23 @@ pub(crate) fn handler(model: &Handler, errors: &mut Vec<syn::Error>) {
         )),
         None => {}
     }
-    if let Some((module, root)) = &model.placement.main_out_of_reach {
-        errors.push(error(
-            name.span(),
-            &format!(
-                "`#[handler]` generates `main` inside module `{module}`, and the binary's root (`{root}`) does not bring it in, so the binary has no `main`: add `use {module}::main;` to `{root}`"
-            ),
-        ));
-    }
-
+    let returns_future = returned_future(&sig.output);
     if sig.asyncness.is_none() {
-        errors.push(error(
-            sig.fn_token.span,
-            "the `async` keyword is missing from the handler; write `async fn`",
-        ));
+        match &returns_future {
+            // `fn handle(…) -> impl Future<Output = Result<…>>`: one error, not a second
+            // about the return type.
+            Some(output) => errors.push(error(
+                sig.output.span(),
+                &format!(
+                    "a handler is an `async fn`, not a `fn` returning a future: write `async fn {name}(…) -> {}` and move the future's body into the function",
+                    output.as_deref().unwrap_or("Result<Response, lambda_thaw::Error>")
+                ),
+            )),
+            None => errors.push(error(
+                sig.fn_token.span,
+                "the `async` keyword is missing from the handler; write `async fn`",
+            )),
+        }
     }
     if let Some(constness) = &sig.constness {
         errors.push(error(
@@ -82,8 +85,8 @@ pub(crate) fn handler(model: &Handler, errors: &mut Vec<syn::Error>) {
             sig.paren_token.span.close(),
             "the handler must return a `Result`; add `-> Result<Response, lambda_thaw::Error>`",
         )),
-        ReturnType::Type(_, ty) if !looks_like_result(ty) => {
-            let written = quote::quote!(#ty).to_string().replace(' ', "");
+        ReturnType::Type(_, ty) if !looks_like_result(ty) && returns_future.is_none() => {
+            let written = written(ty);
             errors.push(error(
                 ty.span(),
                 &format!(
@@ -120,8 +123,8 @@ pub(crate) fn handler(model: &Handler, errors: &mut Vec<syn::Error>) {
         parameters(model, errors);
     }
 
-    let has_init = args.init_written.is_some();
-    if let Some(shutdown) = &args.shutdown
+    let has_init = options.init_written.is_some();
+    if let Some(shutdown) = &options.shutdown
         && !has_init
     {
         errors.push(error(
@@ -129,15 +132,15 @@ pub(crate) fn handler(model: &Handler, errors: &mut Vec<syn::Error>) {
             "`shutdown` receives the state that `init` built, but there is no `init`; add `init = setup` or remove `shutdown`",
         ));
     }
-    if let Some(lazy) = &args.lazy
+    if let Some(lazy) = options.lazy_written
         && !has_init
     {
         errors.push(error(
-            lazy.span,
+            lazy,
             "`lazy` defers `init`, but there is no `init`; add `init = setup` or remove `lazy`",
         ));
     }
-    if let (Some(workers), Some(runtime)) = (&args.worker_threads, &args.runtime)
+    if let (Some(workers), Some(runtime)) = (&options.worker_threads, &options.runtime)
         && runtime.value == RuntimeArg::CurrentThread
     {
         errors.push(error(
@@ -150,43 +153,98 @@ pub(crate) fn handler(model: &Handler, errors: &mut Vec<syn::Error>) {
 /// The shapes a handler's parameters may take, for messages.
 const SHAPES: &str = "a handler takes `(event: LambdaEvent<T>)`, `(payload: T, context: Context)` (the context is optional) or `(request: Request)` (feature `http`), plus `state: &S` with `init`, in any order";
 
-/// Checks the parameters by role (see `model::Role`): one event or one payload, at most
-/// one context (only beside a payload), and a `&S` exactly when there is an `init`.
+/// Which parameters cannot stand beside which, in the order they are checked: when the
+/// handler has a parameter of role `first`, every other parameter whose role is in
+/// `others` is reported, with `message` (`{first}` and `{other}` are the two as written).
+/// A parameter is reported once, by the first rule that finds it.
+struct Conflict {
+    first: Role,
+    others: &'static [Role],
+    message: &'static str,
+}
+
+const CONFLICTS: &[Conflict] = &[
+    // An HTTP request is the whole event: nothing else may claim to be.
+    Conflict {
+        first: Role::Request,
+        others: &[Role::Event, Role::Payload, Role::Context, Role::Request],
+        message: "`{other}` is neither the request nor the state: the handler takes the HTTP request as `{first}` (its `Context` is `request.lambda_context()`); {shapes}",
+    },
+    Conflict {
+        first: Role::Event,
+        others: &[Role::Payload, Role::Context],
+        message: "`{other}` is neither the event nor the state: the handler already takes the whole event as `{first}`; {shapes}; put other values in the state",
+    },
+    Conflict {
+        first: Role::Event,
+        others: &[Role::Event],
+        message: "a second `LambdaEvent` parameter; {shapes}",
+    },
+    Conflict {
+        first: Role::Payload,
+        others: &[Role::Payload],
+        message: "`{first}` and `{other}` could both be the payload (a parameter that is not `LambdaEvent`, `Context` or `&State`); {shapes}; put other values in the state",
+    },
+    Conflict {
+        first: Role::Context,
+        others: &[Role::Context],
+        message: "a second `Context` parameter; {shapes}",
+    },
+];
+
+/// Checks the parameters by role (see `model::Role`): the [`CONFLICTS`] between them, an
+/// event of some kind, and a `&S` exactly when there is an `init`.
 fn parameters(model: &Handler, errors: &mut Vec<syn::Error>) {
     let sig = &model.sig;
     let has_init = model.options.init_written.is_some();
-    let (events, payloads, contexts, states, requests) = (
-        model.with_role(Role::Event),
-        model.with_role(Role::Payload),
-        model.with_role(Role::Context),
-        model.with_role(Role::State),
-        model.with_role(Role::Request),
-    );
+    let count = |role: Role| model.with_role(role).len();
     let whole = |p: &Param| p.written.span();
-    // An HTTP request is the whole event: nothing else may claim to be.
-    if let Some(request) = requests.first() {
-        let conflicts: Vec<&&Param> = events
-            .iter()
-            .chain(&payloads)
-            .chain(&contexts)
-            .chain(requests.iter().skip(1))
-            .collect();
-        for other in &conflicts {
-            errors.push(syn::Error::new(
-                whole(other),
-                format!(
-                    "`{}` is neither the request nor the state: the handler takes the HTTP request as `{}` (its `Context` is `request.lambda_context()`); {SHAPES}",
-                    other.text(),
-                    request.text()
-                ),
-            ));
+
+    // The state written without `&` beside the event reads as a second payload: say so
+    // instead (with an init, no `&S`, exactly an event and a payload).
+    if has_init
+        && count(Role::State) == 0
+        && count(Role::Event) == 1
+        && count(Role::Payload) == 1
+        && count(Role::Context) == 0
+        && count(Role::Request) == 0
+    {
+        let payload = model.with_role(Role::Payload)[0];
+        errors.push(syn::Error::new(
+            payload.span(),
+            format!(
+                "the state parameter must be a shared reference: write `&{}`",
+                written(&payload.ty)
+            ),
+        ));
+        return;
+    }
+
+    let mut reported = vec![false; model.params.len()];
+    for rule in CONFLICTS {
+        let Some(at) = model.params.iter().position(|p| p.role == rule.first) else {
+            continue;
+        };
+        let first = &model.params[at];
+        for (i, other) in model.params.iter().enumerate() {
+            if i == at || reported[i] || !rule.others.contains(&other.role) {
+                continue;
+            }
+            reported[i] = true;
+            let message = rule
+                .message
+                .replace("{first}", &first.text())
+                .replace("{other}", &other.text())
+                .replace("{shapes}", SHAPES);
+            errors.push(syn::Error::new(whole(other), message));
         }
-        if !conflicts.is_empty() {
+        // A request beside anything else: the rest would only repeat it.
+        if rule.first == Role::Request && reported.contains(&true) {
             return;
         }
     }
 
-    if events.is_empty() && payloads.is_empty() && requests.is_empty() {
+    if count(Role::Event) + count(Role::Payload) + count(Role::Request) == 0 {
         let span = model
             .params
             .first()
@@ -196,58 +254,8 @@ fn parameters(model: &Handler, errors: &mut Vec<syn::Error>) {
             format!("the handler needs an event parameter, e.g. `event: LambdaEvent<serde_json::Value>`; {SHAPES}"),
         ));
     }
-    // A non-reference parameter beside the event, with an init: the state without `&`.
-    if has_init
-        && states.is_empty()
-        && events.len() == 1
-        && payloads.len() == 1
-        && contexts.is_empty()
-    {
-        let ty = &payloads[0].ty;
-        errors.push(syn::Error::new(
-            payloads[0].span(),
-            format!(
-                "the state parameter must be a shared reference: write `&{}`",
-                quote::quote!(#ty).to_string().replace(' ', "")
-            ),
-        ));
-        return;
-    }
-    if let Some(event) = events.first() {
-        for other in payloads.iter().chain(&contexts) {
-            errors.push(syn::Error::new(
-                whole(other),
-                format!(
-                    "`{}` is neither the event nor the state: the handler already takes the whole event as `{}`; {SHAPES}; put other values in the state",
-                    other.text(),
-                    event.text()
-                ),
-            ));
-        }
-    }
-    for extra in events.iter().skip(1) {
-        errors.push(syn::Error::new(
-            whole(extra),
-            format!("a second `LambdaEvent` parameter; {SHAPES}"),
-        ));
-    }
-    for extra in payloads.iter().skip(1) {
-        errors.push(syn::Error::new(
-            whole(extra),
-            format!(
-                "`{}` and `{}` could both be the payload (a parameter that is not `LambdaEvent`, `Context` or `&State`); {SHAPES}; put other values in the state",
-                payloads[0].text(),
-                extra.text()
-            ),
-        ));
-    }
-    for extra in contexts.iter().skip(1) {
-        errors.push(syn::Error::new(
-            whole(extra),
-            format!("a second `Context` parameter; {SHAPES}"),
-        ));
-    }
 
+    let states = model.with_role(Role::State);
     if states.is_empty() && has_init {
         errors.push(syn::Error::new(
             model.options.init_written.unwrap_or_else(|| sig.ident.span()),
@@ -290,4 +298,33 @@ fn looks_like_result(ty: &Type) -> bool {
         Type::Group(inner) => looks_like_result(&inner.elem),
         _ => false,
     }
+}
+
+/// `Some(output)` when the return type is `impl Future<Output = …>` (the output as written,
+/// if it says one).
+fn returned_future(output: &ReturnType) -> Option<Option<String>> {
+    let ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let Type::ImplTrait(bounds) = &**ty else {
+        return None;
+    };
+    bounds.bounds.iter().find_map(|bound| {
+        let syn::TypeParamBound::Trait(bound) = bound else {
+            return None;
+        };
+        let last = bound.path.segments.last()?;
+        if last.ident != "Future" {
+            return None;
+        }
+        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+            return Some(None);
+        };
+        Some(args.args.iter().find_map(|arg| match arg {
+            syn::GenericArgument::AssocType(assoc) if assoc.ident == "Output" => {
+                Some(written(&assoc.ty))
+            }
+            _ => None,
+        }))
+    })
 }

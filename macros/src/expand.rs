@@ -17,6 +17,9 @@ pub(crate) fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     let args = parse::args(args, &mut errors);
     let function: ItemFn = match syn::parse2(item.clone()) {
         Ok(function) => function,
+        // A function whose body does not parse yet (half-typed in an editor): rustc
+        // reports the syntax error itself when it reads the item back; nothing to add.
+        Err(_) if is_a_function(&item) => return with_errors(item, errors),
         Err(_) => {
             errors.push(syn::Error::new(
                 item_keyword(&item),
@@ -62,6 +65,15 @@ fn item_keyword(item: &TokenStream) -> Span {
     Span::call_site()
 }
 
+/// Whether `item` is a function (`fn` among its leading keywords), whatever its body.
+fn is_a_function(item: &TokenStream) -> bool {
+    use proc_macro2::TokenTree;
+    item.clone()
+        .into_iter()
+        .take_while(|token| !matches!(token, TokenTree::Group(g) if g.delimiter() == proc_macro2::Delimiter::Brace))
+        .any(|token| matches!(&token, TokenTree::Ident(ident) if ident == "fn"))
+}
+
 fn with_errors(item: TokenStream, errors: Vec<syn::Error>) -> TokenStream {
     let errors = errors.into_iter().map(|e| e.to_compile_error());
     // A stand-in `main`, so the only errors are ours, not "`main` function not found".
@@ -73,7 +85,7 @@ fn with_errors(item: TokenStream, errors: Vec<syn::Error>) -> TokenStream {
 }
 
 fn generate(handler: &Handler) -> TokenStream {
-    let krate = &handler.krate;
+    let krate = &handler.options.krate;
     let private = quote!(#krate::__private);
     let requirements = quote!(#krate::requirements);
     let name = handler.name();
@@ -124,19 +136,19 @@ fn generate(handler: &Handler) -> TokenStream {
     };
     let setup = setup(handler);
     let handler_name = name.to_string();
-    let init_name = option(handler.init_name());
-    let lazy = handler.lazy();
-    let early_return = handler.early_return();
-    let deadline_margin_ms = option(handler.deadline_margin_ms());
+    let init_name = option(handler.options.init.as_ref().map(|init| &init.name));
+    let lazy = handler.options.lazy;
+    let early_return = handler.options.early_return;
+    let deadline_margin_ms = option(handler.options.deadline_margin_ms);
     let body = format_ident!("__lambda_thaw_main_{}", name);
-    let one_handler = Ident::new(ONE_HANDLER_PER_BINARY, Span::call_site());
-    let main = entry_point(&body, &one_handler, handler.public);
+    let main_module = Ident::new(ONE_HANDLER_PER_BINARY, Span::call_site());
+    let main = entry_point(name, &body, &main_module, handler.public);
     // Spanned at the handler's name: the warning when a `fn main` of the user's shadows
     // the generated one.
     let main_check = quote_spanned! {name.span()=>
         #[allow(unused_imports)]
         use #requirements::{MainIsGenerated as _, YourOwnMain as _};
-        (&&#private::Probe::<(_, #one_handler::__LambdaThawExit)>::of(main)).shadowed_by_your_own_main();
+        (&&#private::Probe::<(_, #main_module::__LambdaThawExit)>::of(main)).shadowed_by_your_own_main();
     };
     // Spanned at the handler's name: the warning when the build aborts on a panic.
     let panic_check = quote_spanned! {name.span()=>
@@ -179,20 +191,27 @@ fn generate(handler: &Handler) -> TokenStream {
 /// is reported where it was named.
 fn setup(handler: &Handler) -> TokenStream {
     let mut calls = TokenStream::new();
-    match handler.tracing() {
+    match &handler.options.tracing {
         Some(TracingArg::Custom(path)) => {
             calls.extend(quote_spanned! {path.span()=> .tracing(#path) });
         }
         Some(TracingArg::Off) => calls.extend(quote!(.without_tracing())),
         None => {}
     }
-    if handler.runtime() == Some(RuntimeArg::CurrentThread) {
+    if handler
+        .options
+        .runtime
+        .as_ref()
+        .is_some_and(|r| r.value == RuntimeArg::CurrentThread)
+    {
         calls.extend(quote!(.current_thread_runtime()));
     }
-    if let Some((workers, span)) = handler.worker_threads() {
-        calls.extend(quote_spanned! {span=> .worker_threads(#workers) });
+    if let Some(workers) = &handler.options.worker_threads {
+        let (count, span) = (workers.value, workers.span);
+        calls.extend(quote_spanned! {span=> .worker_threads(#count) });
     }
-    if let Some((path, span)) = handler.layer() {
+    if let Some(layer) = &handler.options.layer {
+        let (path, span) = (&layer.value, layer.span);
         calls.extend(quote_spanned! {span=> .layer(#path()) });
     }
     calls
@@ -231,12 +250,12 @@ fn event(
 /// The init closure: the user's init, sync or async, returning `S` or `Result<S, E>`,
 /// turned into a `Send` future of `Result<S, InitError>`.
 fn init(handler: &Handler, private: &TokenStream, entry_kind: &TokenStream) -> TokenStream {
-    let (Some((path, init_span)), Some(state)) = (handler.init(), handler.state()) else {
+    let (Some(init), Some(state)) = (&handler.options.init, handler.state()) else {
         return quote!(|| async { ::core::result::Result::Ok(()) });
     };
     let ty = &state.ty;
-    let krate = &handler.krate;
-    let init_name = handler.init_name().unwrap_or_default();
+    let krate = &handler.options.krate;
+    let (path, init_span, init_name) = (&init.path, init.span, &init.name);
     let into_state = quote_spanned! {init_span=>
         #private::IntoInitResult::<#ty>::into_init_result(__lambda_thaw_output, #init_name)
     };
@@ -257,22 +276,37 @@ fn init(handler: &Handler, private: &TokenStream, entry_kind: &TokenStream) -> T
 
 /// `main` itself, calling `body`. `public`: the handler is `pub`, and so is its `main`, so
 /// that a binary can make a library's handler its entry point with `use lib::module::main;`.
-fn entry_point(body: &Ident, one_handler: &Ident, public: bool) -> TokenStream {
+fn entry_point(name: &Ident, body: &Ident, main_module: &Ident, public: bool) -> TokenStream {
     let vis = if public {
         quote!(pub)
     } else {
         quote!(pub(crate))
     };
+    // A binary has one handler. `main` comes from a module whose name is the rule, so a
+    // second handler in the same module is "the name `…` is defined multiple times", at
+    // both handlers. Across modules, each non-`pub` handler also defines a macro of that
+    // name at the crate's root (`#[macro_export]` puts it there from any module): the same
+    // error, in the macro namespace (in the same module, both are reported). A `pub`
+    // handler does not: a library may hold several, each binary bringing in one with
+    // `use my_lib::orders::main;`.
+    let one_per_binary = Ident::new(ONE_HANDLER_PER_BINARY, name.span());
+    let rule = (!public).then(|| {
+        quote! {
+            #[doc(hidden)]
+            #[macro_export]
+            macro_rules! #one_per_binary { () => {} }
+        }
+    });
     quote! {
-        // `main` comes from a module whose name is the rule: a second `#[handler]` in the
-        // binary defines it again, and that one error names the rule and the fix.
-        // Glob-imported so that the second import is not an error of its own (a `main`
-        // of the user's shadows the import; rustc then warns that the handler is unused).
+        #rule
+        // Glob-imported so that the second import is not an error of its own, and so that
+        // a `main` of the user's shadows the import (rustc then warns that the handler is
+        // unused).
         // `pub(crate)`: a handler in a module is the entry point after `use module::main;`.
         // Under `cfg(test)` the harness brings its own `main`; ours is unused on purpose.
         #[doc(hidden)]
         #[cfg_attr(test, allow(dead_code))]
-        mod #one_handler {
+        mod #main_module {
             // A return type of its own, so the body can tell this `main` from a user's.
             #[doc(hidden)]
             #vis struct __LambdaThawExit(::std::process::ExitCode);
@@ -290,12 +324,13 @@ fn entry_point(body: &Ident, one_handler: &Ident, public: bool) -> TokenStream {
         }
         #[doc(hidden)]
         #[allow(unused_imports)]
-        #vis use self::#one_handler::*;
+        #vis use self::#main_module::*;
     }
 }
 
-/// The module that holds `main`. Its name is what rustc shows when a binary has two
-/// `#[handler]`s ("the name `…` is defined multiple times", at both attributes).
+/// The module that holds `main`, and the macro each non-`pub` handler defines at the
+/// crate's root. Its name is what rustc shows when a binary has two `#[handler]`s ("the
+/// name `…` is defined multiple times", at both handlers).
 const ONE_HANDLER_PER_BINARY: &str = "one_handler_per_binary_move_the_others_to_src_bin";
 
 /// The closure the runtime calls per invocation: the event and the state in, the
@@ -346,9 +381,10 @@ fn shutdown(handler: &Handler, private: &TokenStream, entry_kind: &TokenStream) 
         return quote!(::core::option::Option::None);
     };
     let ty = &state.ty;
-    match handler.shutdown() {
-        Some((path, span)) => {
-            let krate = &handler.krate;
+    match &handler.options.shutdown {
+        Some(shutdown) => {
+            let (path, span) = (&shutdown.value, shutdown.span);
+            let krate = &handler.options.krate;
             let call = quote_spanned! {span=>
                 #krate::requirements::ShutdownFn::<#ty, _>::call_shutdown(#path, __lambda_thaw_state)
             };
@@ -401,6 +437,16 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn a_function_whose_body_does_not_parse_is_left_to_rustc() {
+        let out = expand("", "async fn handle(e: V) -> Result<R, E> { let x = ; }");
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(!out.contains("__lambda_thaw_main"), "not expanded: {out}");
+        assert!(out.contains("fn handle"), "{out}");
+        let out = expand("", "struct Handle;");
+        assert!(out.contains("goes on an `async fn`"), "{out}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, PatType, Path, Type};
 
-use crate::parse::{Args, RuntimeArg, TracingArg};
+use crate::parse::{Args, Located, RuntimeArg, TracingArg};
 use crate::placement::{self, Placement};
 
 /// What a handler parameter is, recognised by its type.
@@ -68,13 +68,7 @@ impl Param {
 
     /// `pattern: Type`, as the user wrote it, for messages.
     pub(crate) fn text(&self) -> String {
-        let (pat, ty) = (&self.written.pat, &self.written.ty);
-        quote::quote!(#pat: #ty)
-            .to_string()
-            .replace(" :", ":")
-            .replace(" < ", "<")
-            .replace(" >", ">")
-            .replace("& ", "&")
+        written(&self.written)
     }
 }
 
@@ -102,14 +96,97 @@ pub(crate) struct Handler {
     /// Where the source shows the function written: in an `impl`, or in a module whose
     /// `main` the binary's root does not bring in.
     pub(crate) placement: Placement,
-    /// The options, as parsed.
-    pub(crate) options: Args,
+    pub(crate) options: Options,
     /// The parameter that receives the state: the first `&S`, when there is an `init`.
     state: Option<usize>,
     pub(crate) entry: Entry,
     /// The handler is `pub`: its `main` is too, so a binary can `use` it from a library.
     pub(crate) public: bool,
+}
+
+/// The attribute's options, typed: all that check and expand know of them.
+pub(crate) struct Options {
+    /// `init = path`.
+    pub(crate) init: Option<Init>,
+    /// Where `init` was written, even with a value that was refused (so that no "there is
+    /// no `init`" is added to the error about its value).
+    pub(crate) init_written: Option<Span>,
+    /// `lazy` is on.
+    pub(crate) lazy: bool,
+    /// Where `lazy` was written, on or off.
+    pub(crate) lazy_written: Option<Span>,
+    /// `early_return` (default on).
+    pub(crate) early_return: bool,
+    /// Milliseconds before the deadline at which the handler is cancelled; 0 = off;
+    /// `None` = the runtime's default (`lambda_thaw::DEFAULT_DEADLINE_MARGIN`).
+    pub(crate) deadline_margin_ms: Option<u64>,
+    /// `shutdown = path`.
+    pub(crate) shutdown: Option<Located<Path>>,
+    /// `tracing = path` or `tracing = false`; `None`: `lambda_runtime`'s default.
+    pub(crate) tracing: Option<TracingArg>,
+    /// `runtime = "…"`.
+    pub(crate) runtime: Option<Located<RuntimeArg>>,
+    /// `worker_threads = N`.
+    pub(crate) worker_threads: Option<Located<usize>>,
+    /// `layer = path`: a function that returns a tower layer.
+    pub(crate) layer: Option<Located<Path>>,
+    /// Where `lambda-thaw` is (`crate = "…"`, else `::lambda_thaw`).
     pub(crate) krate: Path,
+}
+
+/// `init = path`: the function, where it was named, and its name for logs and errors.
+pub(crate) struct Init {
+    pub(crate) path: Path,
+    pub(crate) span: Span,
+    pub(crate) name: String,
+}
+
+impl From<Args> for Options {
+    fn from(args: Args) -> Self {
+        Options {
+            init: args.init.map(|init| Init {
+                name: written(&init.value),
+                path: init.value,
+                span: init.span,
+            }),
+            init_written: args.init_written,
+            lazy: args.lazy.as_ref().is_some_and(|l| l.value),
+            lazy_written: args.lazy.map(|l| l.span),
+            early_return: args.early_return.is_none_or(|e| e.value),
+            deadline_margin_ms: args.deadline_margin.map(|m| m.value),
+            shutdown: args.shutdown,
+            tracing: args.tracing.map(|t| t.value),
+            runtime: args.runtime,
+            worker_threads: args.worker_threads,
+            layer: args.layer,
+            krate: args
+                .krate
+                .map(|k| k.value)
+                .unwrap_or_else(|| syn::parse_quote!(::lambda_thaw)),
+        }
+    }
+}
+
+/// Tokens as a person writes them, for messages and names: `Result<Vec<u8>, Error>`,
+/// `event: LambdaEvent<Order>`, `&'static Db` — not `quote`'s `Result < Vec < u8 > , Error >`.
+pub(crate) fn written<T: quote::ToTokens>(tokens: &T) -> String {
+    let text = tokens.to_token_stream().to_string();
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (i, &c) in chars.iter().enumerate() {
+        if c == ' ' {
+            let before = if i > 0 { chars[i - 1] } else { ' ' };
+            let after = chars.get(i + 1).copied().unwrap_or(' ');
+            let path_sep = before == ':' && i >= 2 && chars[i - 2] == ':';
+            let tight_after = matches!(before, '<' | '(' | '[' | '&') || path_sep;
+            let tight_before = matches!(after, ':' | ',' | '<' | '>' | '(' | ')' | '[' | ']');
+            if tight_after || tight_before {
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl Handler {
@@ -135,6 +212,7 @@ impl Handler {
             }
         }
         let first = |role: Role| params.iter().position(|p| p.role == role);
+        let options = Options::from(options);
         let state = first(Role::State).filter(|_| options.init.is_some());
         let entry = match (
             first(Role::Request),
@@ -158,11 +236,6 @@ impl Handler {
             state,
             entry,
             public: matches!(item.vis, syn::Visibility::Public(_)),
-            krate: options
-                .krate
-                .as_ref()
-                .map(|k| k.value.clone())
-                .unwrap_or_else(|| syn::parse_quote!(::lambda_thaw)),
             options,
         }
     }
@@ -196,56 +269,6 @@ impl Handler {
     /// The state parameter, if the handler has a state (an `init` and a `&S`).
     pub(crate) fn state(&self) -> Option<&Param> {
         self.state.map(|i| &self.params[i])
-    }
-
-    /// `init = path` and where it was written.
-    pub(crate) fn init(&self) -> Option<(&Path, Span)> {
-        self.options.init.as_ref().map(|i| (&i.value, i.span))
-    }
-
-    /// The init path as the user wrote it, for logs and errors; `None` without init.
-    pub(crate) fn init_name(&self) -> Option<String> {
-        self.init()
-            .map(|(path, _)| quote::quote!(#path).to_string().replace(' ', ""))
-    }
-
-    pub(crate) fn lazy(&self) -> bool {
-        self.options.lazy.as_ref().is_some_and(|l| l.value)
-    }
-
-    pub(crate) fn early_return(&self) -> bool {
-        self.options.early_return.as_ref().is_none_or(|e| e.value)
-    }
-
-    /// Milliseconds before the deadline at which the handler is cancelled; 0 = off;
-    /// `None` = the runtime's default (`lambda_thaw::DEFAULT_DEADLINE_MARGIN`).
-    pub(crate) fn deadline_margin_ms(&self) -> Option<u64> {
-        self.options.deadline_margin.as_ref().map(|m| m.value)
-    }
-
-    pub(crate) fn shutdown(&self) -> Option<(&Path, Span)> {
-        self.options.shutdown.as_ref().map(|s| (&s.value, s.span))
-    }
-
-    /// `tracing = path` or `tracing = false`; `None`: `lambda_runtime`'s default.
-    pub(crate) fn tracing(&self) -> Option<&TracingArg> {
-        self.options.tracing.as_ref().map(|t| &t.value)
-    }
-
-    pub(crate) fn runtime(&self) -> Option<RuntimeArg> {
-        self.options.runtime.as_ref().map(|r| r.value)
-    }
-
-    pub(crate) fn worker_threads(&self) -> Option<(usize, Span)> {
-        self.options
-            .worker_threads
-            .as_ref()
-            .map(|w| (w.value, w.span))
-    }
-
-    /// `layer = path`: a function that returns a tower layer.
-    pub(crate) fn layer(&self) -> Option<(&Path, Span)> {
-        self.options.layer.as_ref().map(|l| (&l.value, l.span))
     }
 }
 

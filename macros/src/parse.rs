@@ -5,8 +5,7 @@ use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Lit, LitBool, LitStr, Path};
 
-/// The options in the list `accepted`, for "expected one of" messages.
-pub(crate) const ACCEPTED: &str = "`init`, `lazy`, `early_return`, `deadline_margin`, `shutdown`, `tracing`, `runtime`, `worker_threads`, `layer`, `crate`";
+use crate::model::written;
 
 /// A value and where the user wrote it.
 #[derive(Clone)]
@@ -15,7 +14,8 @@ pub(crate) struct Located<T> {
     pub(crate) span: Span,
 }
 
-/// The options as written, before cross-checks.
+/// The options as written, before cross-checks: what [`OPTIONS`] reads, and what the model
+/// takes apart into typed fields (nothing after the model reads it).
 #[derive(Default)]
 pub(crate) struct Args {
     pub(crate) init: Option<Located<Path>>,
@@ -48,6 +48,75 @@ pub(crate) enum RuntimeArg {
     MultiThread,
 }
 
+/// How an option's value is read into [`Args`]; the span is where its name was written.
+type ReadOption = fn(&syn::meta::ParseNestedMeta<'_>, &mut Args, Span) -> syn::Result<()>;
+
+/// Every option, in the order the docs list them, with how its value is read: the one
+/// list. "Expected one of" and the near-miss suggestions are made from it.
+const OPTIONS: &[(&str, ReadOption)] = &[
+    // init = path::to::setup
+    ("init", |meta, args, span| {
+        // Written, even if its value is refused: no "there is no `init`" on top.
+        args.init_written.get_or_insert(span);
+        let path = parse_function(meta, "init")?;
+        set(&mut args.init, "init", path, span)
+    }),
+    // lazy, or lazy = true|false
+    ("lazy", |meta, args, span| {
+        let lazy = parse_flag(meta)?;
+        set(&mut args.lazy, "lazy", lazy, span)
+    }),
+    // early_return = false
+    ("early_return", |meta, args, span| {
+        let early = parse_bool(meta, "early_return")?;
+        set(&mut args.early_return, "early_return", early, span)
+    }),
+    // deadline_margin = "500ms" (or "2s", or "0" to turn it off)
+    ("deadline_margin", |meta, args, span| {
+        let ms = parse_duration_ms(meta, "deadline_margin")?;
+        set(&mut args.deadline_margin, "deadline_margin", ms, span)
+    }),
+    // shutdown = path::to::close
+    ("shutdown", |meta, args, span| {
+        let path = parse_function(meta, "shutdown")?;
+        set(&mut args.shutdown, "shutdown", path, span)
+    }),
+    // tracing = my_mod::init_tracing, or tracing = false
+    ("tracing", |meta, args, span| {
+        let tracing = parse_tracing(meta)?;
+        set(&mut args.tracing, "tracing", tracing, span)
+    }),
+    // runtime = "current_thread" or "multi_thread"
+    ("runtime", |meta, args, span| {
+        let runtime = parse_runtime(meta)?;
+        set(&mut args.runtime, "runtime", runtime, span)
+    }),
+    // worker_threads = 2
+    ("worker_threads", |meta, args, span| {
+        let workers = parse_count(meta, "worker_threads")?;
+        set(&mut args.worker_threads, "worker_threads", workers, span)
+    }),
+    // layer = my_mod::metrics_layer: a fn returning a tower layer
+    ("layer", |meta, args, span| {
+        let path = parse_function(meta, "layer")?;
+        set(&mut args.layer, "layer", path, span)
+    }),
+    // crate = "my_crate::lambda_thaw"
+    ("crate", |meta, args, span| {
+        let path = parse_crate(meta)?;
+        set(&mut args.krate, "crate", path, span)
+    }),
+];
+
+/// The options, for "expected one of" messages.
+pub(crate) fn accepted() -> String {
+    let names: Vec<String> = OPTIONS
+        .iter()
+        .map(|(name, _)| format!("`{name}`"))
+        .collect();
+    names.join(", ")
+}
+
 /// Parses every option, collecting every error (not only the first).
 pub(crate) fn args(tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Args {
     let mut args = Args::default();
@@ -56,44 +125,11 @@ pub(crate) fn args(tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Args {
         let name = key
             .get_ident()
             .map(|i| i.to_string())
-            .unwrap_or_else(|| quote::quote!(#key).to_string().replace(' ', ""));
+            .unwrap_or_else(|| written(&key));
         let span = key.span();
-        let result = match name.as_str() {
-            // #[handler(init = path::to::setup)]
-            "init" => {
-                args.init_written.get_or_insert(span);
-                parse_function(&meta, "init")
-                    .and_then(|path| set(&mut args.init, "init", path, span))
-            }
-            // #[handler(init = setup, lazy)] or lazy = true|false
-            "lazy" => parse_flag(&meta).and_then(|v| set(&mut args.lazy, "lazy", v, span)),
-            // #[handler(early_return = false)]
-            "early_return" => parse_bool(&meta, "early_return")
-                .and_then(|v| set(&mut args.early_return, "early_return", v, span)),
-            // #[handler(deadline_margin = "500ms")] (or "2s", or "0" to turn it off)
-            "deadline_margin" => parse_duration_ms(&meta, "deadline_margin")
-                .and_then(|v| set(&mut args.deadline_margin, "deadline_margin", v, span)),
-            // #[handler(shutdown = path::to::close)]
-            "shutdown" => parse_function(&meta, "shutdown")
-                .and_then(|p| set(&mut args.shutdown, "shutdown", p, span)),
-            // #[handler(tracing = my_mod::init_tracing)] or tracing = false
-            "tracing" => {
-                parse_tracing(&meta).and_then(|t| set(&mut args.tracing, "tracing", t, span))
-            }
-            // #[handler(runtime = "current_thread")] or "multi_thread"
-            "runtime" => {
-                parse_runtime(&meta).and_then(|r| set(&mut args.runtime, "runtime", r, span))
-            }
-            // #[handler(worker_threads = 2)]
-            "worker_threads" => parse_count(&meta, "worker_threads")
-                .and_then(|n| set(&mut args.worker_threads, "worker_threads", n, span)),
-            // #[handler(layer = my_mod::metrics_layer)]: a fn returning a tower layer
-            "layer" => {
-                parse_function(&meta, "layer").and_then(|p| set(&mut args.layer, "layer", p, span))
-            }
-            // #[handler(crate = "my_crate::lambda_thaw")]
-            "crate" => parse_crate(&meta).and_then(|p| set(&mut args.krate, "crate", p, span)),
-            _ => {
+        let result = match OPTIONS.iter().find(|(option, _)| *option == name) {
+            Some((_, read)) => read(&meta, &mut args, span),
+            None => {
                 skip_value(&meta);
                 let guess = closest_option(&name);
                 if guess == Some("init") {
@@ -103,7 +139,10 @@ pub(crate) fn args(tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Args {
                 let hint = guess.map_or_else(String::new, |g| format!("did you mean `{g}`? "));
                 Err(syn::Error::new(
                     span,
-                    format!("unknown option `{name}`; {hint}expected one of: {ACCEPTED}"),
+                    format!(
+                        "unknown option `{name}`; {hint}expected one of: {}",
+                        accepted()
+                    ),
                 ))
             }
         };
@@ -116,7 +155,8 @@ pub(crate) fn args(tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Args {
         errors.push(syn::Error::new(
             error.span(),
             format!(
-                "{error}; options are written `#[handler(init = setup, lazy)]`, one of: {ACCEPTED}"
+                "{error}; options are written `#[handler(init = setup, lazy)]`, one of: {}",
+                accepted()
             ),
         ));
     }
@@ -125,21 +165,9 @@ pub(crate) fn args(tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Args {
 
 /// The accepted option closest to `name`, if it is a near miss (at most two edits).
 fn closest_option(name: &str) -> Option<&'static str> {
-    const OPTIONS: [&str; 10] = [
-        "init",
-        "lazy",
-        "early_return",
-        "deadline_margin",
-        "shutdown",
-        "tracing",
-        "runtime",
-        "worker_threads",
-        "layer",
-        "crate",
-    ];
     OPTIONS
-        .into_iter()
-        .map(|option| (edit_distance(name, option), option))
+        .iter()
+        .map(|(option, _)| (edit_distance(name, option), *option))
         .filter(|(distance, _)| *distance <= 2)
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, option)| option)
@@ -406,7 +434,7 @@ fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) {
 
 #[cfg(test)]
 mod tests {
-    use super::closest_option;
+    use super::{accepted, closest_option};
 
     #[test]
     fn near_misses_find_their_option() {
@@ -414,5 +442,13 @@ mod tests {
         assert_eq!(closest_option("shutdwn"), Some("shutdown"));
         assert_eq!(closest_option("worker_thread"), Some("worker_threads"));
         assert_eq!(closest_option("timeout"), None, "too far from anything");
+    }
+
+    #[test]
+    fn the_accepted_list_is_the_table() {
+        assert_eq!(
+            accepted(),
+            "`init`, `lazy`, `early_return`, `deadline_margin`, `shutdown`, `tracing`, `runtime`, `worker_threads`, `layer`, `crate`"
+        );
     }
 }

@@ -158,6 +158,38 @@ impl Builder<()> {
     }
 }
 
+impl Builder<()> {
+    /// Runs `handler`, a function without state (`async fn handle(event: LambdaEvent<T>)`),
+    /// as this process's Lambda function until shutdown — `run` for a builder without
+    /// [`init`](Builder::init), whose handler would otherwise take a `&'static ()`.
+    ///
+    /// ```no_run
+    /// use lambda_thaw::{Builder, Error, LambdaEvent};
+    ///
+    /// async fn handle(event: LambdaEvent<serde_json::Value>) -> Result<serde_json::Value, Error> {
+    ///     Ok(event.payload)
+    /// }
+    ///
+    /// fn main() -> std::process::ExitCode {
+    ///     Builder::new().name("handle").run_without_state(handle)
+    /// }
+    /// ```
+    pub fn run_without_state<H, HFut, A, R, E, B, St, D, SE>(self, handler: H) -> ExitCode
+    where
+        H: Fn(LambdaEvent<A>) -> HFut + Send + Sync + 'static,
+        HFut: Future<Output = Result<R, E>> + Send + 'static,
+        E: Into<Diagnostic> + Send + 'static,
+        A: for<'de> Deserialize<'de> + Send + 'static,
+        R: IntoFunctionResponse<B, St> + Send + 'static,
+        B: Serialize + Send + 'static,
+        St: Stream<Item = Result<D, SE>> + Unpin + Send + 'static,
+        D: Into<Bytes> + Send + 'static,
+        SE: Into<lambda_runtime::Error> + Send + Debug + 'static,
+    {
+        self.run(move |event, _: &'static ()| handler(event))
+    }
+}
+
 impl Default for Builder<()> {
     fn default() -> Self {
         Self::new()
@@ -236,6 +268,10 @@ impl<S: Send + Sync + 'static> Builder<S> {
 
     /// Runs `hook` with the state when Lambda shuts the environment down (after the
     /// invocations in flight have answered). Its error, if it returns one, is logged.
+    ///
+    /// A hook that takes the state goes after [`init`](Builder::init): before it the
+    /// builder's state is `()`, and rustc says it expected `fn(&'static ())`. A hook that
+    /// takes none (`|_: &'static ()| async { … }`) may come before or after.
     pub fn shutdown<F, Fut>(mut self, hook: F) -> Self
     where
         F: FnOnce(&'static S) -> Fut + Send + 'static,
@@ -294,7 +330,12 @@ impl<S: Send + Sync + 'static> Builder<S> {
     }
 
     /// Runs `handler` as this process's Lambda function until shutdown; what `main`
-    /// returns.
+    /// returns. The handler takes the event and the state, `(LambdaEvent<T>, &'static S)`,
+    /// in that order — the shape `#[handler]` turns every other into (a payload and a
+    /// `Context`, the state first): wrap another in a closure,
+    /// `.run(|event, db| handle(event.payload, db))`. Without state, see
+    /// [`run_without_state`](Builder::run_without_state); HTTP handlers,
+    /// `run_http` (feature `http`).
     pub fn run<H, HFut, A, R, E, B, St, D, SE>(self, handler: H) -> ExitCode
     where
         H: Fn(LambdaEvent<A>, &'static S) -> HFut + Send + Sync + 'static,

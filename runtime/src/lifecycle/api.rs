@@ -50,20 +50,16 @@ impl Api {
     }
 
     /// Sends a request built for the Runtime API; logs a refusal or a transport error.
-    pub(crate) async fn send(
-        &self,
-        what: &str,
-        request: Result<http::Request<Body>, http::Error>,
-    ) -> bool {
+    pub(crate) async fn send(&self, what: &str, request: Result<http::Request<Body>, http::Error>) {
         let request = match request {
             Ok(request) => request,
             Err(error) => {
                 tracing::error!(%error, "cannot build the {what} request");
-                return false;
+                return;
             }
         };
         match self.client.call(request).await {
-            Ok(response) if response.status().is_success() => true,
+            Ok(response) if response.status().is_success() => {}
             Ok(response) => {
                 let status = response.status();
                 let said = match response.into_body().collect().await {
@@ -72,11 +68,9 @@ impl Api {
                 };
                 // 413: the response is over Lambda's limit; 410: the invocation timed out.
                 tracing::error!(%status, said, "the Runtime API refused the {what}");
-                false
             }
             Err(error) => {
                 tracing::error!(%error, "cannot reach the Runtime API to send the {what}");
-                false
             }
         }
     }
@@ -87,7 +81,7 @@ impl Api {
         request_id: &str,
         invocation_id: Option<&str>,
         diagnostic: &Diagnostic,
-    ) -> bool {
+    ) {
         let request = answer(request_id, invocation_id, "error")
             .header("lambda-runtime-function-error-type", "unhandled")
             .header("content-type", "application/json")
@@ -95,8 +89,8 @@ impl Api {
         self.send("error report", request).await
     }
 
-    /// `POST /init/error`: this environment's init failed. Returns whether it was accepted.
-    pub(crate) async fn init_error(&self, diagnostic: &Diagnostic) -> bool {
+    /// `POST /init/error`: this environment's init failed.
+    pub(crate) async fn init_error(&self, diagnostic: &Diagnostic) {
         let request = build_request()
             .method(Method::POST)
             .uri(INIT_ERROR)
@@ -165,6 +159,14 @@ pub(crate) fn init_error_body(diagnostic: &Diagnostic) -> String {
 }
 
 /// The path of `POST /invocation/{id}/{outcome}` (`response` or `error`).
+/// The invocation id header (Lambda Managed Instances), which answers must carry back.
+pub(crate) fn invocation_id(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get(INVOCATION_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 pub(crate) fn invocation_path(request_id: &str, outcome: &str) -> String {
     format!("/2018-06-01/runtime/invocation/{request_id}/{outcome}")
 }

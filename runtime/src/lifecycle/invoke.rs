@@ -23,7 +23,7 @@ use lambda_runtime::tower::Service;
 use lambda_runtime::{Diagnostic, LambdaInvocation};
 use lambda_runtime_api_client::BoxError;
 
-use crate::lifecycle::api::{Api, INVOCATION_ID};
+use crate::lifecycle::api::{Api, invocation_id};
 use crate::lifecycle::context::Deadline;
 use crate::lifecycle::deadline;
 use crate::lifecycle::defer::{DeferredOutcome, run_work, run_work_until};
@@ -62,12 +62,7 @@ fn invoke(
     invocation: LambdaInvocation,
 ) -> impl Future<Output = ()> + Send + use<> {
     let request_id = invocation.context.request_id.clone();
-    let invocation_id = invocation
-        .parts
-        .headers
-        .get(INVOCATION_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let invocation_id = invocation_id(&invocation.parts.headers);
     let deadline = invocation.parts.extensions.get::<Deadline>().copied();
     let idle_gap = current_idle_gap();
     let answer = answer(options, handler, invocation, deadline);

@@ -17,7 +17,7 @@ use futures_util::FutureExt;
 use lambda_runtime::tower::{Service, ServiceExt};
 use lambda_runtime::{Config, Diagnostic, LambdaInvocation};
 
-use crate::lifecycle::api::{Api, INVOCATION_ID};
+use crate::lifecycle::api::{Api, invocation_id};
 use crate::lifecycle::context::{self, Unreadable};
 use crate::lifecycle::errors::{LAYER_ERROR, LAYER_PANIC, error_type, panic_message};
 use crate::lifecycle::function::InvocationService;
@@ -85,11 +85,7 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        let invocation_id = parts
-            .headers
-            .get(INVOCATION_ID)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let invocation_id = invocation_id(&parts.headers);
         let (context, deadline) = match context::read(&parts.headers, &config) {
             Ok(read) => read,
             Err(Unreadable::NoRequestId(why)) => {

@@ -13,7 +13,7 @@ mod with_state {
     use super::{Error, IntoResponse, Request, RequestExt, State, setup};
 
     #[lambda_thaw::handler(init = setup)]
-    async fn handle(_state: &State, request: Request) -> Result<impl IntoResponse, Error> {
+    pub async fn handle(_state: &State, request: Request) -> Result<impl IntoResponse, Error> {
         Ok(format!("{} {}", request.method(), request.lambda_context().request_id))
     }
 }
@@ -23,7 +23,7 @@ mod plain {
     use super::{Body, Error, Request, Response};
 
     #[lambda_thaw::handler]
-    async fn handle(_request: Request) -> Result<Response<Body>, Error> {
+    pub async fn handle(_request: Request) -> Result<Response<Body>, Error> {
         Ok(Response::new(Body::Empty))
     }
 }

@@ -12,7 +12,7 @@ mod flag {
     use super::{Error, LambdaEvent, State, setup};
 
     #[lambda_thaw::handler(init = setup, lazy)]
-    async fn handle(_event: LambdaEvent<()>, _state: &State) -> Result<(), Error> {
+    pub async fn handle(_event: LambdaEvent<()>, _state: &State) -> Result<(), Error> {
         Ok(())
     }
 }
@@ -22,7 +22,7 @@ mod explicit {
     use super::{Error, LambdaEvent, State, setup};
 
     #[lambda_thaw::handler(init = setup, lazy = false, early_return = false)]
-    async fn handle(_event: LambdaEvent<()>, _state: &State) -> Result<(), Error> {
+    pub async fn handle(_event: LambdaEvent<()>, _state: &State) -> Result<(), Error> {
         lambda_thaw::defer(async {})?;
         Ok(())
     }

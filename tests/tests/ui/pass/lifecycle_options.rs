@@ -18,7 +18,7 @@ mod async_hook {
     use super::{Error, LambdaEvent, Pool, close_async, setup};
 
     #[lambda_thaw::handler(init = setup, shutdown = close_async, deadline_margin = "2s")]
-    async fn handle(_event: LambdaEvent<()>, _pool: &Pool) -> Result<(), Error> {
+    pub async fn handle(_event: LambdaEvent<()>, _pool: &Pool) -> Result<(), Error> {
         Ok(())
     }
 }
@@ -28,7 +28,7 @@ mod sync_hook {
     use super::{Error, LambdaEvent, Pool, close_sync, setup};
 
     #[lambda_thaw::handler(init = setup, shutdown = close_sync, deadline_margin = "0")]
-    async fn handle(_event: LambdaEvent<()>, _pool: &Pool) -> Result<(), Error> {
+    pub async fn handle(_event: LambdaEvent<()>, _pool: &Pool) -> Result<(), Error> {
         Ok(())
     }
 }

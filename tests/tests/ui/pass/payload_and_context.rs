@@ -17,7 +17,7 @@ mod payload_context_state {
     use super::{Context, Error, Order, State, setup};
 
     #[lambda_thaw::handler(init = setup)]
-    async fn handle(order: Order, context: Context, _state: &State) -> Result<String, Error> {
+    pub async fn handle(order: Order, context: Context, _state: &State) -> Result<String, Error> {
         Ok(format!("{} {}", order.item, context.request_id))
     }
 }
@@ -27,7 +27,7 @@ mod state_first {
     use super::{Error, Order, State, setup};
 
     #[lambda_thaw::handler(init = setup)]
-    async fn handle(_state: &State, order: Order) -> Result<String, Error> {
+    pub async fn handle(_state: &State, order: Order) -> Result<String, Error> {
         Ok(order.item)
     }
 }
@@ -37,7 +37,7 @@ mod payload_only {
     use super::Error;
 
     #[lambda_thaw::handler]
-    async fn handle(value: serde_json::Value) -> Result<serde_json::Value, Error> {
+    pub async fn handle(value: serde_json::Value) -> Result<serde_json::Value, Error> {
         Ok(value)
     }
 }
