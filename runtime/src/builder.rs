@@ -107,7 +107,7 @@ where
 /// | `runtime = "current_thread"` | `.current_thread_runtime()` |
 /// | `worker_threads = 2` | `.worker_threads(2)` |
 /// | `layer = metrics_layer` | `.layer(metrics_layer())`: any tower layer over the invocation service (`lambda_runtime`'s `OpenTelemetryLayer`, your own) |
-/// | (the function) | `.run(handle)` / `.run_http(handle)` |
+/// | (the function) | `.run(handle)` / `.run_without_state(handle)` (no `init`) / `.run_http(handle)` |
 ///
 /// ```no_run
 /// use std::process::ExitCode;

@@ -62,6 +62,14 @@
 //! * A `pub` handler has a `pub` `main`: put handlers in a library and make each binary
 //!   one line, `use my_lib::handlers::orders::main;`.
 //!
+//! ## Coming from `DeferLayer`
+//!
+//! Earlier versions had a public `DeferLayer` to put around `lambda_runtime::Runtime`'s
+//! service. lambda-thaw now runs its own invocation loop, so there is nothing to wrap:
+//! `#[handler]` (or [`Builder`]) gives every invocation its [`defer`] queue, run after the
+//! response and before the next `GET next`; your own tower layers go in
+//! `#[handler(layer = …)]` or [`Builder::layer`].
+//!
 //! ## Features
 //!
 //! | feature | what it adds |
