@@ -6,9 +6,10 @@
 use syn::spanned::Spanned;
 use syn::{ReturnType, Type};
 
-use crate::model::{Handler, Param, Role, written};
+use crate::model::{Handler, Param, Role};
 use crate::parse::RuntimeArg;
 use crate::placement::Enclosing;
+use crate::written::written;
 
 /// Checks the handler and its options together; pushes one error per problem.
 pub(crate) fn handler(model: &Handler, errors: &mut Vec<syn::Error>) {

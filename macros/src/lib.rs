@@ -3,9 +3,9 @@
 //!
 //! The pipeline, one file per step: `parse.rs` reads the attribute's options, `model.rs`
 //! reads the function into what the other steps need — each parameter's role (from one
-//! table), the state, the kind of event, and (`placement.rs`) an `impl` around it or a `main` out of reach —
-//! `check.rs` reports every misuse the model shows
-//! at the offending token, `expand.rs` writes the code (and runs the other three).
+//! table), the options typed, the state, the kind of event, and (`placement.rs`) an `impl`
+//! around it — `check.rs` reports every misuse the model shows at the offending token, `expand.rs` writes the code (and runs the other three).
+//! `written.rs` turns tokens back into text for the messages.
 #![warn(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
 
@@ -14,6 +14,7 @@ mod expand;
 mod model;
 mod parse;
 mod placement;
+mod written;
 
 use proc_macro::TokenStream;
 

@@ -9,6 +9,7 @@ use syn::{FnArg, Ident, ItemFn, PatType, Path, Type};
 
 use crate::parse::{Args, Located, RuntimeArg, TracingArg};
 use crate::placement::{self, Placement};
+use crate::written::written;
 
 /// What a handler parameter is, recognised by its type.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -165,28 +166,6 @@ impl From<Args> for Options {
                 .unwrap_or_else(|| syn::parse_quote!(::lambda_thaw)),
         }
     }
-}
-
-/// Tokens as a person writes them, for messages and names: `Result<Vec<u8>, Error>`,
-/// `event: LambdaEvent<Order>`, `&'static Db` — not `quote`'s `Result < Vec < u8 > , Error >`.
-pub(crate) fn written<T: quote::ToTokens>(tokens: &T) -> String {
-    let text = tokens.to_token_stream().to_string();
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    for (i, &c) in chars.iter().enumerate() {
-        if c == ' ' {
-            let before = if i > 0 { chars[i - 1] } else { ' ' };
-            let after = chars.get(i + 1).copied().unwrap_or(' ');
-            let path_sep = before == ':' && i >= 2 && chars[i - 2] == ':';
-            let tight_after = matches!(before, '<' | '(' | '[' | '&') || path_sep;
-            let tight_before = matches!(after, ':' | ',' | '<' | '>' | '(' | ')' | '[' | ']');
-            if tight_after || tight_before {
-                continue;
-            }
-        }
-        out.push(c);
-    }
-    out
 }
 
 impl Handler {

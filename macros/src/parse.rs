@@ -5,7 +5,7 @@ use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Lit, LitBool, LitStr, Path};
 
-use crate::model::written;
+use crate::written::written;
 
 /// A value and where the user wrote it.
 #[derive(Clone)]

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use proc_macro2::Span;
 use syn::{ImplItem, Item, ItemFn, Stmt, TraitItem};
 
-use crate::model::written;
+use crate::written::written;
 
 /// What the source shows around the handler.
 #[derive(Default)]
