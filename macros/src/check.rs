@@ -124,6 +124,17 @@ pub(crate) fn handler(model: &Handler, errors: &mut Vec<syn::Error>) {
         parameters(model, errors);
     }
 
+    if let (Some(state), Some(_)) = (model.state(), model.state_into_defer) {
+        let ty = &state.ty;
+        errors.push(error(
+            state.span(),
+            &format!(
+                "the state moves into `defer(…)`, whose work runs after the invocation has answered: take it as `&'static {}` — it lives as long as the environment, so deferred work may keep it",
+                written(ty)
+            ),
+        ));
+    }
+
     let has_init = options.init_written.is_some();
     if let Some(shutdown) = &options.shutdown
         && !has_init

@@ -31,6 +31,7 @@ pub(crate) fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     let model = Handler::new(&function, args);
     check::handler(&model, &mut errors);
     if !errors.is_empty() {
+        let function = with_state_static(function, &model);
         return with_errors(quote!(#function), errors);
     }
     let generated = generate(&model);
@@ -40,6 +41,28 @@ pub(crate) fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
         #function
         #generated
     }
+}
+
+/// The function as it should have been written when the only trouble is a state moved
+/// into `defer(…)` as `&S`: with `&'static S`, so that our error (which says so) is the
+/// only one, not rustc's lifetime error beside it.
+fn with_state_static(mut function: ItemFn, model: &Handler) -> ItemFn {
+    if model.state_into_defer.is_none() {
+        return function;
+    }
+    let Some(at) = model.state_index() else {
+        return function;
+    };
+    let typed = function.sig.inputs.iter_mut().filter_map(|input| match input {
+        syn::FnArg::Typed(typed) => Some(typed),
+        syn::FnArg::Receiver(_) => None,
+    });
+    if let Some(state) = typed.into_iter().nth(at)
+        && let syn::Type::Reference(reference) = &mut *state.ty
+    {
+        reference.lifetime = Some(syn::Lifetime::new("'static", reference.and_token.span));
+    }
+    function
 }
 
 /// Where an item that is not a function says what it is (`struct`, `const`, `fn`, …):
@@ -437,6 +460,27 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn a_state_moved_into_defer_is_one_error_saying_static() {
+        let body = "{ lambda_thaw::defer(async move { db.audit() })?; todo!() }";
+        let out = expand(
+            "init = setup",
+            &format!("async fn handle(e: LambdaEvent<V>, db: &Db) -> Result<V, E> {body}"),
+        );
+        assert!(out.contains("take it as `&'static Db`"), "{out}");
+        assert!(out.contains("db : & 'static Db"), "emitted as it should be: {out}");
+        let fine = expand(
+            "init = setup",
+            &format!("async fn handle(e: LambdaEvent<V>, db: &'static Db) -> Result<V, E> {body}"),
+        );
+        assert!(!fine.contains("compile_error"), "{fine}");
+        let elsewhere = expand(
+            "init = setup",
+            "async fn handle(e: LambdaEvent<V>, db: &Db) -> Result<V, E> { lambda_thaw::defer(async {})?; db.x(); todo!() }",
+        );
+        assert!(!elsewhere.contains("compile_error"), "{elsewhere}");
     }
 
     #[test]

@@ -103,6 +103,9 @@ pub(crate) struct Handler {
     pub(crate) entry: Entry,
     /// The handler is `pub`: its `main` is too, so a binary can `use` it from a library.
     pub(crate) public: bool,
+    /// Where the body moves the state into `defer(…)` while the state is taken as `&S`
+    /// rather than `&'static S` (rustc's lifetime error would not say what to write).
+    pub(crate) state_into_defer: Option<Span>,
 }
 
 /// The attribute's options, typed: all that check and expand know of them.
@@ -193,6 +196,7 @@ impl Handler {
         let first = |role: Role| params.iter().position(|p| p.role == role);
         let options = Options::from(options);
         let state = first(Role::State).filter(|_| options.init.is_some());
+        let state_into_defer = state.and_then(|i| moved_into_defer(&params[i], &item.block));
         let entry = match (
             first(Role::Request),
             first(Role::Event),
@@ -213,6 +217,7 @@ impl Handler {
             receivers,
             placement: placement::of(item),
             state,
+            state_into_defer,
             entry,
             public: matches!(item.vis, syn::Visibility::Public(_)),
             options,
@@ -245,6 +250,11 @@ impl Handler {
         self.params.iter().filter(|p| p.role == role).collect()
     }
 
+    /// Where the state parameter is among the typed parameters.
+    pub(crate) fn state_index(&self) -> Option<usize> {
+        self.state
+    }
+
     /// The state parameter, if the handler has a state (an `init` and a `&S`).
     pub(crate) fn state(&self) -> Option<&Param> {
         self.state.map(|i| &self.params[i])
@@ -269,4 +279,57 @@ fn result_error_type(ty: &Type) -> Option<Type> {
         (Some(_), Some(error), None) => Some(error.clone()),
         _ => None,
     }
+}
+
+/// Where the body names the state parameter inside the arguments of a `defer(…)` call,
+/// when that parameter is a reference without the `'static` lifetime. Tokens only: a
+/// `defer` of any path (`lambda_thaw::defer`, a `use`d `defer`).
+fn moved_into_defer(state: &Param, body: &syn::Block) -> Option<Span> {
+    let Type::Reference(reference) = &*state.written.ty else {
+        return None;
+    };
+    if reference
+        .lifetime
+        .as_ref()
+        .is_some_and(|lifetime| lifetime.ident == "static")
+    {
+        return None;
+    }
+    let syn::Pat::Ident(name) = &*state.written.pat else {
+        return None;
+    };
+    find_defer_naming(quote::ToTokens::to_token_stream(body), &name.ident)
+}
+
+fn find_defer_naming(tokens: proc_macro2::TokenStream, name: &Ident) -> Option<Span> {
+    use proc_macro2::{Delimiter, TokenTree};
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    for (i, token) in tokens.iter().enumerate() {
+        match token {
+            TokenTree::Ident(ident) if ident == "defer" => {
+                if let Some(TokenTree::Group(args)) = tokens.get(i + 1)
+                    && args.delimiter() == Delimiter::Parenthesis
+                    && names(args.stream(), name)
+                {
+                    return Some(ident.span());
+                }
+            }
+            TokenTree::Group(group) => {
+                if let Some(span) = find_defer_naming(group.stream(), name) {
+                    return Some(span);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether `tokens` mention the identifier `name` anywhere.
+fn names(tokens: proc_macro2::TokenStream, name: &Ident) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => ident == *name,
+        proc_macro2::TokenTree::Group(group) => names(group.stream(), name),
+        _ => false,
+    })
 }

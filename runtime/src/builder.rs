@@ -2,91 +2,24 @@
 
 use std::fmt::Debug;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::Stream;
-use lambda_runtime::tower::util::BoxCloneService;
-use lambda_runtime::tower::{Layer, Service};
-use lambda_runtime::{Diagnostic, IntoFunctionResponse, LambdaEvent, LambdaInvocation};
-use lambda_runtime_api_client::BoxError;
+use lambda_runtime::{Diagnostic, IntoFunctionResponse, LambdaEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::close::Close;
 use crate::erase::{self, SharedInit, ShutdownHook};
 use crate::init::InitError;
+use crate::layer::InvocationLayer;
 use crate::lifecycle::defer::{DeferredOutput, log_failure};
-use crate::lifecycle::function::{
-    Flavor, Function, Handler, InvocationService, Options, Setup, Tracing,
-};
+use crate::lifecycle::function::{Flavor, Function, Handler, Options, Setup, Tracing};
 use crate::lifecycle::start::start;
 use crate::state::StateCell;
-
-/// A tower layer that can wrap Lambda invocations: `Layer<InvocationService>` whose
-/// service is `lambda_runtime`'s `Service<LambdaInvocation, Response = (), Error = BoxError>`
-/// shape and `Send`. Implemented for every such layer; what [`Builder::layer`] takes.
-///
-/// The service need not be `Clone` (`lambda_runtime`'s `OpenTelemetryService` is not): one
-/// instance serves every concurrent worker of the environment, so state it keeps — the
-/// OpenTelemetry layer's "cold start" flag — is per environment, as Lambda means it.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a tower layer over Lambda invocations",
-    label = "expected a layer that wraps `lambda_thaw::InvocationService`",
-    note = "`layer = f` calls `f()`: it must return a `tower::Layer<lambda_thaw::InvocationService>` whose service is `Service<LambdaInvocation, Response = (), Error = lambda_thaw::Error> + Send` (as `lambda_runtime`'s `TracingLayer` and `OpenTelemetryLayer` are)"
-)]
-pub trait InvocationLayer: Send + 'static {
-    /// Wraps `inner`, erasing the result's type.
-    fn wrap(self, inner: InvocationService) -> InvocationService;
-}
-
-#[diagnostic::do_not_recommend]
-impl<L> InvocationLayer for L
-where
-    L: Layer<InvocationService> + Send + 'static,
-    L::Service: Service<LambdaInvocation, Response = (), Error = BoxError> + Send + 'static,
-    <L::Service as Service<LambdaInvocation>>::Future: Send + 'static,
-{
-    fn wrap(self, inner: InvocationService) -> InvocationService {
-        BoxCloneService::new(Shared(Arc::new(Mutex::new(self.layer(inner)))))
-    }
-}
-
-/// One layered service shared by the workers. The lock is held only while the service is
-/// asked whether it is ready and while it *makes* an invocation's future, never while the
-/// future runs, so concurrent invocations still overlap.
-struct Shared<S>(Arc<Mutex<S>>);
-
-impl<S> Clone for Shared<S> {
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
-    }
-}
-
-impl<S> Service<LambdaInvocation> for Shared<S>
-where
-    S: Service<LambdaInvocation, Response = (), Error = BoxError>,
-{
-    type Response = ();
-    type Error = BoxError;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .poll_ready(cx)
-    }
-
-    fn call(&mut self, invocation: LambdaInvocation) -> S::Future {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .call(invocation)
-    }
-}
 
 /// A Lambda function with a per-environment state `S`, configured step by step and run
 /// with [`Builder::run`]: everything `#[handler]` gives, without the macro — and what the
@@ -108,6 +41,12 @@ where
 /// | `worker_threads = 2` | `.worker_threads(2)` |
 /// | `layer = metrics_layer` | `.layer(metrics_layer())`: any tower layer over the invocation service (`lambda_runtime`'s `OpenTelemetryLayer`, your own) |
 /// | (the function) | `.run(handle)` / `.run_without_state(handle)` (no `init`) / `.run_http(handle)` |
+///
+/// The options may come in any order. What needs the state — [`shutdown`](Builder::shutdown),
+/// [`close_on_shutdown`](Builder::close_on_shutdown), [`run`](Builder::run) — comes after
+/// [`init`](Builder::init) (or [`without_state`](Builder::without_state)); before it, each
+/// is a compile error that says so (the builder's second type parameter is where it is:
+/// [`BeforeInit`], then [`WithState`]).
 ///
 /// ```no_run
 /// use std::process::ExitCode;
@@ -131,17 +70,28 @@ where
 /// }
 /// ```
 #[must_use = "a Builder does nothing until `run`"]
-pub struct Builder<S: 'static> {
+pub struct Builder<S: 'static, Stage = WithState> {
     pub(crate) options: Options,
     pub(crate) init: SharedInit<S>,
     pub(crate) shutdown: Option<ShutdownHook<S>>,
     pub(crate) setup: Setup,
+    stage: PhantomData<Stage>,
 }
 
-impl Builder<()> {
-    /// A function without state (until [`Builder::init`]), with `#[handler]`'s defaults:
-    /// eager init, early return, the default deadline margin, `lambda_runtime`'s tracing,
-    /// a multi-threaded runtime.
+/// A [`Builder`] before [`init`](Builder::init): its options can be set, but nothing that
+/// needs the state (a shutdown hook, `run`).
+#[derive(Debug)]
+pub struct BeforeInit;
+
+/// A [`Builder`] whose state is settled — built by [`init`](Builder::init), or none
+/// ([`without_state`](Builder::without_state)): ready for its shutdown hook and `run`.
+#[derive(Debug)]
+pub struct WithState;
+
+impl Builder<(), BeforeInit> {
+    /// A builder with `#[handler]`'s defaults: eager init, early return, the default
+    /// deadline margin, `lambda_runtime`'s tracing, a multi-threaded runtime. Next:
+    /// [`init`](Builder::init), or [`run_without_state`](Builder::run_without_state).
     pub fn new() -> Self {
         Builder {
             options: Options {
@@ -154,11 +104,16 @@ impl Builder<()> {
             init: Arc::new(|| Box::pin(async { Ok(()) })),
             shutdown: None,
             setup: Setup::default(),
+            stage: PhantomData,
         }
     }
-}
 
-impl Builder<()> {
+    /// A function without state: what [`init`](Builder::init) would be, for a handler that
+    /// takes `&'static ()` — and a shutdown hook that takes it too.
+    pub fn without_state(self) -> Builder<(), WithState> {
+        self.into_stage()
+    }
+
     /// Runs `handler`, a function without state (`async fn handle(event: LambdaEvent<T>)`),
     /// as this process's Lambda function until shutdown — `run` for a builder without
     /// [`init`](Builder::init), whose handler would otherwise take a `&'static ()`.
@@ -186,22 +141,21 @@ impl Builder<()> {
         D: Into<Bytes> + Send + 'static,
         SE: Into<lambda_runtime::Error> + Send + Debug + 'static,
     {
-        self.run(move |event, _: &'static ()| handler(event))
+        self.without_state()
+            .run(move |event, _: &'static ()| handler(event))
     }
 }
 
-impl Default for Builder<()> {
+impl Default for Builder<(), BeforeInit> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Builder<()> {
+impl<S> Builder<S, BeforeInit> {
     /// Builds the state with `init` (named `name` in logs and errors), once per
     /// environment: in Lambda's INIT phase, or on first use with [`Builder::lazy`].
-    ///
-    /// Every other step may come before or after it: a [`shutdown`](Builder::shutdown)
-    /// hook given before `init` (one that takes no state) is kept and runs at shutdown.
+    /// The options may come before or after it; the shutdown hook and `run`, after.
     pub fn init<T, F, Fut, E>(self, name: &'static str, init: F) -> Builder<T>
     where
         T: Send + Sync + 'static,
@@ -222,23 +176,88 @@ impl Builder<()> {
         name: Option<&'static str>,
         init: SharedInit<T>,
     ) -> Builder<T> {
-        // A hook set before the state existed takes none: it runs all the same.
-        let shutdown = self
-            .shutdown
-            .map(|hook| -> ShutdownHook<T> { Box::new(move |_: &'static T| hook(&())) });
+        // Before `init` there can be no hook: `shutdown` needs the state.
         Builder {
             options: Options {
                 init_name: name,
                 ..self.options
             },
             init,
-            shutdown,
+            shutdown: None,
             setup: self.setup,
+            stage: PhantomData,
+        }
+    }
+
+    /// Not yet: a shutdown hook receives the state, so it goes after
+    /// [`init`](Builder::init) — this is a compile error that says so.
+    pub fn shutdown<F: ShutdownAfterInit>(self, hook: F) -> Self {
+        drop(hook);
+        self
+    }
+
+    /// Not yet: closing needs the state, so this goes after [`init`](Builder::init) — this
+    /// is a compile error that says so.
+    pub fn close_on_shutdown(self) -> Self
+    where
+        Self: CloseAfterInit,
+    {
+        self
+    }
+
+    /// Not yet: the handler takes the state, so `run` goes after [`init`](Builder::init);
+    /// without state, [`run_without_state`](Builder::run_without_state). This is a
+    /// compile error that says so.
+    pub fn run<H: RunAfterInit>(self, handler: H) -> ExitCode {
+        drop(handler);
+        ExitCode::FAILURE
+    }
+}
+
+/// What each step leaves alone: the options, in the next stage.
+impl<S, Stage> Builder<S, Stage> {
+    fn into_stage<Next>(self) -> Builder<S, Next> {
+        Builder {
+            options: self.options,
+            init: self.init,
+            shutdown: self.shutdown,
+            setup: self.setup,
+            stage: PhantomData,
         }
     }
 }
 
-impl<S: Send + Sync + 'static> Builder<S> {
+mod sealed {
+    /// Implemented by nothing: the traits below can never be met.
+    pub trait Never {}
+}
+
+/// A shutdown hook given before `init`: never accepted (see [`Builder::shutdown`]).
+#[diagnostic::on_unimplemented(
+    message = "`.shutdown(…)` goes after `.init(…)`: before it there is no state to give the hook",
+    label = "given before `.init(…)`",
+    note = "write `Builder::new().init(\"setup\", setup).shutdown(close)` — every option may come before or after `init`, but the hook receives the state",
+    note = "a function without state: `Builder::new().without_state().shutdown(|_| async {{ … }})`"
+)]
+pub trait ShutdownAfterInit: sealed::Never {}
+
+/// `close_on_shutdown` before `init`: never accepted (see [`Builder::close_on_shutdown`]).
+#[diagnostic::on_unimplemented(
+    message = "`.close_on_shutdown()` goes after `.init(…)`: before it there is no state to close",
+    label = "called before `.init(…)`",
+    note = "write `Builder::new().init(\"setup\", setup).close_on_shutdown()`"
+)]
+pub trait CloseAfterInit: sealed::Never {}
+
+/// `run` before `init`: never accepted (see [`Builder::run`]).
+#[diagnostic::on_unimplemented(
+    message = "`.run(…)` goes after `.init(…)`: the handler takes the state that `init` builds",
+    label = "called before `.init(…)`",
+    note = "write `Builder::new().init(\"setup\", setup).run(handle)`; a handler without state: `Builder::new().run_without_state(handle)`"
+)]
+pub trait RunAfterInit: sealed::Never {}
+
+impl<S: Send + Sync + 'static, Stage> Builder<S, Stage> {
     /// The handler's name, for logs.
     pub fn name(mut self, name: &'static str) -> Self {
         self.options.handler_name = name;
@@ -264,35 +283,6 @@ impl<S: Send + Sync + 'static> Builder<S> {
     pub fn deadline_margin(mut self, margin: Duration) -> Self {
         self.options.deadline_margin_ms = Some(margin.as_millis() as u64);
         self
-    }
-
-    /// Runs `hook` with the state when Lambda shuts the environment down (after the
-    /// invocations in flight have answered). Its error, if it returns one, is logged.
-    ///
-    /// A hook that takes the state goes after [`init`](Builder::init): before it the
-    /// builder's state is `()`, and rustc says it expected `fn(&'static ())`. A hook that
-    /// takes none (`|_: &'static ()| async { … }`) may come before or after.
-    pub fn shutdown<F, Fut>(mut self, hook: F) -> Self
-    where
-        F: FnOnce(&'static S) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: DeferredOutput,
-    {
-        self.shutdown = Some(Box::new(move |state| {
-            let closing = hook(state);
-            Box::pin(async move { log_failure(closing.await, "the shutdown hook") })
-        }));
-        self
-    }
-
-    /// Closes the state at shutdown with its [`Close`](crate::Close) impl (an sqlx pool has
-    /// one) — what `#[handler]` does by itself when the state implements `Close` and there
-    /// is no `shutdown = …`.
-    pub fn close_on_shutdown(self) -> Self
-    where
-        S: Close,
-    {
-        self.shutdown(|state: &'static S| state.close())
     }
 
     /// Installs your own tracing set-up (JSON logs, OpenTelemetry, …) instead of
@@ -327,6 +317,34 @@ impl<S: Send + Sync + 'static> Builder<S> {
             .layers
             .push(Box::new(move |inner| layer.wrap(inner)));
         self
+    }
+}
+
+impl<S: Send + Sync + 'static> Builder<S, WithState> {
+    /// Runs `hook` with the state when Lambda shuts the environment down (after the
+    /// invocations in flight have answered). Its error, if it returns one, is logged.
+
+    pub fn shutdown<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: FnOnce(&'static S) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: DeferredOutput,
+    {
+        self.shutdown = Some(Box::new(move |state| {
+            let closing = hook(state);
+            Box::pin(async move { log_failure(closing.await, "the shutdown hook") })
+        }));
+        self
+    }
+
+    /// Closes the state at shutdown with its [`Close`](crate::Close) impl (an sqlx pool has
+    /// one) — what `#[handler]` does by itself when the state implements `Close` and there
+    /// is no `shutdown = …`.
+    pub fn close_on_shutdown(self) -> Self
+    where
+        S: Close,
+    {
+        self.shutdown(|state: &'static S| state.close())
     }
 
     /// Runs `handler` as this process's Lambda function until shutdown; what `main`

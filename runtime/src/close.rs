@@ -29,8 +29,7 @@ use crate::probe::Probe;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not implement `lambda_thaw::Close`",
     label = "nothing here knows how to close `{Self}`",
-    note = "with `Builder`, call `.close_on_shutdown()` after `.init(…)`: before it the builder has no state (`()`)",
-    note = "or implement `lambda_thaw::Close` for your state, or pass `.shutdown(|state| async move {{ … }})`"
+    note = "implement `lambda_thaw::Close` for your state, or pass `.shutdown(|state| async move {{ … }})`"
 )]
 pub trait Close: Send + Sync {
     /// Closes the resources; called at most once, within Lambda's shutdown grace period.

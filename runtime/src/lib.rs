@@ -64,10 +64,11 @@
 //!
 //! ## Coming from `DeferLayer`
 //!
-//! Earlier versions had a public `DeferLayer` to put around `lambda_runtime::Runtime`'s
-//! service. lambda-thaw now runs its own invocation loop, so there is nothing to wrap:
-//! `#[handler]` (or [`Builder`]) gives every invocation its [`defer`] queue, run after the
-//! response and before the next `GET next`; your own tower layers go in
+//! Earlier versions had `DeferLayer` to put around `lambda_runtime::Runtime`'s service. It
+//! still works, deprecated: lambda-thaw now runs its own invocation loop, so `#[handler]`
+//! (or [`Builder`]) gives every invocation its [`defer`] queue — run after the response and
+//! before the next `GET next` — with the deadline guard and the freeze-aware idle gap that
+//! a layer over `lambda_runtime`'s loop cannot give; your own tower layers go in
 //! `#[handler(layer = …)]` or [`Builder::layer`].
 //!
 //! ## Features
@@ -124,7 +125,8 @@
 // 3. `probe`, `init`, `state`, `close`, `requirements`, `diagnose`, `erase` — between the
 //    user's types and the loop's: the state cell, the init, what the types must meet, and
 //    the typed shim that erases them.
-// 4. `builder`, `testing`, `cache`, `sqlx/`, `http`, `expansion` — the public facade.
+// 4. `builder`, `layer`, `testing`, `cache`, `sqlx/`, `http`, `expansion`, `defer_layer`
+//    (deprecated) — the public facade.
 // 5. `macro_glue/` (`__private`) — what the code `#[handler]` generates calls.
 //
 // One import runs up a layer: `diagnose` names `sqlx::ConnectError` in the `errorType` it
@@ -144,6 +146,8 @@ mod state;
 
 mod builder;
 mod cache;
+mod defer_layer;
+mod layer;
 pub mod expansion;
 #[cfg(feature = "http")]
 mod http;
@@ -170,9 +174,12 @@ pub mod __bench {
     pub use crate::lifecycle::respond::Reply;
 }
 
-pub use builder::{Builder, InvocationLayer};
+pub use builder::{BeforeInit, Builder, CloseAfterInit, RunAfterInit, ShutdownAfterInit, WithState};
+pub use layer::InvocationLayer;
 pub use cache::{Clock, Stamp, SystemClock, TtlCache};
 pub use close::Close;
+#[allow(deprecated)]
+pub use defer_layer::{DeferLayer, DeferService};
 pub use init::InitError;
 pub use lambda_runtime::{self, Context, Diagnostic, Error, LambdaEvent};
 pub use lambda_thaw_macros::handler;

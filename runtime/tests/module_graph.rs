@@ -27,7 +27,16 @@ const LAYERS: &[&[&str]] = &[
         "diagnose",
         "erase",
     ],
-    &["builder", "testing", "cache", "sqlx", "http", "expansion"],
+    &[
+        "builder",
+        "layer",
+        "testing",
+        "cache",
+        "sqlx",
+        "http",
+        "expansion",
+        "defer_layer",
+    ],
     &["__private"],
 ];
 

@@ -145,7 +145,7 @@ impl std::error::Error for DeferError {}
 ///
 /// The work must own what it uses (`'static`): to use the state in it, take the state as
 /// `&'static S` in the handler (`db: &'static Db`) — it lives as long as the environment —
-/// and move the reference in. (With `db: &Db`, rustc says the borrowed data escapes.)
+/// and move the reference in. (With `db: &Db`, `#[handler]` says to write `&'static Db`.)
 ///
 /// The work is bounded by the invocation's deadline: what still runs 50 ms before it is
 /// cancelled and logged, so Lambda never has to kill the environment for it. A deadline

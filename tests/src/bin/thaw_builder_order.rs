@@ -1,5 +1,6 @@
-//! `lambda_thaw::Builder` with its steps in the "wrong" order: the shutdown hook, and every
-//! option, before `init`. The hook must still run at shutdown (and its error be logged).
+//! `lambda_thaw::Builder` with every option before `init` and the shutdown hook after it
+//! (a hook before `init` is a compile error: `tests/ui/fail/builder_shutdown_with_state_before_init.rs`).
+//! The hook must run at shutdown, and its error be logged.
 
 use std::process::ExitCode;
 
@@ -15,13 +16,14 @@ async fn handle(
 
 fn main() -> ExitCode {
     Builder::new()
-        .shutdown(|_: &'static ()| async {
-            println!("shutdown hook given before init ran");
+        .name("handle")
+        .current_thread_runtime()
+        .early_return(true)
+        .init("setup", lambda_thaw_tests::setup)
+        .shutdown(|_: &'static Fixture| async {
+            println!("shutdown hook after the options ran");
             // Its error is logged, never lost.
             Err::<(), _>("the metrics flush was refused")
         })
-        .name("handle")
-        .current_thread_runtime()
-        .init("setup", lambda_thaw_tests::setup)
         .run(handle)
 }

@@ -5,14 +5,11 @@ use std::process::ExitCode;
 
 use lambda_thaw::{Builder, Error, LambdaEvent};
 
-async fn handle(
-    event: LambdaEvent<serde_json::Value>,
-    _: &'static (),
-) -> Result<serde_json::Value, Error> {
+async fn handle(event: LambdaEvent<serde_json::Value>) -> Result<serde_json::Value, Error> {
     Ok(event.payload)
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    Builder::new().name("handle").run(handle)
+    Builder::new().name("handle").run_without_state(handle)
 }

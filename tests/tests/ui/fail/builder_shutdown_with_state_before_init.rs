@@ -1,5 +1,4 @@
-// A shutdown hook that takes the state, given before `.init(…)`: the builder's state is
-// still `()`. One error, at the hook, saying it expected `fn(&'static ())`.
+// A shutdown hook given before `.init(…)`: one error, at the hook, in our words.
 use lambda_thaw::{Builder, Error, LambdaEvent};
 
 struct Db;

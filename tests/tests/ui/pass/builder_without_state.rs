@@ -1,4 +1,5 @@
-// A function without state through `Builder`: no `init`, no `&'static ()`.
+// A function without state through `Builder`: no `init`, no `&'static ()` in the handler;
+// and, with a shutdown hook, `without_state()` in place of `init`.
 use lambda_thaw::{Builder, Error, LambdaEvent};
 
 async fn handle(event: LambdaEvent<serde_json::Value>) -> Result<serde_json::Value, Error> {
@@ -10,8 +11,11 @@ fn main() -> std::process::ExitCode {
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
         return std::process::ExitCode::SUCCESS;
     }
-    Builder::new()
-        .name("handle")
-        .shutdown(|_: &'static ()| async {})
-        .run_without_state(handle)
+    if std::env::var_os("WITH_A_HOOK").is_some() {
+        return Builder::new()
+            .without_state()
+            .shutdown(|_| async { println!("flushed") })
+            .run(|event, _| handle(event));
+    }
+    Builder::new().name("handle").run_without_state(handle)
 }

@@ -362,10 +362,10 @@ async fn the_builder_without_the_macro_runs_the_same_lifecycle() {
     );
 }
 
-/// The builder's steps in any order: a shutdown hook given before `init` still runs (it
-/// was silently dropped when `init` replaced the stateless builder).
+/// The builder's options before `init`, its hook after: the hook runs at shutdown (a hook
+/// given before `init` was once silently dropped; now it does not compile).
 #[tokio::test]
-async fn a_shutdown_hook_given_before_init_runs_at_shutdown() {
+async fn options_before_init_and_the_hook_after_it_run_at_shutdown() {
     let env = Environment::new(FunctionConfig::new(env!(
         "CARGO_BIN_EXE_thaw-builder-order"
     )));
@@ -378,7 +378,7 @@ async fn a_shutdown_hook_given_before_init_runs_at_shutdown() {
     assert!(
         env.logs()
             .wait_for(
-                "shutdown hook given before init ran",
+                "shutdown hook after the options ran",
                 Duration::from_secs(5)
             )
             .await

@@ -1,0 +1,7 @@
+//! What needs the real database servers (PostgreSQL, MariaDB, PgBouncer): one test binary.
+//! `.ci/run` runs each module on its own (`lifecycle::`, `proxy::`, `schema::`), as the
+//! connection-limit tests must not share the servers with the others.
+
+mod lifecycle;
+mod proxy;
+mod schema;

@@ -1,0 +1,8 @@
+//! A function built with lambda-thaw, end to end through the emulator: one test binary (one
+//! link) for every subject below; each module says what it shows.
+
+mod deployable;
+mod handler;
+mod layers;
+mod runtime_api;
+mod survives;
