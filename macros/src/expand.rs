@@ -53,10 +53,14 @@ fn with_state_static(mut function: ItemFn, model: &Handler) -> ItemFn {
     let Some(at) = model.state_index() else {
         return function;
     };
-    let typed = function.sig.inputs.iter_mut().filter_map(|input| match input {
-        syn::FnArg::Typed(typed) => Some(typed),
-        syn::FnArg::Receiver(_) => None,
-    });
+    let typed = function
+        .sig
+        .inputs
+        .iter_mut()
+        .filter_map(|input| match input {
+            syn::FnArg::Typed(typed) => Some(typed),
+            syn::FnArg::Receiver(_) => None,
+        });
     if let Some(state) = typed.into_iter().nth(at)
         && let syn::Type::Reference(reference) = &mut *state.ty
     {
@@ -470,7 +474,10 @@ mod tests {
             &format!("async fn handle(e: LambdaEvent<V>, db: &Db) -> Result<V, E> {body}"),
         );
         assert!(out.contains("take it as `&'static Db`"), "{out}");
-        assert!(out.contains("db : & 'static Db"), "emitted as it should be: {out}");
+        assert!(
+            out.contains("db : & 'static Db"),
+            "emitted as it should be: {out}"
+        );
         let fine = expand(
             "init = setup",
             &format!("async fn handle(e: LambdaEvent<V>, db: &'static Db) -> Result<V, E> {body}"),

@@ -323,7 +323,6 @@ impl<S: Send + Sync + 'static, Stage> Builder<S, Stage> {
 impl<S: Send + Sync + 'static> Builder<S, WithState> {
     /// Runs `hook` with the state when Lambda shuts the environment down (after the
     /// invocations in flight have answered). Its error, if it returns one, is logged.
-
     pub fn shutdown<F, Fut>(mut self, hook: F) -> Self
     where
         F: FnOnce(&'static S) -> Fut + Send + 'static,

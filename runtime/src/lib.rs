@@ -147,10 +147,10 @@ mod state;
 mod builder;
 mod cache;
 mod defer_layer;
-mod layer;
 pub mod expansion;
 #[cfg(feature = "http")]
 mod http;
+mod layer;
 #[cfg(feature = "sqlx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
 pub mod sqlx;
@@ -174,8 +174,9 @@ pub mod __bench {
     pub use crate::lifecycle::respond::Reply;
 }
 
-pub use builder::{BeforeInit, Builder, CloseAfterInit, RunAfterInit, ShutdownAfterInit, WithState};
-pub use layer::InvocationLayer;
+pub use builder::{
+    BeforeInit, Builder, CloseAfterInit, RunAfterInit, ShutdownAfterInit, WithState,
+};
 pub use cache::{Clock, Stamp, SystemClock, TtlCache};
 pub use close::Close;
 #[allow(deprecated)]
@@ -183,6 +184,7 @@ pub use defer_layer::{DeferLayer, DeferService};
 pub use init::InitError;
 pub use lambda_runtime::{self, Context, Diagnostic, Error, LambdaEvent};
 pub use lambda_thaw_macros::handler;
+pub use layer::InvocationLayer;
 pub use lifecycle::deadline::DEFAULT_DEADLINE_MARGIN;
 pub use lifecycle::defer::{DeferError, DeferredOutput, defer};
 pub use lifecycle::function::InvocationService;
