@@ -14,7 +14,7 @@ use crate::lifecycle::function::InvocationService;
 
 /// A tower layer that can wrap Lambda invocations: `Layer<InvocationService>` whose
 /// service is `lambda_runtime`'s `Service<LambdaInvocation, Response = (), Error = BoxError>`
-/// shape and `Send`. Implemented for every such layer; what [`Builder::layer`] takes.
+/// shape and `Send`. Implemented for every such layer; what [`Builder::layer`](crate::Builder::layer) takes.
 ///
 /// The service need not be `Clone` (`lambda_runtime`'s `OpenTelemetryService` is not): one
 /// instance serves every concurrent worker of the environment, so state it keeps — the

@@ -485,6 +485,68 @@ mod tests {
         assert!(connects.load(std::sync::atomic::Ordering::SeqCst) <= 2);
     }
 
+    /// A MySQL-protocol server at its limit: it answers every connection with an error
+    /// packet in place of its greeting (error 1040, "Too many connections"), as MySQL and
+    /// MariaDB do. sqlx returns that refusal at once (it does not retry it, as it does
+    /// PostgreSQL's), so lambda-thaw's own back-off is what waits. Returns the port and the
+    /// connections made.
+    async fn mysql_refusing() -> (u16, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connects = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counted = connects.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut payload = vec![0xff];
+                    payload.extend_from_slice(&1040u16.to_le_bytes());
+                    payload.extend_from_slice(b"Too many connections");
+                    let mut packet = (payload.len() as u32).to_le_bytes()[..3].to_vec();
+                    packet.push(0); // the sequence id
+                    packet.extend_from_slice(&payload);
+                    let _ = socket.write_all(&packet).await;
+                });
+            }
+        });
+        (port, connects)
+    }
+
+    /// MySQL's refusal comes back from the pool at once: `acquire` backs off and asks again
+    /// — a handful of times over [`CONNECTION_LIMIT_WAIT`](super::CONNECTION_LIMIT_WAIT),
+    /// the waits doubling, not a storm — then says it is the connection limit.
+    #[tokio::test]
+    async fn acquire_backs_off_from_mysql_s_immediate_refusal_then_gives_up_clearly() {
+        let _sockets = super::super::closed_by_peer::SOCKET_TESTS.lock().await;
+        let (port, connects) = mysql_refusing().await;
+        let pool = sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy(&format!("mysql://app@127.0.0.1:{port}/orders"))
+            .unwrap();
+        let error = super::acquire(&pool)
+            .await
+            .expect_err("the server refuses everyone");
+        let super::AcquireError::Limit(limit) = error else {
+            panic!("MySQL's refusal not recognised as the connection limit: {error}")
+        };
+        assert!(
+            limit.source.to_string().contains("Too many connections"),
+            "{}",
+            limit.source
+        );
+        assert!(
+            limit.waited() >= Duration::from_millis(1400),
+            "gave up early: {:?}",
+            limit.waited()
+        );
+        // Waits doubling from 25 ms to 400 ms over 1.5 s: about ten attempts. Waits that
+        // shrank instead would make hundreds.
+        assert!((3..=20).contains(&limit.attempts()), "{}", limit.attempts());
+        assert!(connects.load(std::sync::atomic::Ordering::SeqCst) >= limit.attempts());
+    }
+
     #[test]
     fn jitter_stays_below_the_step_and_varies() {
         let step = Duration::from_millis(100);
