@@ -102,6 +102,24 @@
 //! # }
 //! ```
 //!
+//! ## Inside the crate
+//!
+//! For contributors: the modules import in one direction, each only from the layers below
+//! it —
+//! 1. `redact`, the ground;
+//! 2. `lifecycle/`, the invocation loop, its types erased;
+//! 3. `probe`, `init`, `state`, `close`, `requirements`, `diagnose`, `erase` — between the
+//!    user's types and the loop's (the typed shim is `erase`);
+//! 4. `builder`, `layer`, `testing`, `cache`, `sqlx/`, `http`, `expansion`, `defer_layer` —
+//!    the public facade;
+//! 5. `macro_glue/` (`__private`) — what the code `#[handler]` generates calls.
+//!
+//! One import runs up a layer: `diagnose` names `sqlx::ConnectError` in the `errorType` it
+//! reports (a downcast needs the type). A name is imported from the module that defines
+//! it, never through a re-export (this file's `pub use`s are for users).
+//! `tests/module_graph.rs` fails on an import cycle, an import up the layers, or a name
+//! taken through a re-export.
+//!
 //! ## The local emulator
 //!
 //! End to end, the `lambda-thaw-emulator` crate runs the built binary the way Lambda
@@ -117,21 +135,7 @@
 // docs.rs (nightly, `--cfg docsrs`): every feature-gated item carries its feature's badge.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-// The crate in layers, each importing only from the layers below it (checked by
-// `tests/module_graph.rs`, which also finds import cycles):
-//
-// 1. `redact` — the ground: no imports from the crate.
-// 2. `lifecycle/` — the invocation loop, with its types erased.
-// 3. `probe`, `init`, `state`, `close`, `requirements`, `diagnose`, `erase` — between the
-//    user's types and the loop's: the state cell, the init, what the types must meet, and
-//    the typed shim that erases them.
-// 4. `builder`, `layer`, `testing`, `cache`, `sqlx/`, `http`, `expansion`, `defer_layer`
-//    (deprecated) — the public facade.
-// 5. `macro_glue/` (`__private`) — what the code `#[handler]` generates calls.
-//
-// One import runs up a layer: `diagnose` names `sqlx::ConnectError` in the `errorType` it
-// reports (a downcast needs the type). Inside the crate, import a name from the module
-// that defines it, never through a re-export (this file's `pub use`s are for users).
+// The layers, bottom first (see "Inside the crate" in the docs above).
 mod redact;
 
 mod lifecycle;
