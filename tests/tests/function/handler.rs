@@ -87,11 +87,7 @@ async fn eager_init_runs_once_before_the_first_event() {
         assert_eq!(body(record)["invocation"], i as u64 + 1);
         assert!(record.cold_start.is_none());
     }
-    // Waited for: the emulator reads the process's output asynchronously.
-    env.logs()
-        .wait_for("init ran", Duration::from_secs(5))
-        .await;
-    assert_eq!(env.logs().matching("init ran").len(), 1);
+    init_ran_once(&env).await;
     env.shutdown().await;
 }
 
@@ -191,11 +187,7 @@ async fn eight_concurrent_first_invocations_share_one_init() {
         lambda_thaw_emulator::all_in_flight_together(&records),
         "the eight first invocations overlapped"
     );
-    // Waited for: the emulator reads the process's output asynchronously.
-    env.logs()
-        .wait_for("init ran", Duration::from_secs(5))
-        .await;
-    assert_eq!(env.logs().matching("init ran").len(), 1);
+    init_ran_once(&env).await;
     env.shutdown().await;
 }
 
@@ -412,4 +404,13 @@ fn the_builder_run_inside_a_tokio_runtime_says_what_to_do() {
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// The fixture's init ran exactly once — waited for, as the emulator reads the process's
+/// output asynchronously.
+async fn init_ran_once(env: &Environment) {
+    env.logs()
+        .wait_for("init ran", Duration::from_secs(5))
+        .await;
+    assert_eq!(env.logs().matching("init ran").len(), 1);
 }
