@@ -395,22 +395,7 @@ mod tests {
                     if socket.read_exact(&mut rest).await.is_err() {
                         return;
                     }
-                    let mut fields = Vec::new();
-                    for (kind, value) in [
-                        (b'S', "FATAL"),
-                        (b'V', "FATAL"),
-                        (b'C', code),
-                        (b'M', words),
-                    ] {
-                        fields.push(kind);
-                        fields.extend_from_slice(value.as_bytes());
-                        fields.push(0);
-                    }
-                    fields.push(0);
-                    let mut message = vec![b'E'];
-                    message.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
-                    message.extend_from_slice(&fields);
-                    let _ = socket.write_all(&message).await;
+                    let _ = socket.write_all(&postgres_error(code, words)).await;
                 });
             }
         });
@@ -545,6 +530,124 @@ mod tests {
         // shrank instead would make hundreds.
         assert!((3..=20).contains(&limit.attempts()), "{}", limit.attempts());
         assert!(connects.load(std::sync::atomic::Ordering::SeqCst) >= limit.attempts());
+    }
+
+    /// A PostgreSQL-protocol server that serves the first connection (authentication
+    /// accepted, ready for queries, then silent) and refuses every later one with `code`
+    /// and `words`. Returns its port.
+    async fn postgres_serving_one_then_refusing(code: &'static str, words: &'static str) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut served = false;
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let first = !std::mem::replace(&mut served, true);
+                tokio::spawn(async move {
+                    let Ok(len) = socket.read_u32().await else {
+                        return;
+                    };
+                    let mut rest = vec![0; len.saturating_sub(4) as usize];
+                    if socket.read_exact(&mut rest).await.is_err() {
+                        return;
+                    }
+                    if first {
+                        // AuthenticationOk, then ReadyForQuery (idle); then hold the line.
+                        let mut hello = vec![b'R', 0, 0, 0, 8, 0, 0, 0, 0];
+                        hello.extend_from_slice(&[b'Z', 0, 0, 0, 5, b'I']);
+                        let _ = socket.write_all(&hello).await;
+                        let mut sink = [0; 256];
+                        while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {}
+                        return;
+                    }
+                    let _ = socket.write_all(&postgres_error(code, words)).await;
+                });
+            }
+        });
+        port
+    }
+
+    /// A PostgreSQL `ErrorResponse` message.
+    fn postgres_error(code: &str, words: &str) -> Vec<u8> {
+        let mut fields = Vec::new();
+        for (kind, value) in [
+            (b'S', "FATAL"),
+            (b'V', "FATAL"),
+            (b'C', code),
+            (b'M', words),
+        ] {
+            fields.push(kind);
+            fields.extend_from_slice(value.as_bytes());
+            fields.push(0);
+        }
+        fields.push(0);
+        let mut message = vec![b'E'];
+        message.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
+        message.extend_from_slice(&fields);
+        message
+    }
+
+    /// The pool is busy (its one connection checked out) and the server refuses a new
+    /// connection for another reason than its limit: `acquire` asks the server why, and
+    /// returns that reason at once — no back-off, no advice about connection limits.
+    #[tokio::test]
+    async fn a_busy_pool_and_a_refusal_for_another_reason_is_that_reason_at_once() {
+        let _sockets = super::super::closed_by_peer::SOCKET_TESTS.lock().await;
+        let port = postgres_serving_one_then_refusing(
+            "28P01",
+            "password authentication failed for user \"app\"",
+        )
+        .await;
+        let pool = pool_to(port);
+        let held = pool
+            .acquire()
+            .await
+            .expect("the first connection is served");
+        let error = super::acquire(&pool)
+            .await
+            .expect_err("the pool is busy and the server refuses");
+        let super::AcquireError::Other(error) = error else {
+            panic!("a wrong password taken for the connection limit: {error}")
+        };
+        assert!(
+            error.to_string().contains("password authentication failed"),
+            "{error}"
+        );
+        drop(held);
+    }
+
+    /// Inside an invocation with little time left, the back-off keeps to the budget that
+    /// time leaves (the time left minus the connect margin): its last wait is cut to what
+    /// remains, never drawn past it. Ten times over, as the waits are drawn at random.
+    #[tokio::test]
+    async fn the_back_off_never_waits_past_the_invocation_s_budget() {
+        use crate::lifecycle::context::{Deadline, now_ms};
+        use crate::lifecycle::scope::scope;
+
+        let _sockets = super::super::closed_by_peer::SOCKET_TESTS.lock().await;
+        let (port, _) = mysql_refusing().await;
+        let pool = sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy(&format!("mysql://app@127.0.0.1:{port}/orders"))
+            .unwrap();
+        // 300 ms left, less the 200 ms kept for the connect: a budget of 100 ms.
+        let budget = Duration::from_millis(300) - super::super::CONNECT_MARGIN;
+        for _ in 0..10 {
+            let deadline = Deadline(now_ms() + 300);
+            let error = scope(Some(deadline), Duration::ZERO, super::acquire(&pool))
+                .await
+                .expect_err("the server refuses everyone");
+            let super::AcquireError::Limit(limit) = error else {
+                panic!("not recognised as the connection limit: {error}")
+            };
+            // Slack for the last refusal's round trip and the timer, not for a wait.
+            assert!(
+                limit.waited() <= budget + Duration::from_millis(40),
+                "waited {:?} on a budget of {budget:?}",
+                limit.waited()
+            );
+        }
     }
 
     #[test]
