@@ -406,6 +406,40 @@ fn the_builder_run_inside_a_tokio_runtime_says_what_to_do() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// A response the Runtime API refuses (over Lambda's 6 MB, 413) is logged by the function
+/// with the status and the API's words, and the environment serves on; a response the API
+/// accepts logs no refusal.
+#[tokio::test]
+async fn a_refused_response_is_logged_with_its_status_and_an_accepted_one_is_not() {
+    let env = Environment::new(eager());
+    let fits = env.invoke(r#"{"message":"small"}"#).await;
+    assert!(fits.outcome.is_response(), "{}", fits.outcome.summary());
+    let too_large = env.invoke(r#"{"pad":7000000}"#).await;
+    assert!(
+        matches!(&too_large.outcome, Outcome::Error(e) if e.error_type == "Function.ResponseSizeTooLarge"),
+        "{}",
+        too_large.outcome.summary()
+    );
+    let refused = env
+        .logs()
+        .wait_for(
+            "the Runtime API refused the response",
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_or_else(|| panic!("the refusal was not logged:\n{}", env.logs().text()));
+    assert!(refused.text.contains("413"), "{}", refused.text);
+    let after = env.invoke(r#"{"message":"after"}"#).await;
+    assert!(after.outcome.is_response(), "{}", after.outcome.summary());
+    assert_eq!(
+        env.logs().matching("refused").len(),
+        1,
+        "only the oversized response was refused:\n{}",
+        env.logs().text()
+    );
+    env.shutdown().await;
+}
+
 /// The fixture's init ran exactly once — waited for, as the emulator reads the process's
 /// output asynchronously.
 async fn init_ran_once(env: &Environment) {
