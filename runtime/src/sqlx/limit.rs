@@ -371,21 +371,33 @@ mod tests {
         assert!(std::error::Error::source(&other).is_some());
     }
 
-    /// A server that answers every startup with PostgreSQL's FATAL `code`, byte for byte
-    /// what PostgreSQL sends (53300 at its limit, 28P01 for a wrong password); it counts
-    /// the attempts.
+    /// A PostgreSQL-protocol server that refuses every connection with `code` and `words`
+    /// (an `ErrorResponse` after the startup message). Returns its port and the
+    /// connections made.
     async fn postgres_refusing(
         code: &'static str,
         words: &'static str,
     ) -> (u16, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+        postgres_server(0, code, words).await
+    }
+
+    /// A PostgreSQL-protocol server that serves its first `serve` connections
+    /// (authentication accepted, ready for queries, then silent) and refuses every later
+    /// one with `code` and `words`. Returns its port and the connections made.
+    async fn postgres_server(
+        serve: u32,
+        code: &'static str,
+        words: &'static str,
+    ) -> (u16, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+        use std::sync::atomic::Ordering;
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let attempts = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
-        let counted = attempts.clone();
+        let connects = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counted = connects.clone();
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
-                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let served = counted.fetch_add(1, Ordering::SeqCst) < serve;
                 tokio::spawn(async move {
                     // The startup message: its length, then the rest.
                     let Ok(len) = socket.read_u32().await else {
@@ -395,11 +407,20 @@ mod tests {
                     if socket.read_exact(&mut rest).await.is_err() {
                         return;
                     }
-                    let _ = socket.write_all(&postgres_error(code, words)).await;
+                    if !served {
+                        let _ = socket.write_all(&postgres_error(code, words)).await;
+                        return;
+                    }
+                    // AuthenticationOk, then ReadyForQuery (idle); then hold the line.
+                    let mut hello = vec![b'R', 0, 0, 0, 8, 0, 0, 0, 0];
+                    hello.extend_from_slice(&[b'Z', 0, 0, 0, 5, b'I']);
+                    let _ = socket.write_all(&hello).await;
+                    let mut sink = [0; 256];
+                    while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {}
                 });
             }
         });
-        (port, attempts)
+        (port, connects)
     }
 
     /// Against a server that stays at its limit, `acquire` keeps asking with back-off for
@@ -449,6 +470,14 @@ mod tests {
             .connect_lazy(&format!(
                 "postgres://app@127.0.0.1:{port}/orders?sslmode=disable"
             ))
+            .unwrap()
+    }
+
+    fn mysql_pool_to(port: u16) -> sqlx::MySqlPool {
+        sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy(&format!("mysql://app@127.0.0.1:{port}/orders"))
             .unwrap()
     }
 
@@ -505,11 +534,7 @@ mod tests {
     async fn acquire_backs_off_from_mysql_s_immediate_refusal_then_gives_up_clearly() {
         let _sockets = super::super::closed_by_peer::SOCKET_TESTS.lock().await;
         let (port, connects) = mysql_refusing().await;
-        let pool = sqlx::mysql::MySqlPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_lazy(&format!("mysql://app@127.0.0.1:{port}/orders"))
-            .unwrap();
+        let pool = mysql_pool_to(port);
         let error = super::acquire(&pool)
             .await
             .expect_err("the server refuses everyone");
@@ -530,41 +555,6 @@ mod tests {
         // shrank instead would make hundreds.
         assert!((3..=20).contains(&limit.attempts()), "{}", limit.attempts());
         assert!(connects.load(std::sync::atomic::Ordering::SeqCst) >= limit.attempts());
-    }
-
-    /// A PostgreSQL-protocol server that serves the first connection (authentication
-    /// accepted, ready for queries, then silent) and refuses every later one with `code`
-    /// and `words`. Returns its port.
-    async fn postgres_serving_one_then_refusing(code: &'static str, words: &'static str) -> u16 {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        tokio::spawn(async move {
-            let mut served = false;
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let first = !std::mem::replace(&mut served, true);
-                tokio::spawn(async move {
-                    let Ok(len) = socket.read_u32().await else {
-                        return;
-                    };
-                    let mut rest = vec![0; len.saturating_sub(4) as usize];
-                    if socket.read_exact(&mut rest).await.is_err() {
-                        return;
-                    }
-                    if first {
-                        // AuthenticationOk, then ReadyForQuery (idle); then hold the line.
-                        let mut hello = vec![b'R', 0, 0, 0, 8, 0, 0, 0, 0];
-                        hello.extend_from_slice(&[b'Z', 0, 0, 0, 5, b'I']);
-                        let _ = socket.write_all(&hello).await;
-                        let mut sink = [0; 256];
-                        while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {}
-                        return;
-                    }
-                    let _ = socket.write_all(&postgres_error(code, words)).await;
-                });
-            }
-        });
-        port
     }
 
     /// A PostgreSQL `ErrorResponse` message.
@@ -593,7 +583,8 @@ mod tests {
     #[tokio::test]
     async fn a_busy_pool_and_a_refusal_for_another_reason_is_that_reason_at_once() {
         let _sockets = super::super::closed_by_peer::SOCKET_TESTS.lock().await;
-        let port = postgres_serving_one_then_refusing(
+        let (port, _) = postgres_server(
+            1,
             "28P01",
             "password authentication failed for user \"app\"",
         )
@@ -626,11 +617,7 @@ mod tests {
 
         let _sockets = super::super::closed_by_peer::SOCKET_TESTS.lock().await;
         let (port, _) = mysql_refusing().await;
-        let pool = sqlx::mysql::MySqlPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_lazy(&format!("mysql://app@127.0.0.1:{port}/orders"))
-            .unwrap();
+        let pool = mysql_pool_to(port);
         // 300 ms left, less the 200 ms kept for the connect: a budget of 100 ms.
         let budget = Duration::from_millis(300) - super::super::CONNECT_MARGIN;
         for _ in 0..10 {
