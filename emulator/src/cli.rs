@@ -12,9 +12,10 @@ use clap::error::ErrorKind;
 use std::io::Write;
 use std::sync::Mutex;
 
+use crate::emf::Metrics;
 use crate::{
-    Fleet, FunctionConfig, Summary, read_json_lines, repeat_event, summary_text, table_header,
-    table_row,
+    Fleet, FunctionConfig, LogLine, Summary, read_json_lines, repeat_event, summary_text,
+    table_header, table_row,
 };
 
 /// Run a Lambda function binary locally, the way Lambda runs it: init once, invocations
@@ -66,6 +67,10 @@ pub struct Args {
     /// Print one JSON document (records and summary) instead of the table.
     #[arg(long)]
     json: bool,
+    /// Read the CloudWatch EMF documents the function printed: each checked against the
+    /// specification, and per metric its count, sum, p50 and p99 over the run.
+    #[arg(long)]
+    metrics: bool,
 }
 
 /// Parses `argv` (program name first) and runs; the table or JSON goes to `out`, errors
@@ -174,15 +179,24 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
             )
             .await;
         let shutdowns = fleet.shutdown().await;
-        (records, shutdowns)
+        let metrics = args.metrics.then(|| {
+            let lines: Vec<LogLine> = fleet
+                .environments()
+                .iter()
+                .flat_map(|environment| environment.logs().lines())
+                .collect();
+            Metrics::from_lines(&lines)
+        });
+        (records, shutdowns, metrics)
     });
-    let (records, shutdowns) = records;
+    let (records, shutdowns, metrics) = records;
     let summary = Summary::of(&records);
     if json {
         let document = serde_json::json!({
             "records": records.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
             "summary": summary,
             "shutdown": shutdowns,
+            "metrics": metrics.as_ref().map(Metrics::to_json),
         });
         print(format!("{document:#}"));
     } else {
@@ -206,8 +220,13 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
                 report.duration.as_secs_f64() * 1000.0
             ));
         }
+        if let Some(metrics) = &metrics {
+            print(String::new());
+            print(metrics.table());
+        }
     }
-    Ok(if summary.errors == 0 {
+    let invalid_metrics = metrics.as_ref().is_some_and(|m| !m.invalid.is_empty());
+    Ok(if summary.errors == 0 && !invalid_metrics {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -16,6 +16,8 @@
 //! * **Shutdown**: SHUTDOWN to extensions that asked for it, SIGTERM when any extension is
 //!   registered, SIGKILL after the grace period.
 //! * **Fleet**: many environments fed from one event source.
+//! * **Metrics**: the CloudWatch EMF documents the function prints, checked against the
+//!   specification and gathered over a run ([`emf`]).
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -33,6 +35,7 @@
 pub mod cargo;
 pub mod cli;
 mod config;
+pub mod emf;
 mod environment;
 mod events;
 mod fleet;

@@ -167,6 +167,7 @@ fn generate(handler: &Handler) -> TokenStream {
     let lazy = handler.options.lazy;
     let early_return = handler.options.early_return;
     let deadline_margin_ms = option(handler.options.deadline_margin_ms);
+    let metrics = option(handler.options.metrics.as_deref());
     let body = format_ident!("__lambda_thaw_main_{}", name);
     let main_module = Ident::new(ONE_HANDLER_PER_BINARY, Span::call_site());
     let main = entry_point(name, &body, &main_module, handler.public);
@@ -202,6 +203,7 @@ fn generate(handler: &Handler) -> TokenStream {
                         lazy: #lazy,
                         early_return: #early_return,
                         deadline_margin_ms: #deadline_margin_ms,
+                        metrics: #metrics,
                     },
                     #init,
                     #shutdown,

@@ -62,6 +62,7 @@ use proc_macro::TokenStream;
 /// | `runtime = "current_thread"` / `"multi_thread"` | the tokio runtime's flavour (default multi-threaded) |
 /// | `worker_threads = N` | the multi-threaded runtime's workers (default: one per core) |
 /// | `layer = path` | a `fn()` returning a tower layer over every invocation (`lambda_thaw::InvocationLayer`) |
+/// | `metrics = "Namespace"` | CloudWatch metrics (EMF) in that namespace, written after each response: the lifecycle's and the `metrics` crate's (see `lambda_thaw::Builder::metrics`) |
 /// | `crate = "path"` | where `lambda-thaw` is, for crates that re-export it |
 ///
 /// One `#[handler]` per binary. A `pub` handler gets a `pub main`, so a binary can be one

@@ -134,6 +134,8 @@ pub(crate) struct Options {
     pub(crate) worker_threads: Option<Located<usize>>,
     /// `layer = path`: a function that returns a tower layer.
     pub(crate) layer: Option<Located<Path>>,
+    /// `metrics = "Namespace"`: CloudWatch metrics on, in that namespace.
+    pub(crate) metrics: Option<String>,
     /// Where `lambda-thaw` is (`crate = "…"`, else `::lambda_thaw`).
     pub(crate) krate: Path,
 }
@@ -163,6 +165,7 @@ impl From<Args> for Options {
             runtime: args.runtime,
             worker_threads: args.worker_threads,
             layer: args.layer,
+            metrics: args.metrics.map(|m| m.value),
             krate: args
                 .krate
                 .map(|k| k.value)

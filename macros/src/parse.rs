@@ -29,6 +29,8 @@ pub(crate) struct Args {
     pub(crate) runtime: Option<Located<RuntimeArg>>,
     pub(crate) worker_threads: Option<Located<usize>>,
     pub(crate) layer: Option<Located<Path>>,
+    /// The CloudWatch namespace of the EMF metrics.
+    pub(crate) metrics: Option<Located<String>>,
     /// Where `init` was written, even with a value we could not accept, so the checks
     /// do not add "there is no `init`" to the error already reported about its value.
     pub(crate) init_written: Option<Span>,
@@ -100,6 +102,11 @@ const OPTIONS: &[(&str, ReadOption)] = &[
     ("layer", |meta, args, span| {
         let path = parse_function(meta, "layer")?;
         set(&mut args.layer, "layer", path, span)
+    }),
+    // metrics = "Orders": CloudWatch metrics (EMF) in that namespace
+    ("metrics", |meta, args, span| {
+        let namespace = parse_namespace(meta)?;
+        set(&mut args.metrics, "metrics", namespace, span)
     }),
     // crate = "my_crate::lambda_thaw"
     ("crate", |meta, args, span| {
@@ -411,6 +418,45 @@ fn parse_crate(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Path> {
     }
 }
 
+fn parse_namespace(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<String> {
+    const TAKES: &str =
+        "`metrics` takes the CloudWatch namespace in quotes, like `metrics = \"Orders\"`";
+    if !meta.input.peek(syn::Token![=]) {
+        return Err(meta.error(TAKES));
+    }
+    let value: Expr = meta.value()?.parse()?;
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = value
+    else {
+        return Err(syn::Error::new(value.span(), TAKES));
+    };
+    let namespace = text.value();
+    let problem = if namespace.trim().is_empty() {
+        Some("the metrics namespace is empty: name one, like `metrics = \"Orders\"`".to_owned())
+    } else if namespace.chars().count() > 255 {
+        Some(format!(
+            "the metrics namespace is {} characters long; CloudWatch takes at most 255",
+            namespace.chars().count()
+        ))
+    } else {
+        namespace
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || " .-_/#:".contains(*c)))
+            .map(|bad| {
+                format!(
+                    "the metrics namespace cannot hold `{bad}`: CloudWatch takes letters, digits, \
+                     spaces and `.-_/#:`"
+                )
+            })
+    };
+    match problem {
+        Some(problem) => Err(syn::Error::new(text.span(), problem)),
+        None => Ok(namespace),
+    }
+}
+
 fn parse_path_literal(text: &LitStr) -> syn::Result<Path> {
     text.parse::<Path>().map_err(|_| {
         syn::Error::new(
@@ -448,7 +494,7 @@ mod tests {
     fn the_accepted_list_is_the_table() {
         assert_eq!(
             accepted(),
-            "`init`, `lazy`, `early_return`, `deadline_margin`, `shutdown`, `tracing`, `runtime`, `worker_threads`, `layer`, `crate`"
+            "`init`, `lazy`, `early_return`, `deadline_margin`, `shutdown`, `tracing`, `runtime`, `worker_threads`, `layer`, `metrics`, `crate`"
         );
     }
 }

@@ -100,6 +100,7 @@ impl Builder<(), BeforeInit> {
                 lazy: false,
                 early_return: true,
                 deadline_margin_ms: None,
+                metrics: None,
             },
             init: Arc::new(|| Box::pin(async { Ok(()) })),
             shutdown: None,
@@ -282,6 +283,26 @@ impl<S: Send + Sync + 'static, Stage> Builder<S, Stage> {
     /// [`DEFAULT_DEADLINE_MARGIN`](crate::DEFAULT_DEADLINE_MARGIN).
     pub fn deadline_margin(mut self, margin: Duration) -> Self {
         self.options.deadline_margin_ms = Some(margin.as_millis() as u64);
+        self
+    }
+
+    /// CloudWatch metrics in `namespace`, written in the Embedded Metric Format after each
+    /// response: the lifecycle's (`ColdStart`, `InitDuration`, `InvocationDuration`,
+    /// `DeferredDuration`, `DeadlineCancelled`, `Errors` by `ErrorType`, the connections
+    /// the `sqlx` helpers open, check and wait for) and whatever any crate records through
+    /// the `metrics` crate's macros. Dimensions: `FunctionName` and `Service`
+    /// (`POWERTOOLS_SERVICE_NAME`, else the function's name). `#[handler(metrics = "…")]`
+    /// is the same. A namespace CloudWatch refuses fails init with
+    /// `lambda_thaw::InvalidOption`.
+    ///
+    /// ```no_run
+    /// # async fn handle(_: lambda_thaw::LambdaEvent<serde_json::Value>) -> Result<(), lambda_thaw::Error> { Ok(()) }
+    /// lambda_thaw::Builder::new().metrics("Orders").run_without_state(handle)
+    /// # ;
+    /// ```
+    pub fn metrics(mut self, namespace: impl Into<String>) -> Self {
+        // Once per process: the option lives as long as the environment.
+        self.options.metrics = Some(Box::leak(namespace.into().into_boxed_str()));
         self
     }
 

@@ -14,7 +14,7 @@
 //!     Checked
 //!         .builder(
 //!             Options { handler_name: "handle", init_name: Some("setup"), lazy: false,
-//!                       early_return: true, deadline_margin_ms: None },
+//!                       early_return: true, deadline_margin_ms: None, metrics: None },
 //!             || async { setup().await.into_init_result("setup") },   // -> Result<Pool, InitError>
 //!             /* shutdown: */ Close::close for the pool, or None
 //!         )                                      // a lambda_thaw::Builder<Pool>

@@ -45,7 +45,8 @@
 //! | `tracing = path` / `tracing = false` | a `fn()` that installs your own subscriber (JSON logs, OpenTelemetry) instead of `lambda_runtime`'s default; or none |
 //! | `runtime = "current_thread"` / `"multi_thread"` | the tokio runtime's flavour (default multi-threaded) |
 //! | `worker_threads = 2` | the multi-threaded runtime's workers (default: one per core) |
-//! | `layer = path` | a `fn()` returning a tower layer over every invocation (an [`InvocationLayer`]: `lambda_runtime`'s `OpenTelemetryLayer`, your metrics) |
+//! | `layer = path` | a `fn()` returning a tower layer over every invocation (an [`InvocationLayer`]: `lambda_runtime`'s `OpenTelemetryLayer`) |
+//! | `metrics = "Namespace"` | CloudWatch metrics in the Embedded Metric Format, written after each response: the lifecycle's (`ColdStart`, `InitDuration`, `InvocationDuration`, `DeferredDuration`, `DeadlineCancelled`, `Errors`, the connections opened, checked and waited for) and any crate's through the `metrics` crate's macros (see [`Builder::metrics`]) |
 //! | `crate = "path"` | where `lambda-thaw` is, for crates that re-export it |
 //!
 //! ## Without the macro, in tests, across crates
@@ -106,7 +107,7 @@
 //!
 //! For contributors: the modules import in one direction, each only from the layers below
 //! it —
-//! 1. `redact`, the ground;
+//! 1. `redact` and `emf/` (CloudWatch metrics), the ground;
 //! 2. `lifecycle/`, the invocation loop, its types erased;
 //! 3. `probe`, `init`, `state`, `close`, `requirements`, `diagnose`, `erase` — between the
 //!    user's types and the loop's (the typed shim is `erase`);
@@ -136,6 +137,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The layers, bottom first (see "Inside the crate" in the docs above).
+mod emf;
 mod redact;
 
 mod lifecycle;
@@ -176,6 +178,12 @@ pub mod __bench {
     pub use crate::lifecycle::function::Function;
     pub use crate::lifecycle::invoke::invoke_in_process;
     pub use crate::lifecycle::respond::Reply;
+
+    /// Metrics on for this process, in `namespace`, each invocation's documents built and
+    /// dropped: what metrics cost in process, without the terminal.
+    pub fn enable_metrics_discarding(namespace: &str) -> Result<(), String> {
+        crate::emf::install_discarding(namespace, "bench")
+    }
 }
 
 pub use builder::{
@@ -194,5 +202,10 @@ pub use lifecycle::defer::{DeferError, DeferredOutput, defer};
 pub use lifecycle::function::InvocationService;
 pub use lifecycle::scope::{idle_gap_before_invocation, time_left};
 pub use lifecycle::start::max_concurrency;
+/// The `metrics` crate, whose macros (`counter!`, `gauge!`, `histogram!`) a function with
+/// metrics on (`#[handler(metrics = "…")]`, [`Builder::metrics`]) writes as CloudWatch
+/// metrics after each response. Through this path, your macros and lambda-thaw's recorder
+/// share one version of it.
+pub use metrics;
 pub use redact::redact_secrets;
 pub use state::StateCell;

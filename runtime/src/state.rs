@@ -2,7 +2,9 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
+use crate::emf;
 use crate::init::{InitError, catch_init};
 
 /// Holds the state of one execution environment, created once by `init` and shared by
@@ -75,8 +77,12 @@ impl<S> StateCell<S> {
             // An attempt failed while this caller waited for it: share its outcome.
             return Err(error.clone());
         }
+        let started = Instant::now();
         match catch_init(init_name, init()).await {
-            Ok(state) => Ok(self.cell.get_or_init(|| async { state }).await),
+            Ok(state) => {
+                emf::duration(emf::names::INIT_DURATION, started.elapsed());
+                Ok(self.cell.get_or_init(|| async { state }).await)
+            }
             Err(error) => {
                 *last_failure = Some(error.clone());
                 self.failures.fetch_add(1, Ordering::SeqCst);

@@ -16,7 +16,7 @@ use proc_macro2::{Delimiter, TokenStream, TokenTree};
 
 /// The layers of `lib.rs`, bottom first: a module may import from its own layer and below.
 const LAYERS: &[&[&str]] = &[
-    &["redact"],
+    &["redact", "emf"],
     &["lifecycle"],
     &[
         "probe",

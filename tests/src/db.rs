@@ -433,6 +433,27 @@ impl Scratch {
         }
     }
 
+    /// The sessions open on the scratch database (PostgreSQL) or as the scratch user
+    /// (MariaDB): backend pids or connection ids.
+    pub async fn sessions(&mut self) -> Vec<i64> {
+        match self {
+            Self::Postgres(s) => sqlx::query_scalar(
+                "SELECT CAST(pid AS BIGINT) FROM pg_stat_activity WHERE datname = $1",
+            )
+            .bind(&s.name)
+            .fetch_all(&mut s.admin)
+            .await
+            .unwrap(),
+            Self::MariaDb(s) => sqlx::query_scalar(
+                "SELECT CAST(ID AS SIGNED) FROM information_schema.PROCESSLIST WHERE USER = ?",
+            )
+            .bind(&s.name)
+            .fetch_all(&mut s.admin)
+            .await
+            .unwrap(),
+        }
+    }
+
     /// Ends the function's session from the server side.
     pub async fn kill(&mut self, session: i64) {
         match self {

@@ -44,6 +44,8 @@ pub struct Options {
     /// `deadline_margin` in milliseconds (0: no guard); `None`: the default,
     /// [`DEFAULT_DEADLINE_MARGIN`](crate::DEFAULT_DEADLINE_MARGIN).
     pub deadline_margin_ms: Option<u64>,
+    /// `metrics = "Namespace"`: CloudWatch metrics (EMF) in this namespace; `None`: off.
+    pub metrics: Option<&'static str>,
 }
 
 impl Options {

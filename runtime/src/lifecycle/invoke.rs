@@ -16,13 +16,14 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use lambda_runtime::tower::Service;
 use lambda_runtime::{Diagnostic, LambdaInvocation};
 use lambda_runtime_api_client::BoxError;
 
+use crate::emf::{self, names};
 use crate::lifecycle::api::{Api, invocation_id};
 use crate::lifecycle::context::Deadline;
 use crate::lifecycle::deadline;
@@ -67,6 +68,9 @@ fn invoke(
     let idle_gap = current_idle_gap();
     let answer = answer(options, handler, invocation, deadline);
     let answered = one_invocation(deadline, idle_gap, answer, move |reply| async move {
+        if let Err(diagnostic) = &reply {
+            emf::error(&diagnostic.error_type);
+        }
         let claim = claim_current();
         // `Taken`: answered for us (the process is aborting on a panic elsewhere).
         if !matches!(claim, Claim::Taken) {
@@ -97,11 +101,26 @@ where
     F: FnOnce(A::Output) -> Fut,
     Fut: Future,
 {
-    scope(deadline, idle_gap, async move {
+    let invocation = async move {
+        let started = Instant::now();
+        if emf::first_invocation() {
+            emf::count(names::COLD_START, 1);
+        }
         let output = answered(answer.await).await;
-        let deferred = run_work_until(take_current(), deadline).await;
+        emf::duration(names::INVOCATION_DURATION, started.elapsed());
+        let work = take_current();
+        let deferring = !work.is_empty();
+        let started = Instant::now();
+        let deferred = run_work_until(work, deadline).await;
+        if deferring {
+            emf::duration(names::DEFERRED_DURATION, started.elapsed());
+        }
+        // After the response and the deferred work, before the next event: never on the
+        // response path, never after the freeze.
+        emf::flush();
         (output, deferred)
-    })
+    };
+    scope(deadline, idle_gap, emf::scope(invocation))
 }
 
 /// The handler's answer under the guard: its reply, or the error to report. Not an
@@ -145,6 +164,7 @@ fn panicked(payload: &(dyn std::any::Any + Send)) -> Diagnostic {
 fn deadline_exceeded(margin: Duration) -> Diagnostic {
     // Work the handler deferred belongs to an invocation that did not happen.
     let dropped = discard_current();
+    emf::count(names::DEADLINE_CANCELLED, 1);
     Diagnostic {
         error_type: error_type(DEADLINE_EXCEEDED),
         error_message: format!(
@@ -220,6 +240,7 @@ mod tests {
             lazy: true,
             early_return: true,
             deadline_margin_ms: Some(100),
+            metrics: None,
         };
         let handler: Handler = Box::new(|_| Box::pin(too_slow()));
         let function = Function::new(options, None, handler, None, Setup::default());

@@ -10,7 +10,11 @@ use lambda_runtime::Config;
 use lambda_runtime::layers::TracingLayer;
 use lambda_runtime::tower::Layer;
 
+use lambda_runtime::Diagnostic;
+
+use crate::emf;
 use crate::lifecycle::api::Api;
+use crate::lifecycle::errors::{INVALID_OPTION, error_type};
 use crate::lifecycle::function::{Flavor, Function, InvocationService, Tracing};
 use crate::lifecycle::invoke::InvokeService;
 use crate::lifecycle::shutdown::Stopping;
@@ -83,6 +87,17 @@ async fn environment(mut function: Function, config: Arc<Config>) -> ExitCode {
     let registration = hook
         .is_some()
         .then(|| tokio::spawn(api.register_shutdown_extension()));
+    if let Some(namespace) = options.metrics
+        && let Err(problem) = emf::install(namespace, &config.function_name)
+    {
+        let diagnostic = Diagnostic {
+            error_type: error_type(INVALID_OPTION),
+            error_message: format!("`metrics`: {problem}"),
+        };
+        tracing::error!(error_type = %diagnostic.error_type, "{}", diagnostic.error_message);
+        api.init_error(&diagnostic).await;
+        return ExitCode::FAILURE;
+    }
     if let Some(init) = function.init.take() {
         let started = Instant::now();
         abort::in_init(Some(options.init_name.unwrap_or("init")));

@@ -17,6 +17,7 @@ use futures_util::FutureExt;
 use lambda_runtime::tower::{Service, ServiceExt};
 use lambda_runtime::{Config, Diagnostic, LambdaInvocation};
 
+use crate::emf;
 use crate::lifecycle::api::{Api, invocation_id};
 use crate::lifecycle::context::{self, Unreadable};
 use crate::lifecycle::errors::{LAYER_ERROR, LAYER_PANIC, error_type, panic_message};
@@ -165,6 +166,8 @@ pub(crate) async fn serve(
 
 /// Posts `diagnostic` as the answer of an invocation this worker has claimed.
 async fn answer_with(api: &Api, taken: &Taken, diagnostic: &Diagnostic) {
+    // Outside the invocation's scope: it goes out with the next invocation's metrics.
+    emf::error(&diagnostic.error_type);
     api.error(
         &taken.request_id,
         taken.invocation_id.as_deref(),

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Connection, Database};
 
+use crate::emf;
 use crate::lifecycle::scope::time_left;
 use crate::redact::redact_secrets;
 
@@ -212,6 +213,7 @@ pub async fn acquire<DB: Database>(
                 source: refusal.unwrap_or(sqlx::Error::PoolTimedOut),
             }));
         }
+        emf::count(emf::names::CONNECTION_LIMIT_WAITS, 1);
         tokio::time::sleep(jitter(step).min(budget - waited)).await;
         step = (step * 2).min(MAX_BACKOFF);
     }
@@ -222,6 +224,7 @@ pub async fn acquire<DB: Database>(
 async fn why_no_connection<DB: Database>(pool: &sqlx::Pool<DB>) -> Option<sqlx::Error> {
     match DB::Connection::connect_with(&pool.connect_options()).await {
         Ok(connection) => {
+            emf::count(emf::names::CONNECTIONS_OPENED, 1);
             let _ = connection.close().await;
             None
         }

@@ -29,6 +29,8 @@
 //!   connect wait, so an unreachable database is an error the invocation reports, not a
 //!   killed environment.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use sqlx::pool::PoolOptions;
@@ -36,6 +38,7 @@ use sqlx::{Connection, Database};
 
 use crate::cache::TtlCache;
 use crate::close::Close;
+use crate::emf;
 use crate::lifecycle::scope::{idle_gap_before_invocation, time_left};
 use crate::redact::redact_secrets;
 
@@ -78,7 +81,8 @@ pub fn acquire_timeout() -> Duration {
 }
 
 /// Pool options for a Lambda function; see the module docs for each choice. Add your own
-/// (e.g. `after_connect`) on top.
+/// on top — for work on each new connection, [`after_connect`] keeps the
+/// `ConnectionsOpened` metric that sqlx's own `after_connect` would replace.
 ///
 /// ```no_run
 /// # async fn demo<DB: sqlx::Database>() -> Result<(), lambda_thaw::Error> {
@@ -95,6 +99,10 @@ pub fn pool_options<DB: Database>() -> PoolOptions<DB> {
         .min_connections(0)
         .test_before_acquire(false)
         .acquire_timeout(acquire_timeout())
+        .after_connect(|_, _| {
+            emf::count(emf::names::CONNECTIONS_OPENED, 1);
+            Box::pin(std::future::ready(Ok(())))
+        })
         .before_acquire(|connection: &mut DB::Connection, meta| {
             Box::pin(async move {
                 // The connection's own idle time, or — under lambda-thaw's runtime — the
@@ -108,14 +116,53 @@ pub fn pool_options<DB: Database>() -> PoolOptions<DB> {
                     return Ok(true);
                 }
                 match connection.ping().await {
-                    Ok(()) => Ok(true),
+                    Ok(()) => {
+                        emf::count(emf::names::CONNECTIONS_REUSED_AFTER_FREEZE, 1);
+                        Ok(true)
+                    }
                     Err(error) => {
+                        emf::count(emf::names::CONNECTIONS_REPLACED, 1);
                         tracing::info!(%error, idle_ms = meta.idle_for.as_millis() as u64, "replacing a connection that died while idle");
                         Ok(false)
                     }
                 }
             })
         })
+}
+
+/// `options` with `callback` run on each new connection (a `SET`, a session variable),
+/// after lambda-thaw counts it for the `ConnectionsOpened` metric. sqlx's own
+/// `PoolOptions::after_connect` replaces the count; this keeps both.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), lambda_thaw::Error> {
+/// let options = lambda_thaw::sqlx::after_connect(
+///     lambda_thaw::sqlx::pool_options::<sqlx::Postgres>(),
+///     |connection, _meta| {
+///         Box::pin(async move {
+///             sqlx::query("SET statement_timeout = 2000").execute(connection).await?;
+///             Ok(())
+///         })
+///     },
+/// );
+/// let pool = lambda_thaw::sqlx::connect_with(options, &std::env::var("DATABASE_URL")?).await?;
+/// # Ok(()) }
+/// ```
+pub fn after_connect<DB, F>(options: PoolOptions<DB>, callback: F) -> PoolOptions<DB>
+where
+    DB: Database,
+    F: for<'c> Fn(
+            &'c mut DB::Connection,
+            sqlx::pool::PoolConnectionMetadata,
+        ) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'c>>
+        + Send
+        + Sync
+        + 'static,
+{
+    options.after_connect(move |connection, meta| {
+        emf::count(emf::names::CONNECTIONS_OPENED, 1);
+        callback(connection, meta)
+    })
 }
 
 /// A failed [`connect`]: names the database (URL with the password hidden) and the cause.

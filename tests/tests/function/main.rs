@@ -4,5 +4,6 @@
 mod deployable;
 mod handler;
 mod layers;
+mod metrics;
 mod runtime_api;
 mod survives;

@@ -1,0 +1,6 @@
+use lambda_thaw::{Error, LambdaEvent, handler};
+
+#[handler(metrics = "")]
+async fn handle(_event: LambdaEvent<()>) -> Result<(), Error> {
+    Ok(())
+}
