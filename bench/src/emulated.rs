@@ -66,6 +66,73 @@ pub async fn warm_latency(fixtures: &Fixtures, invocations: usize) -> Vec<Row> {
     ]
 }
 
+/// Benchmark 9: CloudWatch metrics on vs off, warm, the same binary (`echo_metrics`) with
+/// the option switched by an environment variable, in alternating chunks: handout →
+/// response (the flush comes after it) and handout → complete (where the flush is paid).
+pub async fn metrics_latency(fixtures: &Fixtures, invocations: usize) -> Vec<Row> {
+    let on = Environment::new(
+        config(fixtures, "echo_metrics")
+            .env("BENCH_METRICS", "on")
+            .freeze(false),
+    );
+    let off = Environment::new(config(fixtures, "echo_metrics").freeze(false));
+    on.invoke(r#""warm up""#).await;
+    off.invoke(r#""warm up""#).await;
+    let (mut a, mut b, mut a_complete, mut b_complete) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let chunk = 100.min(invocations);
+    for _ in 0..invocations.div_ceil(chunk) {
+        for _ in 0..chunk {
+            let record = on.invoke(r#"{"order":42}"#).await;
+            a.push(ms(&record));
+            a_complete.push(record.complete_latency().unwrap().as_secs_f64() * 1000.0);
+        }
+        for _ in 0..chunk {
+            let record = off.invoke(r#"{"order":42}"#).await;
+            b.push(ms(&record));
+            b_complete.push(record.complete_latency().unwrap().as_secs_f64() * 1000.0);
+        }
+    }
+    let documents = on.logs().matching("\"_aws\"").len();
+    assert!(
+        documents > invocations,
+        "metrics on wrote {documents} EMF documents"
+    );
+    on.shutdown().await;
+    off.shutdown().await;
+    let row = |what: String, tag: &str, on: f64, off: f64| Row {
+        section: "9",
+        what,
+        tag: tag.to_string(),
+        subject: on,
+        baseline: off,
+        unit: "ms",
+        subject_name: "metrics on".into(),
+        baseline_name: "metrics off".into(),
+    };
+    let n = a.len();
+    vec![
+        row(
+            format!("warm p50, handout → response ({n} each)"),
+            "p50 response",
+            percentile(&mut a, 0.5),
+            percentile(&mut b, 0.5),
+        ),
+        row(
+            format!("warm p99, handout → response ({n} each)"),
+            "p99 response",
+            percentile(&mut a, 0.99),
+            percentile(&mut b, 0.99),
+        ),
+        row(
+            format!("warm p50, handout → complete, the flush included ({n} each)"),
+            "p50 complete",
+            percentile(&mut a_complete, 0.5),
+            percentile(&mut b_complete, 0.5),
+        ),
+    ]
+}
+
 /// Benchmark 3: Cold start against PostgreSQL: process start → first response, and the first
 /// invocation's own latency with eager init, lazy init and connect-per-invocation.
 pub async fn cold_start(fixtures: &Fixtures, postgres: &str, repetitions: usize) -> Vec<Row> {

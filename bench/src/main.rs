@@ -169,6 +169,14 @@ fn main() {
             notes.push("PgBouncer not installed: section 8 (proxy mode) skipped".into());
         }
     }
+    section("9 metrics", &mut || {
+        let mut rows = runtime.block_on(emulated::metrics_latency(&fixtures, plan.warm));
+        rows.extend(overhead::metrics_cost(
+            plan.overhead_calls / 4,
+            plan.overhead_rounds,
+        ));
+        rows
+    });
     section("6 build cost", &mut || {
         build_cost::run(release, plan.builds, plan.clean_builds)
     });

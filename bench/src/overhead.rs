@@ -115,3 +115,45 @@ pub fn run(calls: u64, rounds: usize) -> Vec<Row> {
         baseline_name: "lambda_runtime's per-invocation work around a OnceCell service".into(),
     }]
 }
+
+/// Benchmark 9, in process: one invocation of a handler that records a counter and a
+/// histogram, metrics off and then on (documents built, not printed). Nanoseconds per
+/// invocation. Not alternating: metrics, once on, stay on for the process.
+pub fn metrics_cost(calls: u64, rounds: usize) -> Vec<Row> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let function = lambda_thaw::Builder::new()
+        .name("handle")
+        .init("setup", || async {
+            Ok::<_, Error>(Greeting("hello".into()))
+        })
+        .function(|event: LambdaEvent<Value>, greeting: &Greeting| {
+            lambda_thaw::metrics::counter!("echoes").increment(1);
+            lambda_thaw::metrics::histogram!("payload_bytes").record(BODY.len() as f64);
+            handle(event, greeting)
+        });
+    let (mut off, mut on) = (Vec::new(), Vec::new());
+    runtime.block_on(async {
+        thaw_round(&function, calls / 10 + 1).await;
+        for _ in 0..rounds {
+            off.push(thaw_round(&function, calls).await.as_nanos() as f64 / calls as f64);
+        }
+        lambda_thaw::__bench::enable_metrics_discarding("LambdaThawBench").unwrap();
+        thaw_round(&function, calls / 10 + 1).await;
+        for _ in 0..rounds {
+            on.push(thaw_round(&function, calls).await.as_nanos() as f64 / calls as f64);
+        }
+    });
+    vec![Row {
+        section: "9",
+        what: "in process, per invocation with a counter and a histogram (median of rounds; documents built, not printed)".into(),
+        tag: "ns per invocation".into(),
+        subject: median(&mut on),
+        baseline: median(&mut off),
+        unit: "ns",
+        subject_name: "metrics on".into(),
+        baseline_name: "metrics off".into(),
+    }]
+}

@@ -89,6 +89,14 @@
 //! then runs `close(state)` if init ran. Without `shutdown`, the same happens with
 //! [`Close::close`](crate::Close) when the state type implements it (an sqlx pool does).
 //!
+//! # `metrics = "Orders"`
+//!
+//! `Options { metrics: Some("Orders"), .. }`, as [`Builder::metrics`](crate::Builder::metrics)
+//! sets it. Before init the runtime checks the namespace (the attribute already did, at
+//! compile time), installs its recorder for the `metrics` crate's macros, and from then on
+//! each invocation collects its metrics in a batch of its own and writes them as EMF
+//! documents after its response and its deferred work, before the next `GET next`.
+//!
 //! # Payload and context
 //!
 //! `async fn handle(order: Order, context: Context, db: &Db)` is called as

@@ -67,14 +67,18 @@ async fn connect(url: &str) -> Result<Database, Error> {
     sqlx::any::install_default_drivers();
     let connections_opened = Arc::new(AtomicU64::new(0));
     let counter = connections_opened.clone();
-    let options =
-        lambda_thaw::sqlx::pool_options::<Any>().after_connect(move |_connection, _meta| {
+    // `lambda_thaw::sqlx::after_connect`, not sqlx's own: it keeps the `ConnectionsOpened`
+    // metric that sqlx's would replace.
+    let options = lambda_thaw::sqlx::after_connect(
+        lambda_thaw::sqlx::pool_options::<Any>(),
+        move |_connection, _meta| {
             let opened = counter.fetch_add(1, Ordering::SeqCst) + 1;
             Box::pin(async move {
                 tracing::info!(opened, "opened a database connection");
                 Ok(())
             })
-        });
+        },
+    );
     // The error names the host and the cause, with the password hidden.
     let pool = lambda_thaw::sqlx::connect_with(options, url).await?;
     // Safe when many environments cold-start at once (PostgreSQL's `IF NOT EXISTS` races).
@@ -96,7 +100,9 @@ async fn connect(url: &str) -> Result<Database, Error> {
     })
 }
 
-#[handler(init = setup)]
+// CloudWatch metrics in the `LambdaThawOrders` namespace, written after each response:
+// the lifecycle's, and `OrdersRecorded` below.
+#[handler(init = setup, metrics = "LambdaThawOrders")]
 async fn handle(event: LambdaEvent<Order>, db: &Database) -> Result<Receipt, Error> {
     let order = event.payload;
     if order.quantity == 0 {
@@ -122,6 +128,7 @@ async fn handle(event: LambdaEvent<Order>, db: &Database) -> Result<Receipt, Err
         .fetch_one(&mut *transaction)
         .await?;
     transaction.commit().await?;
+    lambda_thaw::metrics::counter!("OrdersRecorded").increment(1);
     Ok(Receipt {
         order_id,
         customer: order.customer,

@@ -22,7 +22,7 @@ use crate::emf::document::{FUNCTION_NAME, MAX_DIMENSIONS, SERVICE};
 use crate::emf::sink::record;
 
 /// Which kind of metric a handle is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Counter,
     Gauge,
@@ -34,9 +34,9 @@ enum Kind {
 pub(crate) struct EmfRecorder {
     /// Units given by `describe_*!`, by metric name.
     units: Mutex<HashMap<String, &'static str>>,
-    /// One handle per metric: `counter!` registers on every call, and a gauge must keep
-    /// its value between them.
-    handles: Mutex<HashMap<(Kind, Key), Arc<Handle>>>,
+    /// One handle per metric and kind: `counter!` registers on every call, and a gauge
+    /// must keep its value between them.
+    handles: [Mutex<HashMap<Key, Arc<Handle>>>; 3],
 }
 
 impl EmfRecorder {
@@ -47,8 +47,8 @@ impl EmfRecorder {
     }
 
     fn handle(&self, kind: Kind, key: &Key) -> Arc<Handle> {
-        let mut handles = lock(&self.handles);
-        if let Some(handle) = handles.get(&(kind, key.clone())) {
+        let mut handles = lock(&self.handles[kind as usize]);
+        if let Some(handle) = handles.get(key) {
             return handle.clone();
         }
         let described = lock(&self.units).get(key.name()).copied();
@@ -81,7 +81,7 @@ impl EmfRecorder {
             combine,
             gauge: AtomicU64::new(0f64.to_bits()),
         });
-        handles.insert((kind, key.clone()), handle.clone());
+        handles.insert(key.clone(), handle.clone());
         handle
     }
 }
@@ -198,4 +198,65 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use metrics::{Label, Recorder};
+
+    use super::*;
+
+    #[test]
+    fn labels_are_dimensions_sorted_without_the_reserved_ones_and_units_come_from_describe() {
+        let recorder = EmfRecorder::default();
+        recorder.describe_histogram("latency".into(), Some(Unit::Milliseconds), "".into());
+        let key = Key::from_parts(
+            "latency",
+            vec![
+                Label::new("route", "/orders"),
+                Label::new("FunctionName", "spoofed"),
+                Label::new("method", "POST"),
+            ],
+        );
+        let handle = recorder.handle(Kind::Histogram, &key);
+        assert_eq!(handle.unit, "Milliseconds");
+        assert_eq!(handle.combine, Combine::Each);
+        assert_eq!(
+            handle.dimensions,
+            [
+                ("method".to_owned(), "POST".to_owned()),
+                ("route".to_owned(), "/orders".to_owned())
+            ]
+        );
+        let counter = recorder.handle(Kind::Counter, &Key::from_name("orders"));
+        assert_eq!((counter.unit, counter.combine), ("Count", Combine::Sum));
+        let gauge = recorder.handle(Kind::Gauge, &Key::from_name("queue"));
+        assert_eq!((gauge.unit, gauge.combine), ("None", Combine::Last));
+    }
+
+    #[test]
+    fn one_handle_per_metric_so_a_gauge_keeps_its_value_between_macro_calls() {
+        let recorder = EmfRecorder::default();
+        let key = Key::from_name("in_flight");
+        let first = recorder.handle(Kind::Gauge, &key);
+        GaugeFn::increment(&*first, 3.0);
+        let again = recorder.handle(Kind::Gauge, &key);
+        assert!(Arc::ptr_eq(&first, &again));
+        GaugeFn::decrement(&*again, 1.0);
+        assert_eq!(f64::from_bits(again.gauge.load(Ordering::Relaxed)), 2.0);
+        // Another kind under the same name is another metric.
+        let counter = recorder.handle(Kind::Counter, &key);
+        assert!(!Arc::ptr_eq(&first, &counter));
+    }
+
+    #[test]
+    fn more_labels_than_cloudwatch_takes_are_cut_to_its_limit() {
+        let recorder = EmfRecorder::default();
+        let labels: Vec<Label> = (0..40)
+            .map(|i| Label::new(format!("l{i:02}"), "v"))
+            .collect();
+        let handle = recorder.handle(Kind::Counter, &Key::from_parts("wide", labels));
+        assert_eq!(handle.dimensions.len(), MAX_DIMENSIONS - 2);
+        assert_eq!(handle.dimensions[0].0, "l00");
+    }
 }

@@ -110,14 +110,22 @@ pub(crate) fn flush() {
     let Some(config) = CONFIG.get() else {
         return;
     };
-    let mut batch = std::mem::take(
+    let outside = std::mem::take(
         &mut *OUTSIDE
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()),
     );
-    if let Ok(current) = CURRENT.try_with(|current| std::mem::take(&mut *current.borrow_mut())) {
+    let current = CURRENT
+        .try_with(|current| std::mem::take(&mut *current.borrow_mut()))
+        .unwrap_or_default();
+    // What waited outside goes first, as it happened first.
+    let batch = if outside.is_empty() {
+        current
+    } else {
+        let mut batch = outside;
         batch.absorb(current);
-    }
+        batch
+    };
     if batch.is_empty() {
         return;
     }

@@ -1,5 +1,5 @@
 //! The fixture function without the macro: `lambda_thaw::Builder` by hand, its state closed
-//! at shutdown through its `Close` impl.
+//! at shutdown through its `Close` impl; `FIXTURE_METRICS=Namespace` turns metrics on.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -23,13 +23,16 @@ async fn handle(
 }
 
 fn main() -> ExitCode {
-    Builder::new()
+    let builder = Builder::new()
         .name("handle")
         .init("setup", || async {
             lambda_thaw_tests::setup().await.map(Closing)
         })
         .deadline_margin(Duration::from_millis(300))
         .close_on_shutdown()
-        .current_thread_runtime()
-        .run(handle)
+        .current_thread_runtime();
+    match std::env::var("FIXTURE_METRICS") {
+        Ok(namespace) => builder.metrics(namespace).run(handle),
+        Err(_) => builder.run(handle),
+    }
 }

@@ -259,3 +259,25 @@ async fn a_function_without_the_option_writes_no_metrics() {
     assert!(lines.iter().all(|line| document(&line.text).is_none()));
     env.shutdown().await;
 }
+
+/// Through the builder: metrics on with `Builder::metrics`, and a namespace CloudWatch
+/// refuses is an init error that names it, before init runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_builder_turns_metrics_on_and_refuses_a_namespace_cloudwatch_would() {
+    let builder = || FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-builder"));
+    let env = Environment::new(builder().env("FIXTURE_METRICS", "Shop/Orders"));
+    let record = env.invoke(r#"{"message":"hi"}"#).await;
+    assert!(record.outcome.is_response(), "{:?}", record.outcome);
+    let metrics = metrics_when(&[&env], |m| m.count("InvocationDuration") == 1).await;
+    assert_eq!(metrics.sum("ColdStart"), 1.0);
+    assert!(metrics.values.keys().all(|key| key.namespace == "Shop/Orders"));
+    env.shutdown().await;
+
+    let env = Environment::new(builder().env("FIXTURE_METRICS", "Shop*Orders"));
+    let record = env.invoke(r#"{"message":"hi"}"#).await;
+    let error = record.outcome.error().expect("init failed");
+    assert_eq!(error.error_type, "lambda_thaw::InvalidOption");
+    assert!(error.error_message.contains("`*`"), "{}", error.error_message);
+    assert!(env.logs().matching("init ran").is_empty(), "init ran: {}", env.logs().text());
+    env.shutdown().await;
+}
