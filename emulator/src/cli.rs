@@ -179,6 +179,12 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
             )
             .await;
         let shutdowns = fleet.shutdown().await;
+        if args.metrics {
+            // Every process has exited: read what they printed to its end.
+            for environment in fleet.environments() {
+                environment.logs().drained(Duration::from_secs(5)).await;
+            }
+        }
         let metrics = args.metrics.then(|| {
             let lines: Vec<LogLine> = fleet
                 .environments()

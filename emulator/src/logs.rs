@@ -33,6 +33,8 @@ pub struct LogLine {
 pub struct Logs {
     lines: Arc<Mutex<Vec<LogLine>>>,
     changed: Arc<watch::Sender<usize>>,
+    /// Streams being read, not yet at their end.
+    open: Arc<watch::Sender<usize>>,
     echo: Option<String>,
 }
 
@@ -41,6 +43,7 @@ impl Logs {
         Self {
             lines: Arc::default(),
             changed: Arc::new(watch::Sender::new(0)),
+            open: Arc::new(watch::Sender::new(0)),
             echo,
         }
     }
@@ -102,6 +105,16 @@ impl Logs {
         self.matching(needle)
     }
 
+    /// Waits until every stream of every process so far has been read to its end (the
+    /// processes have exited and their last lines are here), at most `timeout`; `false`
+    /// if some stream is still open then.
+    pub async fn drained(&self, timeout: Duration) -> bool {
+        let mut open = self.open.subscribe();
+        tokio::time::timeout(timeout, open.wait_for(|open| *open == 0))
+            .await
+            .is_ok_and(|waited| waited.is_ok())
+    }
+
     pub(crate) fn capture(
         &self,
         reader: impl AsyncRead + Unpin + Send + 'static,
@@ -109,6 +122,7 @@ impl Logs {
         generation: u64,
     ) {
         let logs = self.clone();
+        self.open.send_modify(|open| *open += 1);
         tokio::spawn(async move {
             let mut lines = BufReader::new(reader).lines();
             while let Ok(Some(text)) = lines.next_line().await {
@@ -126,6 +140,7 @@ impl Logs {
                 drop(all);
                 logs.changed.send_replace(count);
             }
+            logs.open.send_modify(|open| *open -= 1);
         });
     }
 }

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
+use crate::emf;
 use crate::lifecycle::function::Hook;
 use crate::lifecycle::taken::{answered_within, finished_within};
 
@@ -98,6 +99,9 @@ pub(crate) fn on_signal(hook: Option<Hook>) -> std::io::Result<Stopping> {
                 SHUTDOWN_BUDGET.as_millis()
             );
         }
+        // What was recorded since the last invocation's flush (the hook closing the pool,
+        // a task the handler spawned): Lambda still collects the shutdown phase's output.
+        emf::flush();
         std::process::exit(0);
     });
     Ok(Stopping(receiver))

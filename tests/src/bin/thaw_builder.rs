@@ -12,6 +12,8 @@ struct Closing(Fixture);
 impl Close for Closing {
     async fn close(&self) {
         println!("state closed at shutdown");
+        // With metrics on, written by the flush at shutdown (no invocation follows).
+        lambda_thaw::metrics::counter!("closed_at_shutdown").increment(1);
     }
 }
 

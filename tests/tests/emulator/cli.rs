@@ -99,3 +99,49 @@ fn a_malformed_env_flag_is_explained() {
     let (result, _) = run(&[FIXTURE, "--env", "NO_EQUALS"]);
     assert!(result.unwrap_err().contains("expected KEY=VALUE"));
 }
+
+/// `--metrics`: the function's EMF documents, checked and summed over the run, in the JSON
+/// document and as a table.
+#[test]
+fn metrics_are_read_back_from_the_function_s_output() {
+    let fixture = env!("CARGO_BIN_EXE_thaw-metrics");
+    let event = r#"{"count":2}"#;
+    let args = [
+        fixture,
+        "--event",
+        event,
+        "--count",
+        "6",
+        "--environments",
+        "2",
+        "--metrics",
+    ];
+    let (result, out) = run(&[&args[..], &["--json"]].concat());
+    assert_eq!(result.unwrap(), std::process::ExitCode::SUCCESS, "{out}");
+    let document: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let metrics = &document["metrics"];
+    assert_eq!(metrics["invalid"].as_array().unwrap().len(), 0, "{out}");
+    let row = |name: &str| {
+        metrics["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {out}"))
+            .clone()
+    };
+    assert_eq!(row("orders")["sum"], 12.0);
+    assert_eq!(row("orders")["count"], 6);
+    assert_eq!(row("ColdStart")["sum"], 2.0);
+    assert_eq!(row("InvocationDuration")["count"], 6);
+
+    let (result, out) = run(&args);
+    assert_eq!(result.unwrap(), std::process::ExitCode::SUCCESS, "{out}");
+    assert!(out.contains("EMF: "), "{out}");
+    assert!(out.contains("0 invalid"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("orders ") && l.contains("12.000")),
+        "{out}"
+    );
+}

@@ -270,14 +270,36 @@ async fn the_builder_turns_metrics_on_and_refuses_a_namespace_cloudwatch_would()
     assert!(record.outcome.is_response(), "{:?}", record.outcome);
     let metrics = metrics_when(&[&env], |m| m.count("InvocationDuration") == 1).await;
     assert_eq!(metrics.sum("ColdStart"), 1.0);
-    assert!(metrics.values.keys().all(|key| key.namespace == "Shop/Orders"));
+    assert!(
+        metrics
+            .values
+            .keys()
+            .all(|key| key.namespace == "Shop/Orders")
+    );
+    // The shutdown hook records after the last invocation: the flush at shutdown writes it.
     env.shutdown().await;
+    assert!(env.logs().drained(Duration::from_secs(5)).await);
+    let metrics = metrics_when(&[&env], |_| true).await;
+    assert_eq!(
+        metrics.sum("closed_at_shutdown"),
+        1.0,
+        "{}",
+        metrics.table()
+    );
 
     let env = Environment::new(builder().env("FIXTURE_METRICS", "Shop*Orders"));
     let record = env.invoke(r#"{"message":"hi"}"#).await;
     let error = record.outcome.error().expect("init failed");
     assert_eq!(error.error_type, "lambda_thaw::InvalidOption");
-    assert!(error.error_message.contains("`*`"), "{}", error.error_message);
-    assert!(env.logs().matching("init ran").is_empty(), "init ran: {}", env.logs().text());
+    assert!(
+        error.error_message.contains("`*`"),
+        "{}",
+        error.error_message
+    );
+    assert!(
+        env.logs().matching("init ran").is_empty(),
+        "init ran: {}",
+        env.logs().text()
+    );
     env.shutdown().await;
 }
