@@ -37,12 +37,16 @@ pub(crate) mod names {
     /// 1 for an invocation answered with an error, with an `ErrorType` dimension.
     pub(crate) const ERRORS: &str = "Errors";
     /// Database connections the pool opened.
+    #[cfg(feature = "sqlx")]
     pub(crate) const CONNECTIONS_OPENED: &str = "ConnectionsOpened";
     /// Idle connections checked after a gap (a possible freeze) and found alive.
+    #[cfg(feature = "sqlx")]
     pub(crate) const CONNECTIONS_REUSED_AFTER_FREEZE: &str = "ConnectionsReusedAfterFreeze";
     /// Idle connections found dead after a gap and replaced before use.
+    #[cfg(feature = "sqlx")]
     pub(crate) const CONNECTIONS_REPLACED: &str = "ConnectionsReplaced";
     /// Waits of the back-off at the database's connection limit.
+    #[cfg(feature = "sqlx")]
     pub(crate) const CONNECTION_LIMIT_WAITS: &str = "ConnectionLimitWaits";
 }
 
