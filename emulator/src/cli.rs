@@ -14,8 +14,8 @@ use std::sync::Mutex;
 
 use crate::emf::Metrics;
 use crate::{
-    Fleet, FunctionConfig, LogLine, Summary, read_json_lines, repeat_event, summary_text,
-    table_header, table_row,
+    Fleet, FunctionConfig, Summary, read_json_lines, repeat_event, summary_text, table_header,
+    table_row,
 };
 
 /// Run a Lambda function binary locally, the way Lambda runs it: init once, invocations
@@ -185,14 +185,9 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
                 environment.logs().drained(Duration::from_secs(5)).await;
             }
         }
-        let metrics = args.metrics.then(|| {
-            let lines: Vec<LogLine> = fleet
-                .environments()
-                .iter()
-                .flat_map(|environment| environment.logs().lines())
-                .collect();
-            Metrics::from_lines(&lines)
-        });
+        let metrics = args
+            .metrics
+            .then(|| Metrics::of(fleet.environments().iter().map(|e| &**e)));
         (records, shutdowns, metrics)
     });
     let (records, shutdowns, metrics) = records;

@@ -11,11 +11,14 @@
 //! 100 numbers, an optional `Unit` from CloudWatch's list, an optional `StorageResolution`
 //! of 1 or 60).
 
-use serde::Serialize;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::time::Duration;
 
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::environment::Environment;
 use crate::logs::LogLine;
 
 /// The units CloudWatch accepts.
@@ -196,6 +199,33 @@ impl Metrics {
             }
         }
         metrics
+    }
+
+    /// Reads the EMF documents every environment in `environments` printed so far.
+    pub fn of<'a>(environments: impl IntoIterator<Item = &'a Environment>) -> Self {
+        let lines: Vec<LogLine> = environments
+            .into_iter()
+            .flat_map(|environment| environment.logs().lines())
+            .collect();
+        Self::from_lines(&lines)
+    }
+
+    /// Waits until the metrics the environments printed satisfy `ready`, at most
+    /// `timeout`; returns them as they are then. A function's output is read
+    /// asynchronously: an invocation's documents may arrive after its record.
+    pub async fn when(
+        environments: &[&Environment],
+        ready: impl Fn(&Metrics) -> bool,
+        timeout: Duration,
+    ) -> Self {
+        let started = tokio::time::Instant::now();
+        loop {
+            let metrics = Self::of(environments.iter().copied());
+            if ready(&metrics) || started.elapsed() >= timeout {
+                return metrics;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     fn add(&mut self, line: &str, document: &Value) {

@@ -71,7 +71,9 @@ pub async fn respond(event: LambdaEvent<Command>, state: &Fixture) -> Result<Val
         })?;
     }
     if let Some(ms) = command.defer_ms {
+        let request_id = request_id.clone();
         lambda_thaw::defer(async move {
+            println!("deferred started {request_id}");
             tokio::time::sleep(Duration::from_millis(ms)).await;
             println!("deferred done {request_id} at {}", epoch_ms());
         })?;
@@ -83,6 +85,7 @@ pub async fn respond(event: LambdaEvent<Command>, state: &Fixture) -> Result<Val
         panic!("{reason}");
     }
     if let Some(ms) = command.sleep_ms {
+        println!("sleeping {ms} ms in {request_id}");
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
     let message = match command.pad {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use lambda_thaw_emulator::emf::Metrics;
-use lambda_thaw_emulator::{Fleet, FunctionConfig, LogLine};
+use lambda_thaw_emulator::{Environment, Fleet, FunctionConfig};
 use lambda_thaw_tests::db::Scratch;
 
 async fn connections_counted_as_the_server_counts_them(mut scratch: Scratch) {
@@ -31,22 +31,13 @@ async fn connections_counted_as_the_server_counts_them(mut scratch: Scratch) {
     for record in first.iter().chain(&second) {
         assert!(record.outcome.is_response(), "{:?}", record.outcome);
     }
-    let read = || {
-        let lines: Vec<LogLine> = fleet
-            .environments()
-            .iter()
-            .flat_map(|environment| environment.logs().lines())
-            .collect();
-        Metrics::from_lines(&lines)
-    };
-    let mut metrics = read();
-    for _ in 0..500 {
-        if metrics.count("InvocationDuration") == 24 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        metrics = read();
-    }
+    let environments: Vec<&Environment> = fleet.environments().iter().map(|e| &**e).collect();
+    let metrics = Metrics::when(
+        &environments,
+        |m| m.count("InvocationDuration") == 24,
+        Duration::from_secs(10),
+    )
+    .await;
     assert!(metrics.invalid.is_empty(), "{:#?}", metrics.invalid);
     fleet.shutdown().await;
     let server = scratch.connections_opened().await;

@@ -6,4 +6,5 @@ mod handler;
 mod layers;
 mod metrics;
 mod runtime_api;
+mod shutdown;
 mod survives;

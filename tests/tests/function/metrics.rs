@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use lambda_thaw_emulator::emf::{Metrics, document};
-use lambda_thaw_emulator::{Environment, Fleet, FunctionConfig, InvocationRecord, LogLine};
+use lambda_thaw_emulator::{Environment, Fleet, FunctionConfig, InvocationRecord};
 
 fn thaw_metrics() -> FunctionConfig {
     FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-metrics"))
@@ -15,22 +15,10 @@ fn events<T: From<String>>(event: &str, n: usize) -> Vec<T> {
     (0..n).map(|_| T::from(event.to_owned())).collect()
 }
 
-/// The metrics the environments printed, read once `ready` holds (their output is read
-/// asynchronously: the documents of an invocation may arrive after its record), at most
-/// 10 s. Fails on any document the specification refuses.
+/// The metrics the environments printed, once `ready` holds (at most 10 s). Fails on any
+/// document the specification refuses.
 async fn metrics_when(environments: &[&Environment], ready: impl Fn(&Metrics) -> bool) -> Metrics {
-    let read = || {
-        let lines: Vec<LogLine> = environments.iter().flat_map(|e| e.logs().lines()).collect();
-        Metrics::from_lines(&lines)
-    };
-    let mut metrics = read();
-    for _ in 0..500 {
-        if ready(&metrics) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        metrics = read();
-    }
+    let metrics = Metrics::when(environments, ready, Duration::from_secs(10)).await;
     assert!(
         metrics.invalid.is_empty(),
         "invalid EMF: {:#?}",
