@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use lambda_thaw_emulator::{Environment, FunctionConfig};
+use lambda_thaw_emulator::{Environment, FunctionConfig, InvocationRecord};
 
 fn builder() -> FunctionConfig {
     FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-builder"))
@@ -15,105 +15,94 @@ fn builder() -> FunctionConfig {
         .timeout(Duration::from_secs(10))
 }
 
-/// Every line the process printed, once it has exited and its output is read to the end.
-async fn all_output(env: &Environment) -> String {
+/// Invokes `event` and sends SIGTERM once the function printed `started` (or, without it,
+/// after the invocation); returns the invocation's record and everything the process
+/// printed. The process must have exited by itself, before Lambda's SIGKILL.
+async fn shut_down_during(event: &str, started: Option<&str>) -> (InvocationRecord, String) {
+    let env = Environment::new(builder());
+    env.start().await.unwrap();
+    let (record, report) = match started {
+        Some(line) => {
+            let shutdown = async {
+                let seen = env.logs().wait_for(line, Duration::from_secs(5)).await;
+                assert!(seen.is_some(), "no `{line}` in:\n{}", env.logs().text());
+                env.shutdown().await.unwrap()
+            };
+            tokio::join!(env.invoke(event.to_owned()), shutdown)
+        }
+        None => {
+            let record = env.invoke(event.to_owned()).await;
+            (record, env.shutdown().await.unwrap())
+        }
+    };
+    assert!(
+        report.sigterm_sent && !report.killed_after_grace,
+        "{report:?}"
+    );
+    // Once the process has exited and its output is read to the end.
     assert!(
         env.logs().drained(Duration::from_secs(5)).await,
         "output still open"
     );
-    env.logs().text()
+    (record, env.logs().text())
+}
+
+/// Each of `said` is in the output, and none of `not_said`.
+fn assert_says(text: &str, said: &[&str], not_said: &[&str]) {
+    for line in said {
+        assert!(text.contains(line), "no `{line}` in:\n{text}");
+    }
+    for line in not_said {
+        assert!(!text.contains(line), "`{line}` in:\n{text}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_with_nothing_in_flight_says_so_and_nothing_else() {
-    let env = Environment::new(builder());
-    let record = env.invoke(r#"{"message":"hi"}"#).await;
+    let (record, text) = shut_down_during(r#"{"message":"hi"}"#, None).await;
     assert!(record.outcome.is_response(), "{:?}", record.outcome);
-    let report = env.shutdown().await.unwrap();
-    assert!(
-        report.sigterm_sent && !report.killed_after_grace,
-        "{report:?}"
+    assert_says(
+        &text,
+        &[
+            "no invocation in flight; shutting down",
+            "state closed at shutdown",
+        ],
+        &["not answered", "still running", "could not answer"],
     );
-    let text = all_output(&env).await;
-    assert!(
-        text.contains("no invocation in flight; shutting down"),
-        "{text}"
-    );
-    assert!(text.contains("state closed at shutdown"), "{text}");
-    for unexpected in ["not answered", "still running", "could not answer"] {
-        assert!(!text.contains(unexpected), "`{unexpected}` in:\n{text}");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_during_an_invocation_longer_than_the_budget_says_so_twice() {
-    let env = Environment::new(builder());
-    env.start().await.unwrap();
-    let invocation = env.invoke(r#"{"message":"slow","sleep_ms":5000}"#);
-    let shutdown = async {
-        env.logs()
-            .wait_for("sleeping 5000 ms", Duration::from_secs(5))
-            .await
-            .expect("the invocation started");
-        env.shutdown().await.unwrap()
-    };
-    let (record, report) = tokio::join!(invocation, shutdown);
+    let event = r#"{"message":"slow","sleep_ms":5000}"#;
+    let (record, text) = shut_down_during(event, Some("sleeping 5000 ms")).await;
     assert!(!record.outcome.is_response(), "{:?}", record.outcome);
-    assert!(
-        report.sigterm_sent && !report.killed_after_grace,
-        "{report:?}"
+    assert_says(
+        &text,
+        &[
+            "1 invocation(s) not answered after 300 ms; running the shutdown hook meanwhile",
+            "state closed at shutdown",
+            "1 invocation(s) could not answer within Lambda's 500 ms shutdown budget",
+        ],
+        &["no invocation in flight"],
     );
-    let text = all_output(&env).await;
-    assert!(
-        text.contains(
-            "1 invocation(s) not answered after 300 ms; running the shutdown hook meanwhile"
-        ),
-        "{text}"
-    );
-    assert!(text.contains("state closed at shutdown"), "{text}");
-    assert!(
-        text.contains("1 invocation(s) could not answer within Lambda's 500 ms shutdown budget"),
-        "{text}"
-    );
-    assert!(!text.contains("no invocation in flight"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_during_long_deferred_work_says_it_is_still_running() {
-    let env = Environment::new(builder());
-    env.start().await.unwrap();
-    let invocation = env.invoke(r#"{"message":"answered","defer_ms":5000}"#);
-    let shutdown = async {
-        env.logs()
-            .wait_for("deferred started", Duration::from_secs(5))
-            .await
-            .expect("the deferred work started");
-        env.shutdown().await.unwrap()
-    };
-    let (record, report) = tokio::join!(invocation, shutdown);
-    assert_eq!(
-        record.outcome.json().unwrap()["message"],
-        "answered",
-        "{:?}",
-        record.outcome
+    let event = r#"{"message":"answered","defer_ms":5000}"#;
+    let (record, text) = shut_down_during(event, Some("deferred started")).await;
+    let body = record.outcome.json();
+    assert_eq!(body.map(|b| b["message"].clone()), Some("answered".into()));
+    assert_says(
+        &text,
+        &[
+            "deferred work of 1 invocation(s) still running after 300 ms; shutting down anyway",
+            "state closed at shutdown",
+        ],
+        &[
+            "not answered",
+            "could not answer",
+            "no invocation in flight",
+        ],
     );
-    assert!(
-        report.sigterm_sent && !report.killed_after_grace,
-        "{report:?}"
-    );
-    let text = all_output(&env).await;
-    assert!(
-        text.contains(
-            "deferred work of 1 invocation(s) still running after 300 ms; shutting down anyway"
-        ),
-        "{text}"
-    );
-    assert!(text.contains("state closed at shutdown"), "{text}");
-    for unexpected in [
-        "not answered",
-        "could not answer",
-        "no invocation in flight",
-    ] {
-        assert!(!text.contains(unexpected), "`{unexpected}` in:\n{text}");
-    }
 }
