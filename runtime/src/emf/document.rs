@@ -5,7 +5,7 @@
 //! [`MAX_VALUES`] values per metric, at most [`MAX_DIMENSIONS`] dimensions per set. A batch
 //! beyond them is split into more documents, never cut.
 
-use serde_json::{Map, Value, json};
+use std::fmt::Write as _;
 
 use crate::emf::batch::{Batch, Series};
 
@@ -67,48 +67,101 @@ pub(crate) fn documents(
     (documents, left_out)
 }
 
+/// One document, written out directly: the shape is fixed, and building a
+/// `serde_json::Value` first cost more than the rest of the flush together.
 fn document(
     identity: &Identity,
     dimensions: &[(String, String)],
     metrics: &[(&str, &Series, &[f64])],
     timestamp_ms: u64,
 ) -> String {
-    let mut names = vec![FUNCTION_NAME, SERVICE];
-    names.extend(dimensions.iter().map(|(key, _)| key.as_str()));
-    names.truncate(MAX_DIMENSIONS);
-    let definitions: Vec<Value> = metrics
-        .iter()
-        .map(|(name, series, _)| json!({ "Name": name, "Unit": series.unit }))
-        .collect();
-    let mut root = Map::new();
-    root.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": identity.namespace,
-                "Dimensions": [names],
-                "Metrics": definitions,
-            }],
-        }),
+    let dimensions = &dimensions[..dimensions.len().min(MAX_DIMENSIONS - 2)];
+    let mut out = String::with_capacity(256 + 48 * metrics.len());
+    let _ = write!(
+        out,
+        r#"{{"_aws":{{"Timestamp":{timestamp_ms},"CloudWatchMetrics":[{{"Namespace":"#
     );
-    root.insert(FUNCTION_NAME.into(), json!(identity.function_name));
-    root.insert(SERVICE.into(), json!(identity.service));
-    for (key, value) in dimensions.iter().take(MAX_DIMENSIONS - 2) {
-        root.insert(key.clone(), json!(value));
+    string(&mut out, &identity.namespace);
+    out.push_str(r#","Dimensions":[["#);
+    string(&mut out, FUNCTION_NAME);
+    out.push(',');
+    string(&mut out, SERVICE);
+    for (key, _) in dimensions {
+        out.push(',');
+        string(&mut out, key);
+    }
+    out.push_str(r#"]],"Metrics":["#);
+    for (i, (name, series, _)) in metrics.iter().enumerate() {
+        out.push_str(if i == 0 {
+            r#"{"Name":"#
+        } else {
+            r#",{"Name":"#
+        });
+        string(&mut out, name);
+        out.push_str(r#","Unit":"#);
+        string(&mut out, series.unit);
+        out.push('}');
+    }
+    out.push_str("]}]}");
+    let identities = [
+        (FUNCTION_NAME, identity.function_name.as_str()),
+        (SERVICE, identity.service.as_str()),
+    ];
+    let others = dimensions.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    for (key, value) in identities.into_iter().chain(others) {
+        out.push(',');
+        string(&mut out, key);
+        out.push(':');
+        string(&mut out, value);
     }
     for (name, _, values) in metrics {
-        let value = match values {
-            [one] => json!(one),
-            many => json!(many),
-        };
-        root.insert((*name).to_owned(), value);
+        out.push(',');
+        string(&mut out, name);
+        out.push(':');
+        match values {
+            [one] => number(&mut out, *one),
+            many => {
+                out.push('[');
+                for (i, value) in many.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    number(&mut out, *value);
+                }
+                out.push(']');
+            }
+        }
     }
-    Value::Object(root).to_string()
+    out.push('}');
+    out
+}
+
+/// `text` as a JSON string.
+fn string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c < ' ' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A finite number as JSON (`Display` never writes an exponent, which JSON would allow,
+/// nor `NaN`, which the batch never holds).
+fn number(out: &mut String, value: f64) {
+    let _ = write!(out, "{value}");
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
     use crate::emf::batch::Combine;
 
@@ -233,5 +286,24 @@ mod tests {
         );
         assert_eq!(document["ErrorType"], "lambda_thaw::HandlerPanic");
         assert_eq!(document["Errors"], 1.0);
+    }
+
+    #[test]
+    fn strings_are_escaped_and_numbers_read_back_as_written() {
+        let mut batch = Batch::default();
+        let label = vec![("route".to_owned(), "say \"hi\"\\\n\u{1}é".to_owned())];
+        for value in [1e21, -0.5, 3.0, 0.1 + 0.2] {
+            batch.record("odd \"name\"", &label, "None", Combine::Each, value);
+        }
+        let (documents, _) = documents(&batch, &identity(), 7);
+        let document = parse(&documents[0]);
+        assert_eq!(document["route"], "say \"hi\"\\\n\u{1}é");
+        let values: Vec<f64> = document["odd \"name\""]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(values, [1e21, -0.5, 3.0, 0.1 + 0.2], "{}", documents[0]);
     }
 }
