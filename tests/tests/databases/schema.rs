@@ -98,3 +98,48 @@ async fn concurrent_inits_create_the_schema_without_failing_where_plain_ddl_race
     }
     scratch.drop_database().await;
 }
+
+/// The SQLSTATE of what `create_schema` returned, waited for at most 10 s: a retry loop
+/// that never ends is a failure, not a hang.
+async fn refusal(pool: &PgPool, statement: &'static str) -> Option<String> {
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        lambda_thaw::sqlx::create_schema(pool, statement),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("`{statement}` was retried for 10 s"));
+    let error = outcome.expect_err(statement);
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .map(|code| code.into_owned())
+}
+
+/// An error that is not a lost race comes back as it is, after one attempt; a statement
+/// that keeps losing (the table exists and the statement does not say `IF NOT EXISTS`) is
+/// run five times, then its error comes back — never retried for ever. The attempts are
+/// counted by the server, as the transactions it rolled back.
+#[tokio::test(flavor = "multi_thread")]
+async fn other_errors_come_back_at_once_and_retries_end() {
+    let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
+        return;
+    };
+    let mut scratch = PgScratch::create(&admin).await;
+    let pool = PgPool::connect(&scratch.url).await.unwrap();
+    let missing = "CREATE TABLE lt_child (parent INTEGER REFERENCES lt_no_such_table (id))";
+    assert_eq!(refusal(&pool, missing).await.as_deref(), Some("42P01"));
+    lambda_thaw::sqlx::create_schema(&pool, "CREATE TABLE lt_twice (id INTEGER)")
+        .await
+        .unwrap();
+    let again = "CREATE TABLE lt_twice (id INTEGER)";
+    assert_eq!(refusal(&pool, again).await.as_deref(), Some("42P07"));
+    pool.close().await;
+    // Read once every session has ended, so that its statistics are in.
+    scratch.wait_until_idle().await;
+    assert_eq!(
+        scratch.stat("xact_rollback").await,
+        1 + 5,
+        "one attempt for the missing table, five for the table that exists"
+    );
+    scratch.drop_database().await;
+}
