@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use crate::emf;
 use crate::init::{InitError, catch_init};
@@ -77,10 +76,10 @@ impl<S> StateCell<S> {
             // An attempt failed while this caller waited for it: share its outcome.
             return Err(error.clone());
         }
-        let started = Instant::now();
+        let started = emf::clock();
         match catch_init(init_name, init()).await {
             Ok(state) => {
-                emf::duration(emf::names::INIT_DURATION, started.elapsed());
+                emf::duration(emf::names::INIT_DURATION, started);
                 Ok(self.cell.get_or_init(|| async { state }).await)
             }
             Err(error) => {

@@ -16,7 +16,7 @@ mod document;
 mod recorder;
 mod sink;
 
-pub(crate) use sink::{count, duration, first_invocation, flush, record, scope};
+pub(crate) use sink::{clock, count, duration, first_invocation, flush, record, scope};
 
 use crate::emf::batch::Combine;
 use crate::emf::document::Identity;

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::emf::batch::{Batch, Combine};
 use crate::emf::document::{Identity, documents};
@@ -84,15 +84,23 @@ pub(crate) fn count(name: &str, n: u64) {
     record(name, &[], "Count", Combine::Sum, n as f64);
 }
 
-/// Records a duration in milliseconds.
-pub(crate) fn duration(name: &str, elapsed: Duration) {
-    record(
-        name,
-        &[],
-        "Milliseconds",
-        Combine::Each,
-        elapsed.as_secs_f64() * 1000.0,
-    );
+/// The moment a duration to record starts — `None` when metrics are off, so that a
+/// function without them reads no clock for them.
+pub(crate) fn clock() -> Option<Instant> {
+    enabled().then(Instant::now)
+}
+
+/// Records, in milliseconds, the time since `started` (from [`clock`]).
+pub(crate) fn duration(name: &str, started: Option<Instant>) {
+    if let Some(started) = started {
+        record(
+            name,
+            &[],
+            "Milliseconds",
+            Combine::Each,
+            started.elapsed().as_secs_f64() * 1000.0,
+        );
+    }
 }
 
 /// Runs `invocation` with a batch of its own.

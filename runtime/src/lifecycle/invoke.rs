@@ -16,7 +16,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use lambda_runtime::tower::Service;
@@ -102,18 +102,18 @@ where
     Fut: Future,
 {
     let invocation = async move {
-        let started = Instant::now();
+        let started = emf::clock();
         if emf::first_invocation() {
             emf::count(names::COLD_START, 1);
         }
         let output = answered(answer.await).await;
-        emf::duration(names::INVOCATION_DURATION, started.elapsed());
+        emf::duration(names::INVOCATION_DURATION, started);
         let work = take_current();
         let deferring = !work.is_empty();
-        let started = Instant::now();
+        let started = emf::clock();
         let deferred = run_work_until(work, deadline).await;
         if deferring {
-            emf::duration(names::DEFERRED_DURATION, started.elapsed());
+            emf::duration(names::DEFERRED_DURATION, started);
         }
         // After the response and the deferred work, before the next event: never on the
         // response path, never after the freeze.
