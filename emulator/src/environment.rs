@@ -305,7 +305,7 @@ impl Environment {
         event: impl Into<Bytes>,
         headers: &[(&str, Option<&str>)],
     ) -> InvocationRecord {
-        let headers: Vec<_> = headers
+        let mut headers: Vec<_> = headers
             .iter()
             .map(|(name, value)| {
                 let parsed = hyper::header::HeaderName::from_bytes(name.as_bytes())
@@ -320,6 +320,16 @@ impl Environment {
             .collect();
         let invoked_at = SystemTime::now();
         let request_id = new_request_id();
+        // Managed Instances tell the invocations in flight together apart by an id of
+        // their own, which every answer must carry back.
+        let invocation_id = (self.config.max_concurrency > 1).then(|| {
+            let id = format!("inv-{request_id}");
+            let name = hyper::header::HeaderName::from_static(crate::limits::INVOCATION_ID);
+            if !headers.iter().any(|(n, _)| *n == name) {
+                headers.push((name, hyper::header::HeaderValue::from_str(&id).ok()));
+            }
+            id
+        });
         let event = event.into();
         if event.len() > crate::limits::MAX_PAYLOAD {
             // Lambda's Invoke API refuses it before any environment sees it.
@@ -338,6 +348,8 @@ impl Environment {
                     message,
                 )),
                 killed_after_response: false,
+                invocation_id: None,
+                answered_with_invocation_id: None,
             };
         }
         let (instance, cold_start) = match self.acquire().await {
@@ -357,6 +369,8 @@ impl Environment {
                     deadline: invoked_at + self.config.timeout,
                     outcome: Outcome::InitFailed(error),
                     killed_after_response: false,
+                    invocation_id: None,
+                    answered_with_invocation_id: None,
                 };
             }
         };
@@ -437,6 +451,8 @@ impl Environment {
             deadline,
             outcome,
             killed_after_response,
+            invocation_id,
+            answered_with_invocation_id: track.answered_with_invocation_id,
         }
     }
 

@@ -64,3 +64,8 @@ pub fn trace_id(request_id: &str, at: std::time::SystemTime) -> String {
         &hex[..16]
     )
 }
+
+/// The header with which Lambda Managed Instances (`AWS_LAMBDA_MAX_CONCURRENCY` above 1)
+/// tell invocations in flight together apart, and which each answer carries back
+/// (`lambda_runtime` 1.5, `constants.rs`: `lambda-runtime-invocation-id`).
+pub const INVOCATION_ID: &str = "lambda-runtime-invocation-id";

@@ -135,6 +135,11 @@ pub struct InvocationRecord {
     /// The response was posted but the invocation did not complete before the deadline;
     /// the environment was killed, as Lambda does.
     pub killed_after_response: bool,
+    /// The `lambda-runtime-invocation-id` sent with the event: Lambda Managed Instances
+    /// (`max_concurrency` above 1) send one; on-demand Lambda does not.
+    pub invocation_id: Option<String>,
+    /// The `lambda-runtime-invocation-id` the response or error carried back.
+    pub answered_with_invocation_id: Option<String>,
 }
 
 impl InvocationRecord {

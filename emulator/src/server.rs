@@ -14,8 +14,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::limits::{
-    ACCEPT_BACKOFF, MAX_OTHER_BODY, MAX_PAYLOAD, MAX_STREAMED_RESPONSE, OVERSIZED_RESPONSE,
-    READ_TIMEOUT, request_entity_too_large,
+    ACCEPT_BACKOFF, INVOCATION_ID, MAX_OTHER_BODY, MAX_PAYLOAD, MAX_STREAMED_RESPONSE,
+    OVERSIZED_RESPONSE, READ_TIMEOUT, request_entity_too_large,
 };
 use crate::outcome::{FunctionError, Outcome, to_epoch_ms};
 use crate::state::{Dispatch, Peer, Shared};
@@ -102,8 +102,9 @@ async fn route(shared: &Shared, prefix: &str, peer: Peer, req: Request<Incoming>
         }
         (Method::POST, ["2018-06-01", "runtime", "invocation", id, "error"]) => {
             let id = id.to_string();
+            let invocation_id = invocation_id(&req);
             match read_error(req).await {
-                Ok(error) => accept_outcome(shared, &id, Outcome::Error(error)),
+                Ok(error) => accept_outcome(shared, &id, invocation_id, Outcome::Error(error)),
                 Err(unreadable) => unreadable.reply(),
             }
         }
@@ -225,8 +226,22 @@ async fn next_invocation(shared: &Shared, peer: Peer) -> Reply {
     reply
 }
 
-fn accept_outcome(shared: &Shared, id: &str, outcome: Outcome) -> Reply {
-    if shared.respond(id, outcome) {
+/// The `lambda-runtime-invocation-id` an answer carries (Lambda Managed Instances send one
+/// with each event; the answer must carry it back).
+fn invocation_id(req: &Request<Incoming>) -> Option<String> {
+    req.headers()
+        .get(INVOCATION_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn accept_outcome(
+    shared: &Shared,
+    id: &str,
+    invocation_id: Option<String>,
+    outcome: Outcome,
+) -> Reply {
+    if shared.respond(id, invocation_id, outcome) {
         status(StatusCode::ACCEPTED, r#"{"status":"OK"}"#.into())
     } else {
         // An unknown id, or a second answer for one (RIE `rapi/rendering/render_error.go`,
@@ -247,6 +262,7 @@ async fn invocation_response(shared: &Shared, id: &str, req: Request<Incoming>) 
         .headers()
         .get("lambda-runtime-function-response-mode")
         .is_some_and(|mode| mode.as_bytes().eq_ignore_ascii_case(b"streaming"));
+    let invocation_id = invocation_id(&req);
     let read = if streaming {
         read_body(req, MAX_STREAMED_RESPONSE, None).await
     } else {
@@ -254,8 +270,8 @@ async fn invocation_response(shared: &Shared, id: &str, req: Request<Incoming>) 
     };
     match read {
         Ok(body) => match body.trailer_error() {
-            Some(error) => accept_outcome(shared, id, Outcome::Error(error)),
-            None => accept_outcome(shared, id, Outcome::Response(body.bytes)),
+            Some(error) => accept_outcome(shared, id, invocation_id, Outcome::Error(error)),
+            None => accept_outcome(shared, id, invocation_id, Outcome::Response(body.bytes)),
         },
         Err(Unreadable::TooLarge) => {
             let limit = if streaming {
@@ -270,7 +286,7 @@ async fn invocation_response(shared: &Shared, id: &str, req: Request<Incoming>) 
                 ),
             );
             // The caller gets the error even though the runtime's request failed.
-            shared.respond(id, Outcome::Error(error));
+            shared.respond(id, invocation_id, Outcome::Error(error));
             Unreadable::TooLarge.reply()
         }
         Err(unreadable) => unreadable.reply(),

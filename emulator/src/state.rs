@@ -68,6 +68,8 @@ pub(crate) struct Track {
     pub(crate) handed_out_at: Option<SystemTime>,
     pub(crate) responded_at: Option<SystemTime>,
     pub(crate) outcome: Option<Outcome>,
+    /// The `lambda-runtime-invocation-id` the answer carried back.
+    pub(crate) answered_with_invocation_id: Option<String>,
     pub(crate) runtime_returned: bool,
     /// Extensions that got this INVOKE and have not yet come back to `event/next`.
     pub(crate) extensions_busy: Vec<String>,
@@ -258,7 +260,12 @@ impl Shared {
     }
 
     /// `POST /invocation/{id}/response|error`. False if the id is unknown or already answered.
-    pub(crate) fn respond(&self, request_id: &str, outcome: Outcome) -> bool {
+    pub(crate) fn respond(
+        &self,
+        request_id: &str,
+        invocation_id: Option<String>,
+        outcome: Outcome,
+    ) -> bool {
         let mut inner = self.lock();
         let Some(track) = inner.tracks.get_mut(request_id) else {
             return false;
@@ -267,6 +274,7 @@ impl Shared {
             return false;
         }
         track.outcome = Some(outcome);
+        track.answered_with_invocation_id = invocation_id;
         track.responded_at = Some(SystemTime::now());
         inner.awaiting_return.push_back(request_id.to_string());
         drop(inner);

@@ -62,6 +62,12 @@ pub async fn respond(event: LambdaEvent<Command>, state: &Fixture) -> Result<Val
     let invocation = state.invocations.fetch_add(1, Ordering::SeqCst) + 1;
     let command = event.payload;
     let request_id = event.context.request_id;
+    let function = &event.context.env_config;
+    let function = json!({
+        "name": function.function_name,
+        "memory": function.memory,
+        "version": function.version,
+    });
     if let Some(reason) = command.defer_fail {
         lambda_thaw::defer(async move { Err::<(), _>(reason) })?;
         lambda_thaw::defer(async {
@@ -97,6 +103,7 @@ pub async fn respond(event: LambdaEvent<Command>, state: &Fixture) -> Result<Val
         "pid": std::process::id(),
         "inits": INITS.load(Ordering::SeqCst),
         "invocation": invocation,
+        "function": function,
     }))
 }
 

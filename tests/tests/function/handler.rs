@@ -448,3 +448,53 @@ async fn init_ran_once(env: &Environment) {
         .await;
     assert_eq!(env.logs().matching("init ran").len(), 1);
 }
+
+#[tokio::test]
+async fn the_context_names_the_function_its_memory_and_version_as_lambda_set_them() {
+    let mut config = eager();
+    config.function_name = "orders-prod".into();
+    config.memory_mb = 1769;
+    let env = Environment::new(config);
+    let record = env.invoke("{}").await;
+    assert_eq!(
+        body(&record)["function"],
+        serde_json::json!({"name": "orders-prod", "memory": 1769, "version": "$LATEST"})
+    );
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_answer_of_a_managed_instance_carries_its_invocation_id_back() {
+    let env = Environment::new(eager().max_concurrency(4));
+    let records = futures_util::future::join_all([
+        env.invoke(r#"{"message":"ok"}"#),
+        env.invoke(r#"{"fail":"refused"}"#),
+        env.invoke(r#"{"panic":"on purpose"}"#),
+    ])
+    .await;
+    assert!(records[0].outcome.is_response(), "{:?}", records[0].outcome);
+    for record in &records[1..] {
+        assert!(
+            matches!(record.outcome, Outcome::Error(_)),
+            "{:?}",
+            record.outcome
+        );
+    }
+    for record in &records {
+        assert!(record.invocation_id.is_some(), "the emulator sent one");
+        assert_eq!(
+            record.answered_with_invocation_id, record.invocation_id,
+            "{:?}",
+            record.outcome
+        );
+    }
+    env.shutdown().await;
+    // On-demand Lambda sends none, and none comes back.
+    let env = Environment::new(eager());
+    let record = env.invoke("{}").await;
+    assert_eq!(
+        (record.invocation_id, record.answered_with_invocation_id),
+        (None, None)
+    );
+    env.shutdown().await;
+}
