@@ -74,7 +74,7 @@ pub struct Environment {
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(1);
 
-fn new_request_id() -> String {
+pub(crate) fn new_request_id() -> String {
     let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{:08x}-0000-4000-8000-{n:012x}", std::process::id())
 }
@@ -95,6 +95,11 @@ impl Environment {
             slot: tokio::sync::Mutex::new(None),
             generations: AtomicU64::new(0),
         }
+    }
+
+    /// This environment's index in its fleet (0 for one on its own).
+    pub fn index(&self) -> usize {
+        self.index
     }
 
     /// The function's output so far, across restarts.

@@ -16,6 +16,9 @@
 //! * **Shutdown**: SHUTDOWN to extensions that asked for it, SIGTERM when any extension is
 //!   registered, SIGKILL after the grace period.
 //! * **Fleet**: many environments fed from one event source.
+//! * **Scaling**: environments started as open-loop arrivals need them, within reserved
+//!   concurrency and Lambda's scaling rate, throttled beyond, reclaimed when idle
+//!   ([`scaling`]).
 //! * **Metrics**: the CloudWatch EMF documents the function prints, checked against the
 //!   specification and gathered over a run ([`emf`]).
 //!
@@ -44,6 +47,7 @@ mod logs;
 mod outcome;
 mod process;
 mod report;
+pub mod scaling;
 mod server;
 mod state;
 

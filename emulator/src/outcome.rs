@@ -37,6 +37,10 @@ pub enum Outcome {
     InitFailed(FunctionError),
     /// The process died while the invocation was in flight (`Runtime.ExitError`).
     Crashed(FunctionError),
+    /// Lambda refused the invocation before any environment saw it: the reserved
+    /// concurrency was in use, or no new environment could start within the scaling rate
+    /// (`TooManyRequestsException`).
+    Throttled(FunctionError),
 }
 
 impl Outcome {
@@ -57,7 +61,10 @@ impl Outcome {
     pub fn error(&self) -> Option<FunctionError> {
         match self {
             Outcome::Response(_) => None,
-            Outcome::Error(e) | Outcome::InitFailed(e) | Outcome::Crashed(e) => Some(e.clone()),
+            Outcome::Error(e)
+            | Outcome::InitFailed(e)
+            | Outcome::Crashed(e)
+            | Outcome::Throttled(e) => Some(e.clone()),
             Outcome::Timeout => Some(FunctionError::new(
                 "Sandbox.Timedout",
                 "Task timed out: the deadline passed before the function answered",
@@ -73,7 +80,10 @@ impl Outcome {
                 format!("ok {}", shorten(&text, 60))
             }
             Outcome::Timeout => "timeout".to_string(),
-            Outcome::Error(e) | Outcome::InitFailed(e) | Outcome::Crashed(e) => {
+            Outcome::Error(e)
+            | Outcome::InitFailed(e)
+            | Outcome::Crashed(e)
+            | Outcome::Throttled(e) => {
                 format!("{}: {}", e.error_type, shorten(&e.error_message, 60))
             }
         }
@@ -86,6 +96,7 @@ impl Outcome {
             Outcome::Timeout => "timeout",
             Outcome::InitFailed(_) => "init_failed",
             Outcome::Crashed(_) => "crashed",
+            Outcome::Throttled(_) => "throttled",
         }
     }
 }

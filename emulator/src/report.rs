@@ -4,15 +4,18 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::outcome::InvocationRecord;
+use crate::outcome::{InvocationRecord, Outcome};
 
 /// Aggregates of a run.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Summary {
     /// Invocations run.
     pub invocations: usize,
-    /// Invocations that did not end in a response.
+    /// Invocations that did not end in a response (throttles included).
     pub errors: usize,
+    /// Invocations Lambda refused before any environment saw them
+    /// (`TooManyRequestsException`).
+    pub throttles: usize,
     /// Invocations that had to start their environment.
     pub cold_starts: usize,
     /// Median handout → response, ms.
@@ -37,6 +40,10 @@ impl Summary {
         Self {
             invocations: records.len(),
             errors: records.iter().filter(|r| !r.outcome.is_response()).count(),
+            throttles: records
+                .iter()
+                .filter(|r| matches!(r.outcome, Outcome::Throttled(_)))
+                .count(),
             cold_starts: records.iter().filter(|r| r.cold_start.is_some()).count(),
             p50_ms: percentile_ms(&mut response, 0.50),
             p99_ms: percentile_ms(&mut response, 0.99),
@@ -70,10 +77,14 @@ pub fn table_row(n: usize, record: &InvocationRecord, fields: &[String]) -> Stri
         Some(d) => format!("{:.2}", d.as_secs_f64() * 1000.0),
         None => "-".into(),
     };
+    let environment = match record.outcome {
+        Outcome::Throttled(_) => "-".to_string(),
+        _ => record.environment.to_string(),
+    };
     format!(
         "{:>5}  {:>3}  {:<4}  {:>8}  {:>11}  {:>11}  {}",
         n,
-        record.environment,
+        environment,
         if record.cold_start.is_some() {
             "cold"
         } else {
@@ -105,10 +116,16 @@ fn outcome_column(record: &InvocationRecord, fields: &[String]) -> String {
 
 /// The summary as readable lines.
 pub fn summary_text(summary: &Summary) -> String {
+    let throttles = if summary.throttles > 0 {
+        format!(" ({} throttled)", summary.throttles)
+    } else {
+        String::new()
+    };
     format!(
-        "invocations: {}   errors: {}   cold starts: {}\nresponse latency p50: {:.2} ms   p99: {:.2} ms   complete p50: {:.2} ms",
+        "invocations: {}   errors: {}{}   cold starts: {}\nresponse latency p50: {:.2} ms   p99: {:.2} ms   complete p50: {:.2} ms",
         summary.invocations,
         summary.errors,
+        throttles,
         summary.cold_starts,
         summary.p50_ms,
         summary.p99_ms,

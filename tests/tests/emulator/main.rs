@@ -5,3 +5,4 @@
 mod cli;
 mod invoke;
 mod rules;
+mod scaling;
