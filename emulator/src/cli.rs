@@ -13,6 +13,7 @@ use std::io::Write;
 use std::sync::Mutex;
 
 use crate::emf::Metrics;
+use crate::scaling::{Arrivals, ScaledFleet, Scaling};
 use crate::{
     Fleet, FunctionConfig, Summary, read_json_lines, repeat_event, summary_text, table_header,
     table_row,
@@ -22,6 +23,11 @@ use crate::{
 /// with a deadline, the process frozen between them, SHUTDOWN at the end.
 #[derive(Parser, Debug)]
 #[command(name = "lambda-thaw-emulator", version)]
+#[command(group(
+    clap::ArgGroup::new("arrival")
+        .args(["rate", "ramp", "arrivals"])
+        .conflicts_with_all(["environments", "gap_ms"])
+))]
 pub struct Args {
     /// The function's executable. Omit it when using --cargo-bin.
     binary: Option<PathBuf>,
@@ -61,6 +67,30 @@ pub struct Args {
     /// Show this field of each JSON response in the table instead of the whole body; repeatable.
     #[arg(long = "field", value_name = "NAME")]
     fields: Vec<String>,
+    /// Open-loop arrivals at this steady rate per second, whether or not the function keeps
+    /// up, scaled as Lambda scales: an idle environment is reused, otherwise one is started
+    /// (up to --reserved-concurrency and --scale-rate); beyond, the invocation is throttled.
+    /// Instead of --environments.
+    #[arg(long, value_name = "PER_SECOND")]
+    rate: Option<f64>,
+    /// Open-loop arrivals whose rate rises (or falls) evenly from FROM to TO per second
+    /// over the events, e.g. `10:1000`.
+    #[arg(long, value_name = "FROM:TO")]
+    ramp: Option<String>,
+    /// Open-loop arrivals at the times in FILE: milliseconds from the start, one per line.
+    #[arg(long, value_name = "FILE")]
+    arrivals: Option<PathBuf>,
+    /// With open-loop arrivals: the function's reserved concurrency (invocations in flight
+    /// at once).
+    #[arg(long, value_name = "N", default_value_t = 1000, requires = "arrival")]
+    reserved_concurrency: usize,
+    /// With open-loop arrivals: new environments allowed per 10 s (Lambda's is 1,000).
+    #[arg(long, value_name = "N", default_value_t = 1000, requires = "arrival")]
+    scale_rate: usize,
+    /// With open-loop arrivals: an environment idle this long is reclaimed (SHUTDOWN);
+    /// default: kept for the whole run.
+    #[arg(long, value_name = "MS", requires = "arrival")]
+    idle_timeout_ms: Option<u64>,
     /// Print the function's own output (stdout and stderr) to stderr.
     #[arg(long)]
     logs: bool,
@@ -133,6 +163,8 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
         config = config.echo_output("  | ");
     }
 
+    let scaled = open_loop(&args, events.len())?;
+
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let total = events.len();
     let json = args.json;
@@ -141,7 +173,12 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
         let _ = writeln!(out.lock().unwrap(), "{line}");
     };
     let records = runtime.block_on(async {
-        let fleet = Fleet::new(config, args.environments);
+        let fleet = match scaled {
+            Some((scaling, arrivals)) => {
+                Fleets::Scaled(ScaledFleet::new(config, scaling), arrivals)
+            }
+            None => Fleets::Fixed(Fleet::new(config, args.environments)),
+        };
         if !json {
             // Relative to the working directory when it is inside it: the line is for people.
             let shown = std::env::current_dir()
@@ -153,44 +190,62 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
                         .map(std::path::Path::to_path_buf)
                 })
                 .unwrap_or_else(|| binary.clone());
+            let how = match &fleet {
+                Fleets::Fixed(_) => format!("{} environment(s)", args.environments),
+                Fleets::Scaled(_, arrivals) => format!(
+                    "open-loop arrivals over {:.1} s, reserved concurrency {}",
+                    arrivals.0.last().copied().unwrap_or_default().as_secs_f64(),
+                    args.reserved_concurrency
+                ),
+            };
             print(format!(
-                "{} — {} invocation(s), {} environment(s)",
+                "{} — {} invocation(s), {how}",
                 shown.display(),
-                total,
-                args.environments
+                total
             ));
             print(table_header());
         }
         let mut done = 0;
         let progress = std::io::stderr().is_terminal() && json;
-        let records = fleet
-            .run(
-                events,
-                Duration::from_millis(args.gap_ms),
-                |index, record| {
-                    done += 1;
-                    let finished = done;
-                    if !json {
-                        print(table_row(index + 1, record, &args.fields));
-                    } else if progress && (finished % 10 == 0 || finished == total) {
-                        eprint!("\r{finished}/{total} invocations");
-                    }
-                },
-            )
-            .await;
-        let shutdowns = fleet.shutdown().await;
+        let on_record = |index: usize, record: &crate::InvocationRecord| {
+            done += 1;
+            let finished = done;
+            if !json {
+                print(table_row(index + 1, record, &args.fields));
+            } else if progress && (finished % 10 == 0 || finished == total) {
+                eprint!("\r{finished}/{total} invocations");
+            }
+        };
+        let (records, shutdowns, reclaimed) = match &fleet {
+            Fleets::Fixed(fleet) => {
+                let records = fleet
+                    .run(events, Duration::from_millis(args.gap_ms), on_record)
+                    .await;
+                (records, fleet.shutdown().await, None)
+            }
+            Fleets::Scaled(fleet, arrivals) => {
+                let records = fleet.run(events, arrivals, on_record).await;
+                let reclaimed = fleet.reclaimed().await.len();
+                (records, fleet.shutdown().await, Some(reclaimed))
+            }
+        };
+        let environments = fleet.environments();
         if args.metrics {
             // Every process has exited: read what they printed to its end.
-            for environment in fleet.environments() {
+            for environment in &environments {
                 environment.logs().drained(Duration::from_secs(5)).await;
             }
         }
         let metrics = args
             .metrics
-            .then(|| Metrics::of(fleet.environments().iter().map(|e| &**e)));
-        (records, shutdowns, metrics)
+            .then(|| Metrics::of(environments.iter().map(|e| &**e)));
+        let scaling = reclaimed.map(|reclaimed| Scaled {
+            environments: environments.len(),
+            reclaimed,
+        });
+        (records, shutdowns, metrics, scaling)
     });
-    let (records, shutdowns, metrics) = records;
+    let (records, shutdowns, metrics, scaling) = records;
     let summary = Summary::of(&records);
     if json {
         let document = serde_json::json!({
@@ -198,11 +253,21 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
             "summary": summary,
             "shutdown": shutdowns,
             "metrics": metrics.as_ref().map(Metrics::to_json),
+            "scaling": scaling.as_ref().map(|s| serde_json::json!({
+                "environments_started": s.environments,
+                "reclaimed": s.reclaimed,
+            })),
         });
         print(format!("{document:#}"));
     } else {
         print(String::new());
         print(summary_text(&summary));
+        if let Some(scaling) = &scaling {
+            print(format!(
+                "environments started: {}   reclaimed when idle: {}",
+                scaling.environments, scaling.reclaimed
+            ));
+        }
         for (i, report) in shutdowns.iter().enumerate() {
             print(format!(
                 "shutdown {}: {:?}{}{} in {:.0} ms",
@@ -232,6 +297,75 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The two ways to run: a fixed fleet fed as fast as it answers, or Lambda's scaling fed
+/// by open-loop arrivals.
+enum Fleets {
+    Fixed(Fleet),
+    Scaled(ScaledFleet, Arrivals),
+}
+
+impl Fleets {
+    fn environments(&self) -> Vec<std::sync::Arc<crate::Environment>> {
+        match self {
+            Fleets::Fixed(fleet) => fleet.environments().to_vec(),
+            Fleets::Scaled(fleet, _) => fleet.environments(),
+        }
+    }
+}
+
+/// What scaling did over a run.
+struct Scaled {
+    environments: usize,
+    reclaimed: usize,
+}
+
+/// The scaling and arrival times for `events` events, when open-loop arrivals were asked
+/// for.
+fn open_loop(args: &Args, events: usize) -> Result<Option<(Scaling, Arrivals)>, String> {
+    let arrivals = if let Some(rate) = args.rate {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(format!(
+                "--rate {rate}: expected a number of arrivals per second above 0"
+            ));
+        }
+        Arrivals::rate(rate, events)
+    } else if let Some(ramp) = &args.ramp {
+        let parsed = ramp
+            .split_once(':')
+            .and_then(|(from, to)| Some((from.parse::<f64>().ok()?, to.parse::<f64>().ok()?)))
+            .filter(|(from, to)| from.is_finite() && to.is_finite() && *from > 0.0 && *to > 0.0);
+        let Some((from, to)) = parsed else {
+            return Err(format!(
+                "--ramp `{ramp}`: expected FROM:TO, two rates per second above 0 (e.g. 10:1000)"
+            ));
+        };
+        Arrivals::ramp(from, to, events)
+    } else if let Some(path) = &args.arrivals {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read arrival times `{}`: {e}", path.display()))?;
+        let arrivals = Arrivals::parse(&text, &path.display().to_string())?;
+        if arrivals.0.len() != events {
+            return Err(format!(
+                "`{}` has {} arrival time(s) for {events} event(s): give one per event",
+                path.display(),
+                arrivals.0.len()
+            ));
+        }
+        arrivals
+    } else {
+        return Ok(None);
+    };
+    if args.reserved_concurrency == 0 || args.scale_rate == 0 {
+        return Err("--reserved-concurrency and --scale-rate must be at least 1".into());
+    }
+    let scaling = Scaling {
+        reserved_concurrency: args.reserved_concurrency,
+        scale_rate: (args.scale_rate, Duration::from_secs(10)),
+        idle_timeout: args.idle_timeout_ms.map(Duration::from_millis),
+    };
+    Ok(Some((scaling, arrivals)))
 }
 
 /// Builds `name` with cargo and returns its executable.

@@ -77,19 +77,17 @@ pub fn table_row(n: usize, record: &InvocationRecord, fields: &[String]) -> Stri
         Some(d) => format!("{:.2}", d.as_secs_f64() * 1000.0),
         None => "-".into(),
     };
-    let environment = match record.outcome {
-        Outcome::Throttled(_) => "-".to_string(),
-        _ => record.environment.to_string(),
+    // A throttled invocation reached no environment.
+    let (environment, kind) = match record.outcome {
+        Outcome::Throttled(_) => ("-".to_string(), "-"),
+        _ if record.cold_start.is_some() => (record.environment.to_string(), "cold"),
+        _ => (record.environment.to_string(), "warm"),
     };
     format!(
         "{:>5}  {:>3}  {:<4}  {:>8}  {:>11}  {:>11}  {}",
         n,
         environment,
-        if record.cold_start.is_some() {
-            "cold"
-        } else {
-            "warm"
-        },
+        kind,
         ms(record.cold_start.as_ref().map(|c| c.duration)),
         ms(record.response_latency()),
         ms(record.complete_latency()),

@@ -145,3 +145,68 @@ fn metrics_are_read_back_from_the_function_s_output() {
         "{out}"
     );
 }
+
+#[test]
+fn open_loop_arrivals_scale_out_and_throttle_beyond_the_reserved_concurrency() {
+    let (result, out) = run(&[
+        FIXTURE,
+        "--event",
+        r#"{"sleep_ms":1000}"#,
+        "--count",
+        "20",
+        "--rate",
+        "1000",
+        "--reserved-concurrency",
+        "5",
+        "--json",
+    ]);
+    assert_eq!(
+        result.unwrap(),
+        std::process::ExitCode::from(1),
+        "throttles are failures"
+    );
+    let document: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(document["summary"]["throttles"], 15, "{out}");
+    assert_eq!(document["summary"]["cold_starts"], 5, "{out}");
+    assert_eq!(document["scaling"]["environments_started"], 5, "{out}");
+    assert_eq!(document["records"][19]["outcome"], "throttled");
+    assert_eq!(
+        document["records"][19]["error"]["error_type"],
+        "TooManyRequestsException"
+    );
+}
+
+#[test]
+fn open_loop_flags_are_checked_and_named() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["--rate", "10", "--environments", "3"], "--environments"),
+        (&["--ramp", "10"], "--ramp `10`: expected FROM:TO"),
+        (
+            &["--rate", "0"],
+            "--rate 0: expected a number of arrivals per second",
+        ),
+        (&["--reserved-concurrency", "5"], "--rate"),
+    ];
+    for (flags, said) in cases {
+        let mut args = vec![FIXTURE];
+        args.extend_from_slice(flags);
+        let (result, out) = run(&args);
+        let error = result.expect_err(&out);
+        assert!(error.contains(said), "{flags:?}: {error}");
+    }
+    let times = std::env::temp_dir().join(format!("arrivals-{}.txt", std::process::id()));
+    std::fs::write(&times, "0\n10\n").unwrap();
+    let (result, _) = run(&[
+        FIXTURE,
+        "--count",
+        "3",
+        "--arrivals",
+        times.to_str().unwrap(),
+    ]);
+    let error = result.unwrap_err();
+    let _ = std::fs::remove_file(&times);
+    assert!(
+        error.contains("has 2 arrival time(s) for 3 event(s)"),
+        "{error}"
+    );
+}
