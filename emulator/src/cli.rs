@@ -91,6 +91,24 @@ pub struct Args {
     /// default: kept for the whole run.
     #[arg(long, value_name = "MS", requires = "arrival")]
     idle_timeout_ms: Option<u64>,
+    /// With open-loop arrivals: write the run's timeline (per --interval-ms: arrivals,
+    /// throttles, errors, in flight, environments starting / busy / idle, latency, memory,
+    /// server connections) to FILE as JSON.
+    #[arg(long, value_name = "FILE", requires = "arrival")]
+    timeline: Option<PathBuf>,
+    /// With open-loop arrivals: draw the timeline as an SVG chart in FILE.
+    #[arg(long, value_name = "FILE", requires = "arrival")]
+    chart: Option<PathBuf>,
+    /// The timeline's bucket (and sampling interval), ms.
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    interval_ms: u64,
+    /// Counts the database server's connections each interval: a shell command that prints
+    /// one number, e.g. `psql -Atc "select count(*) from pg_stat_activity"`.
+    #[arg(long, value_name = "COMMAND", requires = "arrival")]
+    connections_command: Option<String>,
+    /// The server's connection limit, drawn on the chart.
+    #[arg(long, value_name = "N", requires = "chart")]
+    connection_limit: Option<u64>,
     /// Print the function's own output (stdout and stderr) to stderr.
     #[arg(long)]
     logs: bool,
@@ -175,7 +193,12 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
     let records = runtime.block_on(async {
         let fleet = match scaled {
             Some((scaling, arrivals)) => {
-                Fleets::Scaled(ScaledFleet::new(config, scaling), arrivals)
+                let mut fleet = ScaledFleet::new(config, scaling);
+                if args.timeline.is_some() || args.chart.is_some() {
+                    let probe = args.connections_command.clone().map(command_probe);
+                    fleet = fleet.sample_every(Duration::from_millis(args.interval_ms), probe);
+                }
+                Fleets::Scaled(fleet, arrivals)
             }
             None => Fleets::Fixed(Fleet::new(config, args.environments)),
         };
@@ -225,6 +248,18 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
             }
             Fleets::Scaled(fleet, arrivals) => {
                 let records = fleet.run(events, arrivals, on_record).await;
+                let timeline = fleet.timeline(&records, Duration::from_millis(args.interval_ms));
+                if let Some(path) = &args.timeline {
+                    write_file(path, &format!("{:#}\n", timeline.to_json()))?;
+                }
+                if let Some(path) = &args.chart {
+                    let title = format!(
+                        "{} invocations, reserved concurrency {}",
+                        records.len(),
+                        args.reserved_concurrency
+                    );
+                    write_file(path, &timeline.to_svg(&title, args.connection_limit))?;
+                }
                 let reclaimed = fleet.reclaimed().await.len();
                 (records, fleet.shutdown().await, Some(reclaimed))
             }
@@ -243,8 +278,8 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
             environments: environments.len(),
             reclaimed,
         });
-        (records, shutdowns, metrics, scaling)
-    });
+        Ok::<_, String>((records, shutdowns, metrics, scaling))
+    })?;
     let (records, shutdowns, metrics, scaling) = records;
     let summary = Summary::of(&records);
     if json {
@@ -366,6 +401,26 @@ fn open_loop(args: &Args, events: usize) -> Result<Option<(Scaling, Arrivals)>, 
         idle_timeout: args.idle_timeout_ms.map(Duration::from_millis),
     };
     Ok(Some((scaling, arrivals)))
+}
+
+fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+}
+
+/// A probe that runs `command` with `sh -c` and reads the number it prints.
+fn command_probe(command: String) -> crate::scaling::ConnectionProbe {
+    std::sync::Arc::new(move || {
+        let command = command.clone();
+        Box::pin(async move {
+            let output = tokio::process::Command::new("sh")
+                .arg("-c")
+                .arg(&command)
+                .output()
+                .await
+                .ok()?;
+            String::from_utf8_lossy(&output.stdout).trim().parse().ok()
+        })
+    })
 }
 
 /// Builds `name` with cargo and returns its executable.

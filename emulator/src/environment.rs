@@ -112,6 +112,13 @@ impl Environment {
         self.generations.load(Ordering::SeqCst)
     }
 
+    /// The running process's pid now, without waiting: `None` while it is being started
+    /// or shut down, or when none runs.
+    pub fn pid_now(&self) -> Option<u32> {
+        let slot = self.slot.try_lock().ok()?;
+        slot.as_ref().map(|i| i.process.pid())
+    }
+
     /// The running process's pid, if one is running.
     pub async fn pid(&self) -> Option<u32> {
         self.slot.lock().await.as_ref().map(|i| i.process.pid())

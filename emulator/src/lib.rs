@@ -50,6 +50,7 @@ mod report;
 pub mod scaling;
 mod server;
 mod state;
+pub mod timeline;
 
 pub use config::FunctionConfig;
 pub use environment::Environment;

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use crate::config::FunctionConfig;
 use crate::environment::Environment;
 use crate::outcome::{FunctionError, InvocationRecord, Outcome, ShutdownReport};
+use crate::timeline::{Lifetime, Sample, Timeline, rss_kib};
 
 /// How Lambda scales one function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,8 +133,11 @@ struct Router {
     /// When each environment of the current scaling window was started.
     started: VecDeque<Instant>,
     in_flight: usize,
-    /// Every environment ever started, by index.
+    /// Every environment ever started, by index, and when it was started and reclaimed.
     all: Vec<Arc<Environment>>,
+    lifetimes: Vec<Lifetime>,
+    /// What the sampler read while a run went on.
+    samples: Vec<Sample>,
     /// Reclaims under way, and those done.
     reclaiming: Vec<(usize, tokio::task::JoinHandle<Option<ShutdownReport>>)>,
     reclaimed: Vec<(usize, ShutdownReport)>,
@@ -145,12 +149,21 @@ fn lock(router: &Shared) -> std::sync::MutexGuard<'_, Router> {
     router.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Counts the database server's connections (e.g. from `pg_stat_activity`); `None` when
+/// it cannot tell.
+pub type ConnectionProbe = Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<u64>> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// A function's environments, started and reclaimed the way Lambda scales them.
 pub struct ScaledFleet {
     config: Arc<FunctionConfig>,
     scaling: Scaling,
     per_environment: usize,
     router: Shared,
+    sampling: Option<(Duration, Option<ConnectionProbe>)>,
 }
 
 impl ScaledFleet {
@@ -162,7 +175,23 @@ impl ScaledFleet {
             scaling,
             per_environment,
             router: Shared::default(),
+            sampling: None,
         }
+    }
+
+    /// While a run goes on, every `interval`: each running environment's resident memory,
+    /// and the server's connections as `probe` counts them. They go into the
+    /// [`timeline`](Self::timeline).
+    pub fn sample_every(mut self, interval: Duration, probe: Option<ConnectionProbe>) -> Self {
+        self.sampling = Some((interval.max(Duration::from_millis(10)), probe));
+        self
+    }
+
+    /// The timeline of `records` (what [`run`](Self::run) returned), in buckets of
+    /// `interval`, with what was sampled.
+    pub fn timeline(&self, records: &[InvocationRecord], interval: Duration) -> Timeline {
+        let router = lock(&self.router);
+        Timeline::of(records, &router.lifetimes, &router.samples, interval)
     }
 
     /// Every environment started so far, by index (reclaimed ones included).
@@ -230,6 +259,7 @@ impl ScaledFleet {
         tokio::select! {
             _ = async { tokio::join!(send, collect) } => {}
             _ = self.reclaim_idle() => {}
+            _ = self.sample() => {}
         }
         results.into_iter().flatten().collect()
     }
@@ -270,6 +300,10 @@ impl ScaledFleet {
                 let index = router.all.len();
                 let environment = Arc::new(Environment::in_fleet(self.config.clone(), index));
                 router.all.push(environment.clone());
+                router.lifetimes.push(Lifetime {
+                    started: SystemTime::now(),
+                    reclaimed: None,
+                });
                 router.live.push(Live {
                     environment: environment.clone(),
                     busy: 1,
@@ -298,9 +332,39 @@ impl ScaledFleet {
             router.live = live;
             for Live { environment, .. } in idle {
                 let index = environment.index();
+                router.lifetimes[index].reclaimed = Some(SystemTime::now());
                 let shutdown = tokio::spawn(async move { environment.shutdown().await });
                 router.reclaiming.push((index, shutdown));
             }
+        }
+    }
+
+    /// Takes a [`Sample`] every sampling interval, for as long as the run lasts.
+    async fn sample(&self) {
+        let Some((interval, probe)) = self.sampling.clone() else {
+            return std::future::pending().await;
+        };
+        loop {
+            let live: Vec<Arc<Environment>> = lock(&self.router)
+                .live
+                .iter()
+                .map(|live| live.environment.clone())
+                .collect();
+            let rss_kib = live
+                .iter()
+                .filter_map(|environment| environment.pid_now())
+                .filter_map(rss_kib)
+                .collect();
+            let server_connections = match &probe {
+                Some(probe) => probe().await,
+                None => None,
+            };
+            lock(&self.router).samples.push(Sample {
+                at: SystemTime::now(),
+                rss_kib,
+                server_connections,
+            });
+            tokio::time::sleep(interval).await;
         }
     }
 

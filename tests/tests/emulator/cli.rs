@@ -148,6 +148,9 @@ fn metrics_are_read_back_from_the_function_s_output() {
 
 #[test]
 fn open_loop_arrivals_scale_out_and_throttle_beyond_the_reserved_concurrency() {
+    let scratch = std::env::temp_dir();
+    let timeline = scratch.join(format!("timeline-{}.json", std::process::id()));
+    let chart = scratch.join(format!("timeline-{}.svg", std::process::id()));
     let (result, out) = run(&[
         FIXTURE,
         "--event",
@@ -159,6 +162,14 @@ fn open_loop_arrivals_scale_out_and_throttle_beyond_the_reserved_concurrency() {
         "--reserved-concurrency",
         "5",
         "--json",
+        "--timeline",
+        timeline.to_str().unwrap(),
+        "--chart",
+        chart.to_str().unwrap(),
+        "--connections-command",
+        "echo 42",
+        "--connection-limit",
+        "40",
     ]);
     assert_eq!(
         result.unwrap(),
@@ -170,6 +181,22 @@ fn open_loop_arrivals_scale_out_and_throttle_beyond_the_reserved_concurrency() {
     assert_eq!(document["summary"]["cold_starts"], 5, "{out}");
     assert_eq!(document["scaling"]["environments_started"], 5, "{out}");
     assert_eq!(document["records"][19]["outcome"], "throttled");
+    let written = std::fs::read_to_string(&timeline).unwrap();
+    let _ = std::fs::remove_file(&timeline);
+    let timeline: serde_json::Value = serde_json::from_str(&written).unwrap();
+    let throttles: u64 = timeline["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["throttles"].as_u64().unwrap())
+        .sum();
+    assert_eq!(throttles, 15);
+    assert_eq!(timeline["peak_environments"], 5);
+    // The probe's count, once per interval.
+    assert_eq!(timeline["peak_server_connections"], 42);
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    assert!(svg.contains("connection limit 40"), "{svg}");
+    let _ = std::fs::remove_file(&chart);
     assert_eq!(
         document["records"][19]["error"]["error_type"],
         "TooManyRequestsException"

@@ -51,7 +51,8 @@ async fn a_spike_starts_an_environment_per_arrival_up_to_the_reserved_concurrenc
             reserved_concurrency: 100,
             ..Scaling::default()
         },
-    );
+    )
+    .sample_every(Duration::from_millis(50), None);
     // 130 arrivals within 130 ms, each holding its environment for 1.5 s: none is free
     // again before the last arrives.
     let spike = fleet
@@ -86,6 +87,21 @@ async fn a_spike_starts_an_environment_per_arrival_up_to_the_reserved_concurrenc
     // The throttles are the last 30 arrivals: the first 100 each got an environment.
     assert!(spike[..100].iter().all(|r| r.outcome.is_response()));
     assert_eq!(fleet.environments().len(), 100);
+    let timeline = fleet.timeline(&spike, Duration::from_millis(100));
+    let total = |f: fn(&lambda_thaw_emulator::timeline::Bucket) -> usize| {
+        timeline.buckets.iter().map(f).sum::<usize>()
+    };
+    assert_eq!((total(|b| b.arrivals), total(|b| b.throttles)), (130, 30));
+    assert_eq!(timeline.peak_environments, 100, "{timeline:#?}");
+    assert!(
+        timeline.buckets.iter().all(|b| b.in_flight <= 100),
+        "never more in flight than the reserved concurrency"
+    );
+    let (median, largest) = timeline
+        .rss_per_environment_kib
+        .expect("memory was sampled");
+    println!("resident memory per environment: median {median} KiB, largest {largest} KiB");
+    assert!(median > 0 && largest >= median);
 
     // Every environment is idle now: the next wave is served warm, by the same 100.
     let wave = fleet
