@@ -45,6 +45,9 @@ pub(crate) mod names {
     /// Idle connections found dead after a gap and replaced before use.
     #[cfg(feature = "sqlx")]
     pub(crate) const CONNECTIONS_REPLACED: &str = "ConnectionsReplaced";
+    /// Idle connections the connection governor gave back to a server near its limit.
+    #[cfg(feature = "sqlx")]
+    pub(crate) const CONNECTIONS_GIVEN_BACK: &str = "ConnectionsGivenBack";
     /// Waits of the back-off at the database's connection limit.
     #[cfg(feature = "sqlx")]
     pub(crate) const CONNECTION_LIMIT_WAITS: &str = "ConnectionLimitWaits";

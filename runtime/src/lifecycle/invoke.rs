@@ -4,7 +4,7 @@
 //! 2. the handler (which builds the state first under `lazy`), under the deadline guard,
 //!    with a panic caught — and, with `early_return = false`, the deferred work too;
 //! 3. the answer, posted: the caller has it now;
-//! 4. the deferred work, bounded by the deadline;
+//! 4. the deferred work, then lambda-thaw's upkeep (`upkeep.rs`), bounded by the deadline;
 //! 5. done: only now does the worker ask for the next event, so Lambda cannot freeze
 //!    anything above half-way.
 //!
@@ -33,6 +33,7 @@ use crate::lifecycle::function::{Function, Handler, Options};
 use crate::lifecycle::respond::{Reply, respond};
 use crate::lifecycle::scope::{discard_current, scope, take_current};
 use crate::lifecycle::taken::{Claim, claim_current, current_idle_gap};
+use crate::lifecycle::upkeep;
 
 /// The innermost service: runs one invocation and answers it.
 #[derive(Clone)]
@@ -115,6 +116,9 @@ where
         if deferring {
             emf::duration(names::DEFERRED_DURATION, started);
         }
+        // lambda-thaw's own (the connection governor), after the user's: also off the
+        // response path and before the freeze.
+        run_work_until(upkeep::work(), deadline).await;
         // After the response and the deferred work, before the next event: never on the
         // response path, never after the freeze.
         emf::flush();

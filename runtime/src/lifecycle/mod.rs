@@ -23,6 +23,8 @@
 //! 6. `shutdown.rs` — SIGTERM: stop taking events, let in-flight invocations answer, then
 //!    run the hook (or [`Close`](crate::Close)), all within Lambda's shutdown budget.
 //!
+//! `upkeep.rs` holds lambda-thaw's own work after each invocation (the connection
+//! governor's), run after the deferred work, before the next event.
 //! `api.rs` speaks the Runtime and Extensions APIs; `trace_env.rs` keeps `_X_AMZN_TRACE_ID`
 //! current without growing the process's memory; `taken.rs` holds the invocations taken
 //! and not yet answered, so that each gets exactly one answer whoever gives it (the handler,
@@ -43,4 +45,5 @@ mod shutdown;
 pub(crate) mod start;
 mod taken;
 mod trace_env;
+pub(crate) mod upkeep;
 mod worker;

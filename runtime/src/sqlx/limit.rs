@@ -11,6 +11,7 @@
 //! but not the whole invocation.
 
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::{Connection, Database};
@@ -22,6 +23,30 @@ use crate::redact::redact_secrets;
 /// How long an acquire keeps trying while the database refuses connections for being at
 /// its limit, unless the invocation's deadline comes sooner.
 pub const CONNECTION_LIMIT_WAIT: Duration = Duration::from_millis(1500);
+
+/// The same, once the pool is governed ([`super::govern`]): governed environments give
+/// their idle connections back within an invocation or two, so a slot frees up soon and
+/// waiting for it is worth more time — still inside Lambda's 10 s init and the
+/// invocation's deadline. Without a governor, idle environments keep their connections for
+/// minutes, and waiting longer than [`CONNECTION_LIMIT_WAIT`] would only delay the error.
+pub const GOVERNED_CONNECTION_LIMIT_WAIT: Duration = Duration::from_secs(5);
+
+/// The wait in force: [`CONNECTION_LIMIT_WAIT`], or [`GOVERNED_CONNECTION_LIMIT_WAIT`] once
+/// a pool of this environment is governed.
+static GOVERNED: AtomicBool = AtomicBool::new(false);
+
+/// Waits up to [`GOVERNED_CONNECTION_LIMIT_WAIT`] from now on.
+pub(crate) fn wait_as_governed() {
+    GOVERNED.store(true, Ordering::Relaxed);
+}
+
+fn limit_wait() -> Duration {
+    if GOVERNED.load(Ordering::Relaxed) {
+        GOVERNED_CONNECTION_LIMIT_WAIT
+    } else {
+        CONNECTION_LIMIT_WAIT
+    }
+}
 
 /// The first back-off step; each later step doubles, up to [`MAX_BACKOFF`], and the actual
 /// sleep is drawn uniformly below the step ("full jitter"), so environments refused
@@ -133,7 +158,8 @@ impl From<AcquireError> for sqlx::Error {
 }
 
 /// A connection from `pool`, waiting with jittered back-off while the database is at its
-/// connection limit — for at most [`CONNECTION_LIMIT_WAIT`], and never past the current
+/// connection limit — for at most [`CONNECTION_LIMIT_WAIT`] ([`GOVERNED_CONNECTION_LIMIT_WAIT`]
+/// once a pool is governed), and never past the current
 /// invocation's deadline less [`super::CONNECT_MARGIN`] — then a [`ConnectionLimitError`]
 /// that says what to change. Any other failure is returned as sqlx reports it.
 ///
@@ -160,9 +186,10 @@ pub async fn acquire<DB: Database>(
     pool: &sqlx::Pool<DB>,
 ) -> Result<sqlx::pool::PoolConnection<DB>, AcquireError> {
     let started = Instant::now();
+    let wait = limit_wait();
     let budget = match time_left() {
-        Some(left) => CONNECTION_LIMIT_WAIT.min(left.saturating_sub(super::CONNECT_MARGIN)),
-        None => CONNECTION_LIMIT_WAIT,
+        Some(left) => wait.min(left.saturating_sub(super::CONNECT_MARGIN)),
+        None => wait,
     };
     let mut step = FIRST_BACKOFF;
     let mut attempts = 0;

@@ -43,14 +43,17 @@ use crate::lifecycle::scope::{idle_gap_before_invocation, time_left};
 use crate::redact::redact_secrets;
 
 mod closed_by_peer;
+mod governor;
 mod limit;
 #[cfg(feature = "proxy")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
 pub mod proxy;
 mod schema;
 
+pub use governor::{Governor, Usage, connect_governed, govern};
 pub use limit::{
-    AcquireError, CONNECTION_LIMIT_WAIT, ConnectionLimitError, acquire, is_connection_limit,
+    AcquireError, CONNECTION_LIMIT_WAIT, ConnectionLimitError, GOVERNED_CONNECTION_LIMIT_WAIT,
+    acquire, is_connection_limit,
 };
 pub use schema::create_schema;
 

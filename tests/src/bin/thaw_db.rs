@@ -4,7 +4,8 @@
 //! `{"select": true}` runs one query. Every answer names the database session that served
 //! it, so tests can kill that session while the environment is frozen.
 //! `FIXTURE_POOL=sqlx-default` uses sqlx's own pool defaults instead of lambda-thaw's;
-//! `FIXTURE_ACQUIRE=lambda-thaw` makes `select` acquire through `lambda_thaw::sqlx::acquire`.
+//! `FIXTURE_ACQUIRE=lambda-thaw` makes `select` acquire through `lambda_thaw::sqlx::acquire`;
+//! `FIXTURE_GOVERNOR=1` governs the pool (`lambda_thaw::sqlx::connect_governed`).
 
 use std::time::Duration;
 
@@ -44,7 +45,12 @@ async fn setup() -> Result<Db, Error> {
         Ok("sqlx-default") => AnyPoolOptions::new().max_connections(1),
         _ => lambda_thaw::sqlx::pool_options::<Any>(),
     };
-    let pool = lambda_thaw::sqlx::connect_with(options, &url).await?;
+    let pool = if std::env::var_os("FIXTURE_GOVERNOR").is_some() {
+        let governor = lambda_thaw::sqlx::Governor::default();
+        lambda_thaw::sqlx::connect_governed::<Any>(options, &url, governor).await?
+    } else {
+        lambda_thaw::sqlx::connect_with(options, &url).await?
+    };
     lambda_thaw::sqlx::create_schema(
         &pool,
         "CREATE TABLE IF NOT EXISTS lt_items (item_key VARCHAR(64) PRIMARY KEY)",

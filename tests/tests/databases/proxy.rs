@@ -545,3 +545,99 @@ async fn proxy_mode_leaves_no_half_done_transaction_behind() {
     drop(bouncer);
     scratch.drop_database().await;
 }
+
+/// A spike through the emulator's scaling model onto a role allowed 10 connections, with
+/// no proxy: 60 arrivals within 0.3 s, each writing its own row. Returns the summary, the
+/// environments started, the most connections the role had (sampled every 10 ms from
+/// `pg_stat_activity`) and the rows written.
+async fn spike_onto_a_limit_of_10(
+    admin: &str,
+    governed: bool,
+) -> (lambda_thaw_emulator::Summary, usize, u64, i64) {
+    use lambda_thaw_emulator::scaling::{Arrivals, ScaledFleet, Scaling};
+    let role = LimitedRole::create(admin, 10).await;
+    let mut config = FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-db"))
+        .env("DATABASE_URL", &role.url)
+        .env("RUST_LOG", "info")
+        .timeout(Duration::from_secs(10));
+    if governed {
+        config = config.env("FIXTURE_GOVERNOR", "1");
+    }
+    let counter = sqlx::PgPool::connect(&role.scratch.url).await.unwrap();
+    let query = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE usename = '{}'",
+        role.name
+    );
+    let probe: lambda_thaw_emulator::scaling::ConnectionProbe = {
+        let counter = counter.clone();
+        Arc::new(move || {
+            let counter = counter.clone();
+            let query = query.clone();
+            Box::pin(async move {
+                sqlx::query_scalar::<_, i64>(AssertSqlSafe(query))
+                    .fetch_one(&counter)
+                    .await
+                    .ok()
+                    .map(|n| n as u64)
+            })
+        })
+    };
+    let fleet = ScaledFleet::new(config, Scaling::default())
+        .sample_every(Duration::from_millis(10), Some(probe));
+    let events: Vec<String> = (0..60)
+        .map(|i| format!(r#"{{"insert":"spike-{i}"}}"#))
+        .collect();
+    let records = fleet
+        .run(
+            events.into_iter().map(Into::into).collect(),
+            &Arrivals::rate(200.0, 60),
+            |_, _| {},
+        )
+        .await;
+    let summary = lambda_thaw_emulator::Summary::of(&records);
+    let timeline = fleet.timeline(&records, Duration::from_millis(100));
+    for record in records.iter().filter(|r| !r.outcome.is_response()).take(1) {
+        eprintln!("governed {governed}: first failure: {:?}", record.outcome);
+    }
+    let environments = fleet.environments().len();
+    fleet.shutdown().await;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM lt_items")
+        .fetch_one(&counter)
+        .await
+        .unwrap();
+    counter.close().await;
+    role.drop().await;
+    (
+        summary,
+        environments,
+        timeline.peak_server_connections.unwrap_or(0),
+        rows,
+    )
+}
+
+/// The governor against its control, in one run: without a proxy, a fleet larger than the
+/// role's limit fails at init past the limit, while governed environments give their idle
+/// connection back after each invocation and every invocation is served, inside the limit.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_governed_fleet_past_a_roles_connection_limit_serves_every_invocation_inside_it() {
+    let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
+        return;
+    };
+    let (control, control_environments, control_peak, control_rows) =
+        spike_onto_a_limit_of_10(&admin, false).await;
+    let (governed, environments, peak, rows) = spike_onto_a_limit_of_10(&admin, true).await;
+    eprintln!(
+        "60 arrivals in 0.3 s onto a limit of 10: plain {} failed of {} ({control_environments} environments, peak {control_peak} connections, {control_rows} rows); governed {} failed ({environments} environments, peak {peak} connections, {rows} rows)",
+        control.errors, control.invocations, governed.errors
+    );
+    assert!(
+        environments > 10,
+        "the spike needed more environments than the limit"
+    );
+    assert_eq!(governed.errors, 0, "{governed:?}");
+    assert_eq!(rows, 60, "every event written once");
+    assert!(peak <= 10, "{peak} connections");
+    // The control: the same spike without the governor loses invocations.
+    assert!(control.errors > 0, "{control:?}");
+    assert_eq!(control_rows as usize, 60 - control.errors);
+}

@@ -1,0 +1,38 @@
+//! lambda-thaw's own upkeep, run after each invocation's deferred work and before the
+//! runtime asks for the next event: never on the response path, never after the freeze,
+//! bounded by the deadline like deferred work. Registered once per environment (in init)
+//! by the parts that need it — the connection governor (`sqlx/governor.rs`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use crate::lifecycle::scope::Work;
+
+/// One piece of upkeep: a future made afresh after each invocation.
+pub(crate) type Upkeep = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+static UPKEEP: Mutex<Vec<Upkeep>> = Mutex::new(Vec::new());
+
+/// Runs `upkeep` after every invocation from now on.
+pub(crate) fn register(upkeep: Upkeep) {
+    UPKEEP
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(upkeep);
+}
+
+/// This invocation's upkeep, as deferred work (empty when nothing is registered).
+pub(crate) fn work() -> Vec<Work> {
+    let upkeep = UPKEEP.lock().unwrap_or_else(|p| p.into_inner());
+    upkeep
+        .iter()
+        .map(|upkeep| {
+            let run = upkeep();
+            Box::pin(async move {
+                run.await;
+                None
+            }) as Work
+        })
+        .collect()
+}
