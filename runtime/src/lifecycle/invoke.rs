@@ -107,6 +107,7 @@ where
         if emf::first_invocation() {
             emf::count(names::COLD_START, 1);
         }
+        upkeep::prepare().await;
         let output = answered(answer.await).await;
         emf::duration(names::INVOCATION_DURATION, started);
         let work = take_current();

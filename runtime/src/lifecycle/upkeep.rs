@@ -1,7 +1,9 @@
 //! lambda-thaw's own upkeep, run after each invocation's deferred work and before the
 //! runtime asks for the next event: never on the response path, never after the freeze,
-//! bounded by the deadline like deferred work. Registered once per environment (in init)
-//! by the parts that need it — the connection governor (`sqlx/governor.rs`).
+//! bounded by the deadline like deferred work; and what must be ready before a handler
+//! runs. Registered once per environment (in init) by the parts that need it — the
+//! connection governor (`sqlx/governor.rs`): after, it gives an idle connection back; before,
+//! it reconnects the pool it emptied, with back-off at the connection limit.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,6 +15,7 @@ use crate::lifecycle::scope::Work;
 pub(crate) type Upkeep = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 static UPKEEP: Mutex<Vec<Upkeep>> = Mutex::new(Vec::new());
+static PREPARE: Mutex<Vec<Upkeep>> = Mutex::new(Vec::new());
 
 /// Runs `upkeep` after every invocation from now on.
 pub(crate) fn register(upkeep: Upkeep) {
@@ -20,6 +23,23 @@ pub(crate) fn register(upkeep: Upkeep) {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .push(upkeep);
+}
+
+/// Runs `prepare` before every handler from now on, inside the invocation (its deadline
+/// known); it should cost nothing when there is nothing to prepare.
+pub(crate) fn register_before(prepare: Upkeep) {
+    PREPARE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(prepare);
+}
+
+/// Runs what must be ready before the handler, one after the other.
+pub(crate) async fn prepare() {
+    let prepare: Vec<Upkeep> = PREPARE.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    for prepare in prepare {
+        prepare().await;
+    }
 }
 
 /// This invocation's upkeep, as deferred work (empty when nothing is registered).

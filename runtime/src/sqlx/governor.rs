@@ -12,8 +12,9 @@
 //!   it reads the server's limit and use, on the connection the pool holds idle, at most
 //!   once per [`Governor::refresh`] (one round trip; no new connection for it);
 //! * when the use is at or above [`Governor::threshold`] of the limit, it closes that idle
-//!   connection; the next invocation connects again, and at the limit waits with the
-//!   jittered back-off of [`acquire`](super::acquire) rather than fail — for up to
+//!   connection; before the next handler it connects again through
+//!   [`acquire`](super::acquire), which at the limit waits with jittered back-off rather
+//!   than fail — for up to
 //!   [`GOVERNED_CONNECTION_LIMIT_WAIT`](super::GOVERNED_CONNECTION_LIMIT_WAIT), since
 //!   governed environments free their slots soon;
 //! * it never touches another session, and a response never waits for it.
@@ -79,30 +80,55 @@ impl Usage {
     }
 }
 
-/// What each database tells about its connections: (role in use, role limit, server in
-/// use, server limit), as BIGINTs. PostgreSQL reserves `superuser_reserved_connections`
-/// of `max_connections`; `rolconnlimit` is -1 for "none". MySQL and MariaDB show other
-/// users' sessions only with the PROCESS privilege: without it, the server's count is the
-/// user's own, and the user's limit (`max_user_connections`, 0 for "none") still applies.
-fn usage_query(database: &str) -> Option<&'static str> {
-    match database {
-        "PostgreSQL" => Some(
-            "SELECT CAST(count(*) FILTER (WHERE usename = current_user) AS BIGINT), \
-             CAST(COALESCE((SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user), -1) AS BIGINT), \
-             CAST(count(*) FILTER (WHERE backend_type = 'client backend') AS BIGINT), \
-             CAST(current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int AS BIGINT) \
-             FROM pg_stat_activity",
-        ),
-        "MySQL" => Some(
-            "SELECT CAST(COALESCE(SUM(USER = SUBSTRING_INDEX(CURRENT_USER(), '@', 1)), 0) AS SIGNED), \
-             CAST(@@max_user_connections AS SIGNED), \
-             CAST(COUNT(*) AS SIGNED), \
-             CAST(@@max_connections AS SIGNED) \
-             FROM information_schema.PROCESSLIST",
-        ),
-        // SQLite has no server and no connection limit.
-        _ => None,
+/// The servers the governor reads, each with its query for (role in use, role limit,
+/// server in use, server limit), as BIGINTs. PostgreSQL reserves
+/// `superuser_reserved_connections` of `max_connections`; `rolconnlimit` is -1 for "none".
+/// MySQL and MariaDB show other users' sessions only with the PROCESS privilege: without
+/// it, the server's count is the user's own; the user's limit is the account's own
+/// `MAX_USER_CONNECTIONS` (read once, from `SHOW GRANTS`) or else the global
+/// `max_user_connections` (0 for "none").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Server {
+    Postgres,
+    MySql,
+}
+
+impl Server {
+    /// The server a driver of this name talks to; SQLite has no server and no limit.
+    fn named(database: &str) -> Option<Self> {
+        match database {
+            "PostgreSQL" => Some(Self::Postgres),
+            "MySQL" => Some(Self::MySql),
+            _ => None,
+        }
     }
+
+    fn usage_query(self) -> &'static str {
+        match self {
+            Self::Postgres => {
+                "SELECT CAST(count(*) FILTER (WHERE usename = current_user) AS BIGINT), \
+                 CAST(COALESCE((SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user), -1) AS BIGINT), \
+                 CAST(count(*) FILTER (WHERE backend_type = 'client backend') AS BIGINT), \
+                 CAST(current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int AS BIGINT) \
+                 FROM pg_stat_activity"
+            }
+            Self::MySql => {
+                "SELECT CAST(COALESCE(SUM(USER = SUBSTRING_INDEX(CURRENT_USER(), '@', 1)), 0) AS SIGNED), \
+                 CAST(@@max_user_connections AS SIGNED), \
+                 CAST(COUNT(*) AS SIGNED), \
+                 CAST(@@max_connections AS SIGNED) \
+                 FROM information_schema.PROCESSLIST"
+            }
+        }
+    }
+}
+
+/// The account's own `MAX_USER_CONNECTIONS` in one line of MySQL's or MariaDB's
+/// `SHOW GRANTS` (`GRANT USAGE ON *.* TO `app`@`%` WITH MAX_USER_CONNECTIONS 10`).
+fn account_limit(grant: &str) -> Option<i64> {
+    let upper = grant.to_ascii_uppercase();
+    let after = upper.split("MAX_USER_CONNECTIONS").nth(1)?;
+    after.split_whitespace().next()?.parse().ok()
 }
 
 /// The database behind `pool`: its driver's name, or for sqlx's `Any` driver the one its
@@ -122,7 +148,12 @@ fn database_of<DB: Database>(pool: &sqlx::Pool<DB>) -> String {
 
 struct State {
     governor: Governor,
+    server: Server,
     last: Mutex<Option<(Instant, Usage)>>,
+    /// MySQL/MariaDB: the account's own limit, once read (0: none).
+    account_limit: std::sync::OnceLock<i64>,
+    /// A connection was given back after the last invocation.
+    gave_back: std::sync::atomic::AtomicBool,
 }
 
 impl State {
@@ -159,6 +190,7 @@ where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     i64: for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'r> Decode<'r, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
     super::limit::wait_as_governed();
@@ -170,14 +202,17 @@ where
 /// Governs `pool` from now on (prefer [`connect_governed`], which governs the first
 /// connection too): after each invocation, its idle connection is given back
 /// while the server runs at or above `governor.threshold` of its connection limit. Call
-/// it once, in init; on SQLite it does nothing.
+/// it once, in init; on SQLite it does nothing. Name the driver (`govern::<Postgres>`), as
+/// with [`connect`](super::connect): left to inference, the bounds on the driver's
+/// connection can send rustc's trait solver in circles (E0275) when the `proxy` feature is
+/// on.
 ///
 /// ```no_run
 /// # async fn setup() -> Result<sqlx::PgPool, lambda_thaw::Error> {
 /// use lambda_thaw::sqlx::{Governor, connect, govern};
 ///
 /// let pool = connect::<sqlx::Postgres>(&std::env::var("DATABASE_URL")?).await?;
-/// govern(&pool, Governor::default());
+/// govern::<sqlx::Postgres>(&pool, Governor::default());
 /// # Ok(pool) }
 /// ```
 pub fn govern<DB>(pool: &sqlx::Pool<DB>, governor: Governor)
@@ -185,41 +220,63 @@ where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     i64: for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'r> Decode<'r, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
-    let Some(query) = usage_query(&database_of(pool)) else {
+    let Some(server) = Server::named(&database_of(pool)) else {
         return;
     };
     super::limit::wait_as_governed();
     let state = Arc::new(State {
         governor,
+        server,
         last: Mutex::new(None),
+        account_limit: std::sync::OnceLock::new(),
+        gave_back: std::sync::atomic::AtomicBool::new(false),
     });
-    let pool = pool.clone();
+    let after = (pool.clone(), state.clone());
     upkeep::register(Arc::new(move || {
-        let pool = pool.clone();
-        let state = state.clone();
-        Box::pin(async move { give_back_if_hot::<DB>(&pool, &state, query).await })
+        let (pool, state) = after.clone();
+        Box::pin(async move { give_back_if_hot::<DB>(&pool, &state).await })
+    }));
+    // Before the next handler, the connection given back is opened again through
+    // `acquire`: at the limit it waits with back-off (sqlx's pool returns MySQL's refusal
+    // at once), and the handler then finds it idle in the pool.
+    let before = (pool.clone(), state);
+    upkeep::register_before(Arc::new(move || {
+        let (pool, state) = before.clone();
+        Box::pin(async move {
+            if state
+                .gave_back
+                .swap(false, std::sync::atomic::Ordering::Relaxed)
+                && let Err(error) = super::acquire(&pool).await
+            {
+                tracing::info!(%error, "could not reconnect before the handler");
+            }
+        })
     }));
 }
 
 /// After an invocation: read the server's use (if the last reading is stale) on the idle
 /// connection, and close that connection if the server runs hot.
-async fn give_back_if_hot<DB>(pool: &sqlx::Pool<DB>, state: &State, query: &'static str)
+async fn give_back_if_hot<DB>(pool: &sqlx::Pool<DB>, state: &State)
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     i64: for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'r> Decode<'r, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
     // Only a connection nobody uses (another invocation of a Managed Instance may hold the
-    // rest); none idle, nothing to give back.
+    // rest); none idle, nothing to give back, and no connection opened to ask. Held from
+    // here to the end: a connection returned to the pool goes back on a task of its own,
+    // and would not be idle again at once to be given back.
     let Some(mut connection) = pool.try_acquire() else {
         return;
     };
     let usage = match state.fresh() {
         Some(usage) => Some(usage),
-        None => match read_usage::<DB>(&mut connection, query).await {
+        None => match read_usage::<DB>(&mut connection, state).await {
             Ok(usage) => {
                 if let Some(usage) = usage {
                     state.store(usage);
@@ -229,41 +286,64 @@ where
             Err(error) => {
                 // A connection that cannot answer is no use to keep either.
                 tracing::info!(%error, "the connection governor could not read the server's connections; closing the connection");
-                close(connection).await;
+                give_back(connection, state).await;
                 return;
             }
         },
     };
-    let Some(usage) = usage else { return };
-    if usage.share() >= state.governor.threshold {
+    if usage.is_some_and(|usage| usage.share() >= state.governor.threshold) {
         tracing::info!(
-            in_use = usage.in_use,
-            limit = usage.limit,
+            ?usage,
             "the database runs near its connection limit; giving this environment's idle connection back"
         );
-        close(connection).await;
+        give_back(connection, state).await;
     }
 }
 
 async fn read_usage<DB>(
     connection: &mut DB::Connection,
-    query: &'static str,
+    state: &State,
 ) -> Result<Option<Usage>, sqlx::Error>
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     i64: for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'r> Decode<'r, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
-    let row = sqlx::raw_sql(query).fetch_one(&mut *connection).await?;
-    let role = (row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?);
+    let account = match (state.server, state.account_limit.get()) {
+        (Server::MySql, None) => {
+            let grants = sqlx::raw_sql("SHOW GRANTS")
+                .fetch_all(&mut *connection)
+                .await?;
+            let limit = grants
+                .iter()
+                .filter_map(|row| row.try_get::<String, _>(0).ok())
+                .find_map(|grant| account_limit(&grant))
+                .unwrap_or(0);
+            *state.account_limit.get_or_init(|| limit)
+        }
+        (_, limit) => limit.copied().unwrap_or(0),
+    };
+    let row = sqlx::raw_sql(state.server.usage_query())
+        .fetch_one(&mut *connection)
+        .await?;
+    let mut role = (row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?);
+    if account > 0 {
+        role.1 = account;
+    }
     let server = (row.try_get::<i64, _>(2)?, row.try_get::<i64, _>(3)?);
     Ok(Usage::tightest(role, server))
 }
 
-async fn close<DB: Database>(connection: sqlx::pool::PoolConnection<DB>) {
+/// Closes `connection` (the pool opens another when next asked) and has the next handler
+/// reconnect first.
+async fn give_back<DB: Database>(connection: sqlx::pool::PoolConnection<DB>, state: &State) {
     emf::count(emf::names::CONNECTIONS_GIVEN_BACK, 1);
     let _ = connection.close().await;
+    state
+        .gave_back
+        .store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 #[cfg(test)]
@@ -308,16 +388,28 @@ mod tests {
 
     #[test]
     fn each_server_database_has_its_query_and_sqlite_none() {
-        assert!(
-            usage_query("PostgreSQL")
-                .unwrap()
-                .contains("pg_stat_activity")
+        assert!(Server::Postgres.usage_query().contains("pg_stat_activity"));
+        assert!(Server::MySql.usage_query().contains("max_user_connections"));
+        assert_eq!(Server::named("PostgreSQL"), Some(Server::Postgres));
+        assert_eq!(Server::named("MySQL"), Some(Server::MySql));
+        assert_eq!(Server::named("SQLite"), None);
+    }
+
+    #[test]
+    fn an_account_s_own_limit_is_read_from_its_grant() {
+        assert_eq!(
+            account_limit("GRANT USAGE ON *.* TO `app`@`%` WITH MAX_USER_CONNECTIONS 10"),
+            Some(10)
         );
-        assert!(
-            usage_query("MySQL")
-                .unwrap()
-                .contains("max_user_connections")
+        assert_eq!(
+            account_limit(
+                "GRANT USAGE ON *.* TO `app`@`%` WITH max_user_connections 3 MAX_QUERIES_PER_HOUR 9"
+            ),
+            Some(3)
         );
-        assert_eq!(usage_query("SQLite"), None);
+        assert_eq!(
+            account_limit("GRANT ALL PRIVILEGES ON `db`.* TO `app`@`%`"),
+            None
+        );
     }
 }

@@ -546,35 +546,47 @@ async fn proxy_mode_leaves_no_half_done_transaction_behind() {
     scratch.drop_database().await;
 }
 
-/// A spike through the emulator's scaling model onto a role allowed 10 connections, with
-/// no proxy: 60 arrivals within 0.3 s, each writing its own row. Returns the summary, the
-/// environments started, the most connections the role had (sampled every 10 ms from
-/// `pg_stat_activity`) and the rows written.
+/// What a spike did: failed invocations, environments started, the most connections the
+/// limited role or user had at once, rows written.
+#[derive(Debug)]
+struct Spike {
+    summary: lambda_thaw_emulator::Summary,
+    environments: usize,
+    peak: u64,
+    rows: i64,
+}
+
+/// A spike through the emulator's scaling model onto a role or user allowed 10
+/// connections, with no proxy: 60 arrivals within 0.3 s, each writing its own row.
+/// `count` counts the role's connections (sampled every 10 ms on `admin`), `rows` the rows.
 async fn spike_onto_a_limit_of_10(
+    url: &str,
     admin: &str,
+    count: String,
+    rows: String,
     governed: bool,
-) -> (lambda_thaw_emulator::Summary, usize, u64, i64) {
-    use lambda_thaw_emulator::scaling::{Arrivals, ScaledFleet, Scaling};
-    let role = LimitedRole::create(admin, 10).await;
+) -> Spike {
+    use lambda_thaw_emulator::scaling::{Arrivals, ConnectionProbe, ScaledFleet, Scaling};
+    sqlx::any::install_default_drivers();
     let mut config = FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-db"))
-        .env("DATABASE_URL", &role.url)
+        .env("DATABASE_URL", url)
         .env("RUST_LOG", "info")
         .timeout(Duration::from_secs(10));
     if governed {
         config = config.env("FIXTURE_GOVERNOR", "1");
     }
-    let counter = sqlx::PgPool::connect(&role.scratch.url).await.unwrap();
-    let query = format!(
-        "SELECT count(*) FROM pg_stat_activity WHERE usename = '{}'",
-        role.name
-    );
-    let probe: lambda_thaw_emulator::scaling::ConnectionProbe = {
+    let counter = sqlx::any::AnyPoolOptions::new()
+        .max_connections(2)
+        .connect(admin)
+        .await
+        .unwrap();
+    let probe: ConnectionProbe = {
         let counter = counter.clone();
         Arc::new(move || {
             let counter = counter.clone();
-            let query = query.clone();
+            let count = count.clone();
             Box::pin(async move {
-                sqlx::query_scalar::<_, i64>(AssertSqlSafe(query))
+                sqlx::query_scalar::<_, i64>(AssertSqlSafe(count))
                     .fetch_one(&counter)
                     .await
                     .ok()
@@ -601,43 +613,93 @@ async fn spike_onto_a_limit_of_10(
     }
     let environments = fleet.environments().len();
     fleet.shutdown().await;
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM lt_items")
+    let rows: i64 = sqlx::query_scalar(AssertSqlSafe(rows))
         .fetch_one(&counter)
         .await
         .unwrap();
     counter.close().await;
-    role.drop().await;
-    (
+    Spike {
         summary,
         environments,
-        timeline.peak_server_connections.unwrap_or(0),
+        peak: timeline.peak_server_connections.unwrap_or(0),
         rows,
-    )
+    }
 }
 
-/// The governor against its control, in one run: without a proxy, a fleet larger than the
-/// role's limit fails at init past the limit, while governed environments give their idle
-/// connection back after each invocation and every invocation is served, inside the limit.
+/// The governed spike and its control: the governor serves every invocation inside the
+/// limit; without it, the environments past the limit fail.
+fn governed_serves_all_and_plain_does_not(server: &str, plain: Spike, governed: Spike) {
+    eprintln!(
+        "{server}: 60 arrivals in 0.3 s onto a limit of 10: plain {} of 60 failed ({} environments, peak {} connections, {} rows); governed {} failed ({} environments, peak {} connections, {} rows)",
+        plain.summary.errors,
+        plain.environments,
+        plain.peak,
+        plain.rows,
+        governed.summary.errors,
+        governed.environments,
+        governed.peak,
+        governed.rows
+    );
+    assert!(
+        governed.environments > 10,
+        "the spike needed more environments than the limit: {governed:?}"
+    );
+    assert_eq!(governed.summary.errors, 0, "{governed:?}");
+    assert_eq!(governed.rows, 60, "every event written once");
+    assert!(governed.peak <= 10, "{governed:?}");
+    assert!(plain.summary.errors > 0, "{plain:?}");
+    assert_eq!(plain.rows as usize, 60 - plain.summary.errors);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_governed_fleet_past_a_roles_connection_limit_serves_every_invocation_inside_it() {
     let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
         return;
     };
-    let (control, control_environments, control_peak, control_rows) =
-        spike_onto_a_limit_of_10(&admin, false).await;
-    let (governed, environments, peak, rows) = spike_onto_a_limit_of_10(&admin, true).await;
-    eprintln!(
-        "60 arrivals in 0.3 s onto a limit of 10: plain {} failed of {} ({control_environments} environments, peak {control_peak} connections, {control_rows} rows); governed {} failed ({environments} environments, peak {peak} connections, {rows} rows)",
-        control.errors, control.invocations, governed.errors
-    );
-    assert!(
-        environments > 10,
-        "the spike needed more environments than the limit"
-    );
-    assert_eq!(governed.errors, 0, "{governed:?}");
-    assert_eq!(rows, 60, "every event written once");
-    assert!(peak <= 10, "{peak} connections");
-    // The control: the same spike without the governor loses invocations.
-    assert!(control.errors > 0, "{control:?}");
-    assert_eq!(control_rows as usize, 60 - control.errors);
+    let mut spikes = Vec::new();
+    for governed in [false, true] {
+        let role = LimitedRole::create(&admin, 10).await;
+        let count = format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = '{}'",
+            role.name
+        );
+        let rows = "SELECT count(*) FROM lt_items".to_owned();
+        spikes.push(
+            spike_onto_a_limit_of_10(&role.url, &role.scratch.url, count, rows, governed).await,
+        );
+        role.drop().await;
+    }
+    let governed = spikes.pop().unwrap();
+    let plain = spikes.pop().unwrap();
+    governed_serves_all_and_plain_does_not("PostgreSQL", plain, governed);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_governed_fleet_past_a_users_max_user_connections_serves_every_invocation_inside_it() {
+    let Some(admin) = admin_url("LAMBDA_THAW_TEST_MYSQL") else {
+        return;
+    };
+    let mut spikes = Vec::new();
+    for governed in [false, true] {
+        let mut scratch = MariaScratch::create(&admin).await;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "ALTER USER '{0}'@'%' WITH MAX_USER_CONNECTIONS 10; \
+             CREATE TABLE {0}.lt_items (item_key VARCHAR(64) PRIMARY KEY)",
+            scratch.name
+        )))
+        .execute(&mut scratch.admin)
+        .await
+        .unwrap();
+        let count = format!(
+            "SELECT count(*) FROM information_schema.PROCESSLIST WHERE USER = '{}'",
+            scratch.name
+        );
+        let rows = format!("SELECT count(*) FROM {}.lt_items", scratch.name);
+        spikes.push(spike_onto_a_limit_of_10(&scratch.url, &admin, count, rows, governed).await);
+        scratch.wait_until_idle().await;
+        scratch.drop_database().await;
+    }
+    let governed = spikes.pop().unwrap();
+    let plain = spikes.pop().unwrap();
+    governed_serves_all_and_plain_does_not("MariaDB", plain, governed);
 }
