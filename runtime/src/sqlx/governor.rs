@@ -12,7 +12,8 @@
 //!   it reads the server's limit and use, on the connection the pool holds idle, at most
 //!   once per [`Governor::refresh`] (one round trip; no new connection for it);
 //! * when the use is at or above [`Governor::threshold`] of the limit, it closes that idle
-//!   connection; before the next handler it connects again through
+//!   connection — unless the environment is in demand ([`Governor::keep_if_reused_within`])
+//!   and the server is not yet full; before the next handler it connects again through
 //!   [`acquire`](super::acquire), which at the limit waits with jittered back-off rather
 //!   than fail — for up to
 //!   [`GOVERNED_CONNECTION_LIMIT_WAIT`](super::GOVERNED_CONNECTION_LIMIT_WAIT), since
@@ -32,6 +33,7 @@ use std::time::{Duration, Instant};
 use sqlx::{ColumnIndex, Database, Decode, Executor, Row, Type};
 
 use crate::emf;
+use crate::lifecycle::scope::idle_gap_before_invocation;
 use crate::lifecycle::upkeep;
 
 /// When and how the governor gives connections back.
@@ -43,6 +45,13 @@ pub struct Governor {
     pub threshold: f64,
     /// Read the server's use at most this often per environment. Default 1 s.
     pub refresh: Duration,
+    /// Keep the connection of an environment in demand — one whose invocation came less
+    /// than this long after its previous one — until the server is full (Lambda hands
+    /// events to the environment used last, so under steady load the same few are reused,
+    /// and giving their connections back would only make each invocation reconnect). An
+    /// environment's first invocation and one after a longer idle gap give theirs back
+    /// once the server runs at the threshold. Default 500 ms.
+    pub keep_if_reused_within: Duration,
 }
 
 impl Default for Governor {
@@ -50,6 +59,7 @@ impl Default for Governor {
         Self {
             threshold: 0.8,
             refresh: Duration::from_secs(1),
+            keep_if_reused_within: Duration::from_millis(500),
         }
     }
 }
@@ -154,6 +164,8 @@ struct State {
     account_limit: std::sync::OnceLock<i64>,
     /// A connection was given back after the last invocation.
     gave_back: std::sync::atomic::AtomicBool,
+    /// Invocations this environment has served under the governor.
+    invocations: std::sync::atomic::AtomicU64,
 }
 
 impl State {
@@ -233,6 +245,7 @@ where
         last: Mutex::new(None),
         account_limit: std::sync::OnceLock::new(),
         gave_back: std::sync::atomic::AtomicBool::new(false),
+        invocations: std::sync::atomic::AtomicU64::new(0),
     });
     let after = (pool.clone(), state.clone());
     upkeep::register(Arc::new(move || {
@@ -267,6 +280,20 @@ where
     String: for<'r> Decode<'r, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
+    let first = state
+        .invocations
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        == 0;
+    let in_demand = !first && idle_gap_before_invocation() < state.governor.keep_if_reused_within;
+    // An environment in demand keeps its connection unless the server is full: then others
+    // may be waiting for a slot, and it gives its connection back as well.
+    if in_demand
+        && state
+            .fresh()
+            .is_some_and(|usage| usage.in_use < usage.limit)
+    {
+        return;
+    }
     // Only a connection nobody uses (another invocation of a Managed Instance may hold the
     // rest); none idle, nothing to give back, and no connection opened to ask. Held from
     // here to the end: a connection returned to the pool goes back on a task of its own,
@@ -291,7 +318,10 @@ where
             }
         },
     };
-    if usage.is_some_and(|usage| usage.share() >= state.governor.threshold) {
+    let hot = usage.is_some_and(|usage| {
+        usage.share() >= state.governor.threshold && (!in_demand || usage.in_use >= usage.limit)
+    });
+    if hot {
         tracing::info!(
             ?usage,
             "the database runs near its connection limit; giving this environment's idle connection back"
