@@ -150,6 +150,9 @@ mod probe;
 pub mod requirements;
 mod state;
 
+#[cfg(feature = "batch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "batch")))]
+pub mod batch;
 mod builder;
 mod cache;
 mod defer_layer;

@@ -28,6 +28,7 @@ const LAYERS: &[&[&str]] = &[
         "erase",
     ],
     &[
+        "batch",
         "builder",
         "layer",
         "testing",

@@ -1,12 +1,14 @@
 //! `sqs-batch`: a typed SQS handler (`aws_lambda_events::sqs::SqsEvent`) that processes
-//! each message and reports the ones that failed as partial batch failures
+//! each message through `lambda_thaw::batch::sqs` — up to 10 at once, a panic or an error
+//! failing that message alone, messages not started when the deadline is near reported
+//! for a retry — and reports the ones that failed as partial batch failures
 //! (`batchItemFailures`), so SQS retries only those — the queue's event source mapping
 //! needs `ReportBatchItemFailures`. Messages are payments as JSON; one that does not
 //! parse, or has a non-positive amount, fails alone.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_thaw::{Error, LambdaEvent, handler};
 use serde::Deserialize;
 
@@ -39,16 +41,10 @@ fn process(body: Option<&str>, ledger: &Ledger) -> Result<(), String> {
 
 #[handler(init = setup)]
 async fn handle(event: LambdaEvent<SqsEvent>, ledger: &Ledger) -> Result<SqsBatchResponse, Error> {
-    let mut response = SqsBatchResponse::default();
-    for message in event.payload.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        if let Err(reason) = process(message.body.as_deref(), ledger) {
-            tracing::warn!(message_id = %id, %reason, "message failed; SQS will retry it");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            response.batch_item_failures.push(failure);
-        }
-    }
+    let response = lambda_thaw::batch::sqs(event.payload, 10, |message| async move {
+        process(message.body.as_deref(), ledger)
+    })
+    .await;
     tracing::info!(
         processed = ledger.processed.load(Ordering::SeqCst),
         "batch done"

@@ -18,6 +18,7 @@ static UPKEEP: Mutex<Vec<Upkeep>> = Mutex::new(Vec::new());
 static PREPARE: Mutex<Vec<Upkeep>> = Mutex::new(Vec::new());
 
 /// Runs `upkeep` after every invocation from now on.
+#[cfg_attr(not(feature = "sqlx"), allow(dead_code))]
 pub(crate) fn register(upkeep: Upkeep) {
     UPKEEP
         .lock()
@@ -27,6 +28,7 @@ pub(crate) fn register(upkeep: Upkeep) {
 
 /// Runs `prepare` before every handler from now on, inside the invocation (its deadline
 /// known); it should cost nothing when there is nothing to prepare.
+#[cfg_attr(not(feature = "sqlx"), allow(dead_code))]
 pub(crate) fn register_before(prepare: Upkeep) {
     PREPARE
         .lock()
