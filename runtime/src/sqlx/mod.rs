@@ -383,4 +383,37 @@ mod tests {
         let timeout = scope(in_a_minute, Duration::ZERO, async { acquire_timeout() }).await;
         assert_eq!(timeout, ACQUIRE_TIMEOUT);
     }
+
+    #[tokio::test]
+    async fn after_connect_keeps_the_options_and_runs_on_each_new_connection() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        let options = super::after_connect(
+            super::pool_options::<sqlx::Sqlite>().max_connections(2),
+            |connection, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA user_version = 7")
+                        .execute(connection)
+                        .await?;
+                    CALLS.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                })
+            },
+        );
+        let pool = super::connect_with(options, "sqlite::memory:")
+            .await
+            .unwrap();
+        assert_eq!(pool.options().get_max_connections(), 2, "the options given");
+        // Both connections at once: the first (opened by connect) and a second, new one.
+        let first = pool.acquire().await.unwrap();
+        let mut second = pool.acquire().await.unwrap();
+        let (version,): (i64,) = sqlx::query_as("PRAGMA user_version")
+            .fetch_one(&mut *second)
+            .await
+            .unwrap();
+        assert_eq!(version, 7, "the callback ran on the new connection");
+        assert_eq!(CALLS.load(Ordering::SeqCst), 2);
+        drop((first, second));
+        pool.close().await;
+    }
 }
