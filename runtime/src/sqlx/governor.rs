@@ -54,6 +54,21 @@ pub struct Governor {
     pub keep_if_reused_within: Duration,
 }
 
+impl Governor {
+    /// Whether an environment is in demand: not its first invocation, and this one came
+    /// within [`keep_if_reused_within`](Self::keep_if_reused_within) of its previous one.
+    fn in_demand(&self, first: bool, idle_gap: Duration) -> bool {
+        !first && idle_gap < self.keep_if_reused_within
+    }
+
+    /// Whether an environment gives its idle connection back, the server being at `usage`:
+    /// from the threshold on; when it is `in_demand`, only once the server is full (others
+    /// may be waiting for a slot then).
+    fn gives_back(&self, in_demand: bool, usage: Usage) -> bool {
+        usage.share() >= self.threshold && (!in_demand || usage.in_use >= usage.limit)
+    }
+}
+
 impl Default for Governor {
     fn default() -> Self {
         Self {
@@ -284,13 +299,13 @@ where
         .invocations
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         == 0;
-    let in_demand = !first && idle_gap_before_invocation() < state.governor.keep_if_reused_within;
-    // An environment in demand keeps its connection unless the server is full: then others
-    // may be waiting for a slot, and it gives its connection back as well.
-    if in_demand
-        && state
-            .fresh()
-            .is_some_and(|usage| usage.in_use < usage.limit)
+    let in_demand = state
+        .governor
+        .in_demand(first, idle_gap_before_invocation());
+    // A fresh reading that says keep: nothing to read, nothing to give back.
+    if state
+        .fresh()
+        .is_some_and(|usage| !state.governor.gives_back(in_demand, usage))
     {
         return;
     }
@@ -318,10 +333,7 @@ where
             }
         },
     };
-    let hot = usage.is_some_and(|usage| {
-        usage.share() >= state.governor.threshold && (!in_demand || usage.in_use >= usage.limit)
-    });
-    if hot {
+    if usage.is_some_and(|usage| state.governor.gives_back(in_demand, usage)) {
         tracing::info!(
             ?usage,
             "the database runs near its connection limit; giving this environment's idle connection back"
@@ -382,6 +394,22 @@ mod tests {
 
     #[test]
     fn the_tighter_limit_counts_and_no_limit_is_none() {
+        // The fuller of two limits is the one that counts.
+        assert_eq!(
+            Usage::tightest((5, 10), (90, 100)),
+            Some(Usage {
+                in_use: 90,
+                limit: 100
+            })
+        );
+        // A limit of exactly one is a limit.
+        assert_eq!(
+            Usage::tightest((1, 1), (1, 0)),
+            Some(Usage {
+                in_use: 1,
+                limit: 1
+            })
+        );
         // A role limited to 10 with 9 open, on a server of 100 with 20 open: the role's.
         assert_eq!(
             Usage::tightest((9, 10), (20, 97)),
@@ -414,6 +442,82 @@ mod tests {
             .share(),
             0.8
         );
+    }
+
+    #[test]
+    fn from_the_threshold_on_an_environment_gives_back_unless_in_demand_and_the_server_not_full() {
+        let governor = Governor::default();
+        let at = |in_use| Usage { in_use, limit: 10 };
+        let cases = [
+            // (in demand, in use of 10, gives back)
+            (false, 7, false),
+            (false, 8, true),
+            (false, 10, true),
+            (true, 8, false),
+            (true, 9, false),
+            (true, 10, true),
+            (true, 11, true),
+        ];
+        for (in_demand, in_use, expected) in cases {
+            assert_eq!(
+                governor.gives_back(in_demand, at(in_use)),
+                expected,
+                "in demand {in_demand}, {in_use} of 10"
+            );
+        }
+    }
+
+    #[test]
+    fn an_environment_reused_within_half_a_second_is_in_demand_and_a_new_one_is_not() {
+        let governor = Governor::default();
+        let ms = Duration::from_millis;
+        assert!(governor.in_demand(false, ms(10)));
+        assert!(governor.in_demand(false, ms(499)));
+        assert!(!governor.in_demand(false, ms(500)));
+        assert!(!governor.in_demand(true, ms(0)), "its first invocation");
+    }
+
+    #[test]
+    fn a_reading_is_fresh_for_the_refresh_period_only() {
+        let state = |refresh| State {
+            governor: Governor {
+                refresh,
+                ..Governor::default()
+            },
+            server: Server::Postgres,
+            last: Mutex::new(None),
+            account_limit: std::sync::OnceLock::new(),
+            gave_back: std::sync::atomic::AtomicBool::new(false),
+            invocations: std::sync::atomic::AtomicU64::new(0),
+        };
+        let usage = Usage {
+            in_use: 3,
+            limit: 10,
+        };
+        let kept = state(Duration::from_secs(3600));
+        assert_eq!(kept.fresh(), None, "nothing read yet");
+        kept.store(usage);
+        assert_eq!(kept.fresh(), Some(usage));
+        let stale = state(Duration::ZERO);
+        stale.store(usage);
+        assert_eq!(stale.fresh(), None, "read again after the refresh period");
+    }
+
+    #[tokio::test]
+    async fn the_database_is_the_driver_s_or_for_any_the_url_s() {
+        sqlx::any::install_default_drivers();
+        let postgres = sqlx::PgPool::connect_lazy("postgres://app@127.0.0.1:1/db").unwrap();
+        assert_eq!(database_of(&postgres), "PostgreSQL");
+        for (url, database) in [
+            ("postgres://app@127.0.0.1:1/db", "PostgreSQL"),
+            ("postgresql://app@127.0.0.1:1/db", "PostgreSQL"),
+            ("mysql://app@127.0.0.1:1/db", "MySQL"),
+            ("mariadb://app@127.0.0.1:1/db", "MySQL"),
+            ("sqlite::memory:", "SQLite"),
+        ] {
+            let pool = sqlx::AnyPool::connect_lazy(url).unwrap();
+            assert_eq!(database_of(&pool), database, "{url}");
+        }
     }
 
     #[test]
