@@ -416,4 +416,40 @@ mod tests {
         drop((first, second));
         pool.close().await;
     }
+
+    #[tokio::test]
+    async fn a_rotating_pool_fetches_its_secret_again_only_when_the_database_rejects_it() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static FETCHES: AtomicUsize = AtomicUsize::new(0);
+        // SQLite has no password: the "secret" here is the database's file name.
+        let file = std::env::temp_dir().join(format!("lt-rotating-{}.db", std::process::id()));
+        let name = file.display().to_string();
+        let base = sqlx::sqlite::SqliteConnectOptions::new().create_if_missing(true);
+        let pool = super::RotatingPool::<sqlx::Sqlite>::connect(
+            super::pool_options(),
+            base,
+            |options, secret| options.filename(secret),
+            Duration::from_secs(3600),
+            move || {
+                FETCHES.fetch_add(1, Ordering::SeqCst);
+                let name = name.clone();
+                async move { Ok::<_, std::io::Error>(name) }
+            },
+        )
+        .await
+        .unwrap();
+        let pool: &'static _ = Box::leak(Box::new(pool));
+        drop(pool.acquire().await.unwrap());
+        assert_eq!(FETCHES.load(Ordering::SeqCst), 1, "one fetch per TTL");
+        // Another failure than a rejected secret (here: the pool is closed) is returned as
+        // it is, without asking the secret's source again.
+        pool.pool().close().await;
+        assert!(pool.acquire().await.is_err());
+        assert_eq!(
+            FETCHES.load(Ordering::SeqCst),
+            1,
+            "no refetch for another error"
+        );
+        let _ = std::fs::remove_file(&file);
+    }
 }
