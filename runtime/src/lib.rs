@@ -76,9 +76,10 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `sqlx` | `lambda_thaw::sqlx`: pool options for Lambda — one connection per environment, a liveness check after a freeze, acquire timeouts from the invocation's time left — `connect` with errors that name the host (password hidden), `RotatingPool` for rotated passwords and RDS IAM tokens, and a back-off with a clear error when the database is at its connection limit |
+//! | `sqlx` | `lambda_thaw::sqlx`: pool options for Lambda — one connection per environment, a liveness check after a freeze, acquire timeouts from the invocation's time left — `connect` with errors that name the host (password hidden), `RotatingPool` for rotated passwords and RDS IAM tokens, a back-off with a clear error when the database is at its connection limit, and the connection governor (`connect_governed`) that gives idle connections back when the server runs near its limit |
 //! | `proxy` | `sqlx::proxy`: pools for a database behind RDS Proxy or PgBouncer in transaction mode (no named prepared statements, no session state) |
 //! | `http` | HTTP handlers (`request: Request`) behind API Gateway, an ALB or a function URL, through `lambda_http` |
+//! | `batch` | `lambda_thaw::batch`: SQS batches with partial failures (FIFO in order), stream batches checkpointed at the first failure; `batch-kinesis`, `batch-dynamodb` add those events |
 //!
 //! ## Testing
 //!
@@ -111,8 +112,8 @@
 //! 2. `lifecycle/`, the invocation loop, its types erased;
 //! 3. `probe`, `init`, `state`, `close`, `requirements`, `diagnose`, `erase` — between the
 //!    user's types and the loop's (the typed shim is `erase`);
-//! 4. `builder`, `layer`, `testing`, `cache`, `sqlx/`, `http`, `expansion`, `defer_layer` —
-//!    the public facade;
+//! 4. `builder`, `layer`, `testing`, `cache`, `batch`, `sqlx/`, `http`, `expansion`,
+//!    `defer_layer` — the public facade;
 //! 5. `macro_glue/` (`__private`) — what the code `#[handler]` generates calls.
 //!
 //! One import runs up a layer: `diagnose` names `sqlx::ConnectError` in the `errorType` it
