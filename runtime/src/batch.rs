@@ -8,7 +8,7 @@
 //!   A **FIFO** queue (its ARN ends in `.fifo`) is processed one record at a time, in order,
 //!   and stops at the first failure: that record and every one after it are reported, so
 //!   that no message overtakes one of its group that failed.
-//! * **Kinesis and DynamoDB Streams** ([`in_order`], and [`kinesis`] / [`dynamodb`] with
+//! * **Kinesis and DynamoDB Streams** ([`in_order`], and `kinesis` / `dynamodb` with
 //!   features `batch-kinesis` / `batch-dynamodb`): a shard is a sequence; records run in
 //!   order and the first failure is the checkpoint — its sequence number is reported, and
 //!   Lambda retries from there.

@@ -20,7 +20,7 @@
 //!   governed environments free their slots soon;
 //! * it never touches another session, and a response never waits for it.
 //!
-//! Use it when a proxy (RDS Proxy, PgBouncer: [`proxy`](super::proxy) mode) is not an
+//! Use it when a proxy (RDS Proxy, PgBouncer: `lambda_thaw::sqlx::proxy` mode) is not an
 //! option. A proxy multiplexes many clients over few server connections and so serves
 //! more concurrent invocations than the limit allows; the governor cannot — at most as
 //! many invocations as the limit can hold a connection at once — but it stops idle
