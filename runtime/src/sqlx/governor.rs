@@ -313,7 +313,7 @@ where
     // rest); none idle, nothing to give back, and no connection opened to ask. Held from
     // here to the end: a connection returned to the pool goes back on a task of its own,
     // and would not be idle again at once to be given back.
-    let Some(mut connection) = pool.try_acquire() else {
+    let Some(mut connection) = idle_connection(pool).await else {
         return;
     };
     let usage = match state.fresh() {
@@ -339,6 +339,26 @@ where
             "the database runs near its connection limit; giving this environment's idle connection back"
         );
         give_back(connection, state).await;
+    }
+}
+
+/// The pool's idle connection, waiting a moment for the one the handler dropped: sqlx
+/// returns it to the pool on a task of its own, which may not have run yet when the
+/// invocation's upkeep starts (on an idle machine, it usually has not).
+async fn idle_connection<DB: Database>(
+    pool: &sqlx::Pool<DB>,
+) -> Option<sqlx::pool::PoolConnection<DB>> {
+    const WAIT: Duration = Duration::from_millis(50);
+    let started = Instant::now();
+    loop {
+        if let Some(connection) = pool.try_acquire() {
+            return Some(connection);
+        }
+        // No connection at all (given back already), or one still in use elsewhere.
+        if pool.size() == 0 || started.elapsed() >= WAIT {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 
