@@ -130,6 +130,56 @@ impl PgScratch {
     }
 }
 
+/// A role allowed `limit` connections to a scratch PostgreSQL database, with the fixture's
+/// table made before any environment starts, as after a deploy-time migration.
+pub struct LimitedRole {
+    /// The scratch database the role may use.
+    pub scratch: PgScratch,
+    /// The role's name.
+    pub name: String,
+    /// A URL for the function: the role on the scratch database.
+    pub url: String,
+}
+
+impl LimitedRole {
+    /// Creates the scratch database, the role, and the fixtures' table `lt_items`.
+    pub async fn create(admin: &str, limit: u32) -> Self {
+        let scratch = PgScratch::create(admin).await;
+        let name = unique("lt_limited");
+        let mut on_scratch = PgConnection::connect(&scratch.url).await.unwrap();
+        for statement in [
+            format!("CREATE ROLE {name} LOGIN CONNECTION LIMIT {limit}"),
+            format!("GRANT ALL ON DATABASE {} TO {name}", scratch.name),
+            format!("GRANT ALL ON SCHEMA public TO {name}"),
+            "CREATE TABLE lt_items (item_key VARCHAR(64) PRIMARY KEY)".to_owned(),
+            format!("GRANT ALL ON lt_items TO {name}"),
+        ] {
+            sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut on_scratch)
+                .await
+                .unwrap();
+        }
+        on_scratch.close().await.unwrap();
+        let host = admin.split_once('@').unwrap().1.rsplit_once('/').unwrap().0;
+        let url = format!("postgres://{name}@{host}/{}", scratch.name);
+        Self { scratch, name, url }
+    }
+
+    /// Drops the database and the role once the role's connections are gone.
+    pub async fn drop(mut self) {
+        self.scratch.wait_until_idle().await;
+        for statement in [
+            format!("DROP DATABASE {} WITH (FORCE)", self.scratch.name),
+            format!("DROP ROLE {}", self.name),
+        ] {
+            sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut self.scratch.admin)
+                .await
+                .unwrap();
+        }
+    }
+}
+
 /// A database and a user of their own on the shared MariaDB server; per-user statistics
 /// (`userstat`) count only what the test's functions did.
 pub struct MariaScratch {
