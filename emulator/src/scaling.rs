@@ -125,6 +125,9 @@ struct Live {
     environment: Arc<Environment>,
     busy: usize,
     idle_since: Instant,
+    /// Its last init failed: the next invocation it takes runs init again (a cold
+    /// start), so an initialised environment is chosen before it.
+    uninitialised: bool,
 }
 
 #[derive(Default)]
@@ -233,7 +236,8 @@ impl ScaledFleet {
                         let router = self.router.clone();
                         invocations.spawn(async move {
                             let record = environment.invoke(event).await;
-                            release(&router, &environment);
+                            let failed_init = matches!(record.outcome, Outcome::InitFailed(_));
+                            release(&router, &environment, failed_init);
                             let _ = done.send((index, record));
                         });
                     }
@@ -272,13 +276,15 @@ impl ScaledFleet {
             return Err(Throttle::ReservedConcurrency);
         }
         let per_environment = self.per_environment;
-        // The busiest environment with room, then the most recently used: a fleet no
-        // larger than it must be, whose spare environments age out.
+        // The busiest environment with room, then an initialised one before one whose
+        // init failed, then the most recently used: a fleet no larger than it must be,
+        // whose spare environments age out, and no arrival sent to a fresh init while a
+        // warm environment waits.
         let warm = router
             .live
             .iter_mut()
             .filter(|live| live.busy < per_environment)
-            .max_by_key(|live| (live.busy, live.idle_since));
+            .max_by_key(|live| (live.busy, !live.uninitialised, live.idle_since));
         let environment = match warm {
             Some(live) => {
                 live.busy += 1;
@@ -308,6 +314,7 @@ impl ScaledFleet {
                     environment: environment.clone(),
                     busy: 1,
                     idle_since: now,
+                    uninitialised: false,
                 });
                 environment
             }
@@ -395,7 +402,7 @@ impl ScaledFleet {
 }
 
 /// An invocation on `environment` has ended: it has room again.
-fn release(router: &Shared, environment: &Arc<Environment>) {
+fn release(router: &Shared, environment: &Arc<Environment>, failed_init: bool) {
     let mut router = lock(router);
     router.in_flight -= 1;
     if let Some(live) = router
@@ -404,6 +411,7 @@ fn release(router: &Shared, environment: &Arc<Environment>) {
         .find(|live| Arc::ptr_eq(&live.environment, environment))
     {
         live.busy -= 1;
+        live.uninitialised = failed_init;
         if live.busy == 0 {
             live.idle_since = Instant::now();
         }
