@@ -9,8 +9,9 @@
 //! count after each query; the governor does the same for sqlx pools, off the response path:
 //!
 //! * after each invocation — after its deferred work, before the freeze (`upkeep`) —
-//!   it reads the server's limit and use, on the connection the pool holds idle, at most
-//!   once per [`Governor::refresh`] (one round trip; no new connection for it);
+//!   it reads the server's limit and use, on the connection the pool holds idle (one
+//!   round trip; no new connection for it): an environment in demand at most once per
+//!   [`Governor::refresh`], one that may now sit idle every time;
 //! * when the use is at or above [`Governor::threshold`] of the limit, it closes that idle
 //!   connection — unless the environment is in demand ([`Governor::keep_if_reused_within`])
 //!   and the server is not yet full; before the next handler it connects again through
@@ -43,7 +44,8 @@ pub struct Governor {
     /// share of its limit (the tighter of the role's or user's and the server's).
     /// Default 0.8.
     pub threshold: f64,
-    /// Read the server's use at most this often per environment. Default 1 s.
+    /// An environment in demand reads the server's use at most this often (one that may
+    /// now sit idle reads it after each invocation). Default 1 s.
     pub refresh: Duration,
     /// Keep the connection of an environment in demand — one whose invocation came less
     /// than this long after its previous one — until the server is full (Lambda hands
@@ -302,11 +304,14 @@ where
     let in_demand = state
         .governor
         .in_demand(first, idle_gap_before_invocation());
+    // An environment in demand runs this again soon, so a reading up to `refresh` old
+    // serves it. One that may now sit idle — frozen, for minutes — keeping its slot
+    // decides on a reading of now: in a spike, one taken a second ago said "room" while
+    // the burst filled the server, and each environment that trusted it kept a slot the
+    // cold ones waited for in vain (200 arrivals in 20 ms onto a limit of 20: 12 failed).
+    let cached = if in_demand { state.fresh() } else { None };
     // A fresh reading that says keep: nothing to read, nothing to give back.
-    if state
-        .fresh()
-        .is_some_and(|usage| !state.governor.gives_back(in_demand, usage))
-    {
+    if cached.is_some_and(|usage| !state.governor.gives_back(in_demand, usage)) {
         return;
     }
     // Only a connection nobody uses (another invocation of a Managed Instance may hold the
@@ -316,7 +321,7 @@ where
     let Some(mut connection) = idle_connection(pool).await else {
         return;
     };
-    let usage = match state.fresh() {
+    let usage = match cached {
         Some(usage) => Some(usage),
         None => match read_usage::<DB>(&mut connection, state).await {
             Ok(usage) => {

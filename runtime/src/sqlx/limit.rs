@@ -26,10 +26,13 @@ pub const CONNECTION_LIMIT_WAIT: Duration = Duration::from_millis(1500);
 
 /// The same, once the pool is governed ([`super::govern`]): governed environments give
 /// their idle connections back within an invocation or two, so a slot frees up soon and
-/// waiting for it is worth more time — still inside Lambda's 10 s init and the
-/// invocation's deadline. Without a governor, idle environments keep their connections for
-/// minutes, and waiting longer than [`CONNECTION_LIMIT_WAIT`] would only delay the error.
-pub const GOVERNED_CONNECTION_LIMIT_WAIT: Duration = Duration::from_secs(5);
+/// waiting for it is worth more time — inside Lambda's 10 s init with 2 s to spare for the
+/// rest of it, and never past the invocation's deadline. Measured: 200 environments
+/// started within 20 ms onto a limit of 20 took the slots in turn for up to 4.8 s on 2
+/// cores, and at 5 s one init of 200 gave up. Without a governor, idle environments keep
+/// their connections for minutes, and waiting longer than [`CONNECTION_LIMIT_WAIT`] would
+/// only delay the error.
+pub const GOVERNED_CONNECTION_LIMIT_WAIT: Duration = Duration::from_secs(8);
 
 /// The wait in force: [`CONNECTION_LIMIT_WAIT`], or [`GOVERNED_CONNECTION_LIMIT_WAIT`] once
 /// a pool of this environment is governed.
@@ -224,9 +227,15 @@ pub async fn acquire<DB: Database>(
                 match why_no_connection(pool).await {
                     Some(error) if is_connection_limit(&error) => refusal = Some(error),
                     Some(error) => return Err(AcquireError::Other(error)),
-                    // The database accepts connections: the pool is busy or slow to
-                    // connect; wait for it as sqlx would (its acquire timeout).
-                    None => return pool.acquire().await.map_err(AcquireError::Other),
+                    // The database accepts connections, and the pool is busy: wait for
+                    // it as sqlx would (its acquire timeout).
+                    None if pool.size() >= pool.options().get_max_connections() => {
+                        return pool.acquire().await.map_err(AcquireError::Other);
+                    }
+                    // The database accepted ours, yet the pool, with room, got none: in a
+                    // spike another environment took the slot between the two attempts
+                    // (1 governed init of 200 failed so). Try again, with back-off.
+                    None => {}
                 }
             }
             Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_) => {}
