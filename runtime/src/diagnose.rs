@@ -11,6 +11,7 @@ use crate::init::InitError;
 use crate::lifecycle::defer::DeferError;
 use crate::lifecycle::errors::message;
 use crate::redact::redact_secrets;
+use crate::refused::{IdempotencyInProgress, IdempotencyKeyMissing, IdempotencyPayloadMismatch};
 
 /// The handler's error as Lambda is told it. Generic only to look at the type: a boxed
 /// [`Error`](lambda_runtime::Error) is named by what it holds; anything else by its conversion.
@@ -47,6 +48,15 @@ fn boxed_type(error: &(dyn StdError + Send + Sync + 'static)) -> &'static str {
     }
     if error.is::<DeferError>() {
         return "lambda_thaw::DeferError";
+    }
+    if error.is::<IdempotencyInProgress>() {
+        return "lambda_thaw::IdempotencyInProgress";
+    }
+    if error.is::<IdempotencyPayloadMismatch>() {
+        return "lambda_thaw::IdempotencyPayloadMismatch";
+    }
+    if error.is::<IdempotencyKeyMissing>() {
+        return "lambda_thaw::IdempotencyKeyMissing";
     }
     #[cfg(feature = "sqlx")]
     {

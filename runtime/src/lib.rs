@@ -110,10 +110,11 @@
 //! it —
 //! 1. `redact` and `emf/` (CloudWatch metrics), the ground;
 //! 2. `lifecycle/`, the invocation loop, its types erased;
-//! 3. `probe`, `init`, `state`, `close`, `requirements`, `diagnose`, `erase` — between the
-//!    user's types and the loop's (the typed shim is `erase`);
-//! 4. `builder`, `layer`, `testing`, `cache`, `batch`, `sqlx/`, `http`, `expansion`,
-//!    `defer_layer` — the public facade;
+//! 3. `probe`, `init`, `state`, `close`, `requirements`, `diagnose`, `erase`, `refused`
+//!    (the idempotency store's answers, named by `diagnose`) — between the user's types and
+//!    the loop's (the typed shim is `erase`);
+//! 4. `builder`, `layer`, `testing`, `cache`, `batch`, `sqlx/`, `idempotency/`, `http`,
+//!    `expansion`, `defer_layer` — the public facade;
 //! 5. `macro_glue/` (`__private`) — what the code `#[handler]` generates calls.
 //!
 //! One import runs up a layer: `diagnose` names `sqlx::ConnectError` in the `errorType` it
@@ -148,6 +149,7 @@ mod diagnose;
 mod erase;
 mod init;
 mod probe;
+mod refused;
 pub mod requirements;
 mod state;
 
@@ -160,6 +162,9 @@ mod defer_layer;
 pub mod expansion;
 #[cfg(feature = "http")]
 mod http;
+#[cfg(feature = "idempotency")]
+#[cfg_attr(docsrs, doc(cfg(feature = "idempotency")))]
+pub mod idempotency;
 mod layer;
 #[cfg(feature = "sqlx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
@@ -212,4 +217,6 @@ pub use lifecycle::start::max_concurrency;
 /// share one version of it.
 pub use metrics;
 pub use redact::redact_secrets;
+#[cfg(feature = "idempotency")]
+pub use refused::{IdempotencyInProgress, IdempotencyKeyMissing, IdempotencyPayloadMismatch};
 pub use state::StateCell;

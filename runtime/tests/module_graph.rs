@@ -26,6 +26,7 @@ const LAYERS: &[&[&str]] = &[
         "requirements",
         "diagnose",
         "erase",
+        "refused",
     ],
     &[
         "batch",
@@ -34,6 +35,7 @@ const LAYERS: &[&[&str]] = &[
         "testing",
         "cache",
         "sqlx",
+        "idempotency",
         "http",
         "expansion",
         "defer_layer",

@@ -6,6 +6,7 @@
 
 pub mod db;
 pub mod events;
+pub mod idempotency;
 pub mod pgbouncer;
 pub mod round_trips;
 

@@ -48,7 +48,7 @@ mod limit;
 #[cfg(feature = "proxy")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
 pub mod proxy;
-mod schema;
+pub(crate) mod schema;
 
 pub use governor::{Governor, Usage, connect_governed, govern};
 pub use limit::{

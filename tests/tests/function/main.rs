@@ -3,6 +3,7 @@
 
 mod deployable;
 mod handler;
+mod idempotency;
 mod layers;
 mod metrics;
 mod runtime_api;

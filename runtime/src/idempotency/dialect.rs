@@ -1,0 +1,244 @@
+//! The store's statements for each database. Every value is a literal the code made —
+//! a hex hash, a number, the function's name in the characters Lambda allows, the
+//! response as a hex string — so each statement is plain SQL sent in one round trip
+//! with no prepared statement: the same through PgBouncer in transaction mode or RDS
+//! Proxy as straight to the server.
+
+use std::time::Duration;
+
+use super::key::{Key, hex};
+use super::record::{COMPLETE, IN_PROGRESS};
+
+/// The table's name.
+pub const TABLE: &str = "lambda_thaw_idempotency";
+
+/// The databases the store speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Postgres,
+    MySql,
+    Sqlite,
+}
+
+impl Dialect {
+    /// The dialect of sqlx's driver `name` (`Database::NAME`); `None` for another one
+    /// (sqlx's `Any` among them: name the driver).
+    pub(crate) fn of(name: &str) -> Option<Self> {
+        match name {
+            "PostgreSQL" => Some(Self::Postgres),
+            "MySQL" => Some(Self::MySql),
+            "SQLite" => Some(Self::Sqlite),
+            _ => None,
+        }
+    }
+
+    /// The table, created if missing.
+    pub(crate) fn schema(self) -> &'static str {
+        match self {
+            Self::Postgres => {
+                "CREATE TABLE IF NOT EXISTS lambda_thaw_idempotency (\
+                 id VARCHAR(200) PRIMARY KEY, status VARCHAR(16) NOT NULL, \
+                 payload_hash CHAR(64) NOT NULL, response TEXT, \
+                 in_progress_until BIGINT NOT NULL, expires_at BIGINT NOT NULL); \
+                 CREATE INDEX IF NOT EXISTS lambda_thaw_idempotency_expires \
+                 ON lambda_thaw_idempotency (expires_at)"
+            }
+            // MEDIUMTEXT: a response may be Lambda's whole 6 MB.
+            Self::MySql => {
+                "CREATE TABLE IF NOT EXISTS lambda_thaw_idempotency (\
+                 id VARCHAR(200) PRIMARY KEY, status VARCHAR(16) NOT NULL, \
+                 payload_hash CHAR(64) NOT NULL, response MEDIUMTEXT, \
+                 in_progress_until BIGINT NOT NULL, expires_at BIGINT NOT NULL, \
+                 INDEX lambda_thaw_idempotency_expires (expires_at))"
+            }
+            Self::Sqlite => {
+                "CREATE TABLE IF NOT EXISTS lambda_thaw_idempotency (\
+                 id TEXT PRIMARY KEY, status TEXT NOT NULL, payload_hash TEXT NOT NULL, \
+                 response TEXT, in_progress_until INTEGER NOT NULL, \
+                 expires_at INTEGER NOT NULL); \
+                 CREATE INDEX IF NOT EXISTS lambda_thaw_idempotency_expires \
+                 ON lambda_thaw_idempotency (expires_at)"
+            }
+        }
+    }
+
+    /// Opens the transaction of transactional mode, with waits for a lock held by another
+    /// delivery bounded by `lock_wait`: PostgreSQL's `lock_timeout` for this transaction
+    /// alone; MySQL's `innodb_lock_wait_timeout` for the session (whole seconds, set back by
+    /// [`Dialect::after_transaction`]); SQLite takes its one writer's lock at once
+    /// (`IMMEDIATE`), waiting for it as long as the pool's busy timeout.
+    pub(crate) fn begin(self, lock_wait: Duration) -> String {
+        match self {
+            Self::Postgres => format!(
+                "BEGIN; SET LOCAL lock_timeout = '{}ms'",
+                lock_wait.as_millis().max(1)
+            ),
+            Self::MySql => format!(
+                "SET SESSION innodb_lock_wait_timeout = {}; START TRANSACTION",
+                lock_wait.as_secs().max(1)
+            ),
+            Self::Sqlite => "BEGIN IMMEDIATE".to_owned(),
+        }
+    }
+
+    /// What puts the session back after the transaction (MySQL's lock wait).
+    pub(crate) fn after_transaction(self) -> Option<&'static str> {
+        match self {
+            Self::MySql => Some("SET SESSION innodb_lock_wait_timeout = DEFAULT"),
+            _ => None,
+        }
+    }
+
+    /// Claims `key` if no record holds it, returning a row when it did (MySQL: the row
+    /// count, 1 or 0). A claim another transaction has not committed yet makes this wait
+    /// for it (the row's lock), so a concurrent duplicate sees the first one's outcome.
+    pub(crate) fn claim(self, key: &Key, until_ms: i64, expires_ms: i64) -> String {
+        let values = format!(
+            "('{}', '{IN_PROGRESS}', '{}', NULL, {until_ms}, {expires_ms})",
+            key.id, key.payload_hash
+        );
+        let columns = "(id, status, payload_hash, response, in_progress_until, expires_at)";
+        match self {
+            Self::Postgres => format!(
+                "INSERT INTO {TABLE} {columns} VALUES {values} ON CONFLICT (id) DO NOTHING RETURNING 1"
+            ),
+            Self::MySql => format!(
+                "INSERT IGNORE INTO {TABLE} {columns} VALUES {values}; SELECT CAST(ROW_COUNT() AS SIGNED)"
+            ),
+            Self::Sqlite => {
+                format!("INSERT OR IGNORE INTO {TABLE} {columns} VALUES {values} RETURNING 1")
+            }
+        }
+    }
+
+    /// The record under `key`.
+    pub(crate) fn lookup(self, key: &Key) -> String {
+        format!(
+            "SELECT status, payload_hash, response, in_progress_until, expires_at FROM {TABLE} WHERE id = '{}'",
+            key.id
+        )
+    }
+
+    /// Claims anew a record that expired, or whose claim ended with nobody completing it
+    /// — only if it still is so at `now_ms` (another delivery may have taken it first);
+    /// returns as [`Dialect::claim`] does.
+    pub(crate) fn take_over(
+        self,
+        key: &Key,
+        now_ms: i64,
+        until_ms: i64,
+        expires_ms: i64,
+    ) -> String {
+        let update = format!(
+            "UPDATE {TABLE} SET status = '{IN_PROGRESS}', payload_hash = '{}', response = NULL, \
+             in_progress_until = {until_ms}, expires_at = {expires_ms} \
+             WHERE id = '{}' AND (expires_at <= {now_ms} OR (status = '{IN_PROGRESS}' AND in_progress_until <= {now_ms}))",
+            key.payload_hash, key.id
+        );
+        match self {
+            Self::MySql => format!("{update}; SELECT CAST(ROW_COUNT() AS SIGNED)"),
+            Self::Postgres | Self::Sqlite => format!("{update} RETURNING 1"),
+        }
+    }
+
+    /// Completes the record with the handler's response.
+    pub(crate) fn complete(self, key: &Key, response: &str, expires_ms: i64) -> String {
+        format!(
+            "UPDATE {TABLE} SET status = '{COMPLETE}', response = {}, expires_at = {expires_ms} WHERE id = '{}'",
+            self.text(response),
+            key.id
+        )
+    }
+
+    /// Gives up a claim of around mode whose handler failed, so that a retry runs.
+    pub(crate) fn release(self, key: &Key) -> String {
+        format!(
+            "DELETE FROM {TABLE} WHERE id = '{}' AND status = '{IN_PROGRESS}' AND payload_hash = '{}'",
+            key.id, key.payload_hash
+        )
+    }
+
+    /// Deletes up to `limit` records expired at `now_ms`.
+    pub(crate) fn clean_up(self, now_ms: i64, limit: u32) -> String {
+        match self {
+            Self::MySql => {
+                format!("DELETE FROM {TABLE} WHERE expires_at <= {now_ms} LIMIT {limit}")
+            }
+            Self::Postgres | Self::Sqlite => format!(
+                "DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} WHERE expires_at <= {now_ms} LIMIT {limit})"
+            ),
+        }
+    }
+
+    /// `text` as a literal: its UTF-8 bytes in hex, decoded by the server — no quoting or
+    /// escaping rule of any server or `sql_mode` can change what is stored.
+    fn text(self, text: &str) -> String {
+        let hex = hex(text.as_bytes());
+        match self {
+            Self::Postgres => format!("convert_from(decode('{hex}', 'hex'), 'UTF8')"),
+            Self::MySql => format!("CONVERT(X'{hex}' USING utf8mb4)"),
+            Self::Sqlite => format!("CAST(X'{hex}' AS TEXT)"),
+        }
+    }
+
+    /// Whether `error` says another delivery's lock was waited for too long (or, on
+    /// MySQL, a deadlock between two deliveries): the other one is in progress.
+    pub(crate) fn is_busy(self, error: &sqlx::Error) -> bool {
+        let Some(database) = error.as_database_error() else {
+            return false;
+        };
+        let code = database.code();
+        match self {
+            // lock_not_available, deadlock_detected
+            Self::Postgres => matches!(code.as_deref(), Some("55P03" | "40P01")),
+            // ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK (SQLSTATE HY000 / 40001); sqlx's
+            // MySQL error gives the number as the code.
+            Self::MySql => {
+                matches!(code.as_deref(), Some("1205" | "1213" | "40001"))
+                    || database.message().contains("Lock wait timeout exceeded")
+            }
+            // SQLITE_BUSY, SQLITE_LOCKED and their extended codes
+            Self::Sqlite => matches!(code.as_deref(), Some("5" | "6" | "261" | "262" | "517")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_response_goes_in_as_hex_so_no_quote_can_end_the_literal() {
+        let tricky = "it's a \\'; DROP TABLE x; -- ü";
+        for dialect in [Dialect::Postgres, Dialect::MySql, Dialect::Sqlite] {
+            let literal = dialect.text(tricky);
+            assert!(!literal.contains("DROP"), "{literal}");
+            assert!(literal.contains(&hex(tricky.as_bytes())));
+        }
+    }
+
+    #[test]
+    fn each_driver_has_its_dialect_and_any_has_none() {
+        assert_eq!(Dialect::of("PostgreSQL"), Some(Dialect::Postgres));
+        assert_eq!(Dialect::of("MySQL"), Some(Dialect::MySql));
+        assert_eq!(Dialect::of("SQLite"), Some(Dialect::Sqlite));
+        assert_eq!(Dialect::of("Any"), None);
+    }
+
+    #[test]
+    fn the_lock_wait_is_bounded_in_each_database_s_unit() {
+        let wait = Duration::from_millis(2_750);
+        assert_eq!(
+            Dialect::Postgres.begin(wait),
+            "BEGIN; SET LOCAL lock_timeout = '2750ms'"
+        );
+        assert!(
+            Dialect::MySql
+                .begin(wait)
+                .starts_with("SET SESSION innodb_lock_wait_timeout = 2;")
+        );
+        // Never 0, which would mean "no limit" in PostgreSQL and is refused by MySQL.
+        assert!(Dialect::Postgres.begin(Duration::ZERO).contains("'1ms'"));
+        assert!(Dialect::MySql.begin(Duration::ZERO).contains("= 1;"));
+    }
+}

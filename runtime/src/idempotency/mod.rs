@@ -1,0 +1,469 @@
+//! Exactly one effect per event, on the function's own database (feature `idempotency`).
+//!
+//! Lambda delivers at least once: an asynchronous invocation that fails is retried, an SQS
+//! message comes back after its visibility timeout, a client that timed out sends again,
+//! and a handler whose answer was lost after it committed is run again. An
+//! [`Idempotency`] store keeps one record per event key (the function's name and a hash of
+//! the key, see [`Key`]) in a table of the function's own PostgreSQL, MySQL/MariaDB or
+//! SQLite database, and answers a duplicate with the first delivery's response.
+//!
+//! * **Transactional mode** ([`Idempotency::transactional`], the point of it): the handler
+//!   gets a standard [`sqlx::Transaction`] in which the key is already claimed; its writes,
+//!   the record's completion and the stored response commit together, and only then is
+//!   the caller answered. A crash anywhere leaves either nothing (the retry runs) or
+//!   everything (the retry gets the stored response). A concurrent duplicate waits for the
+//!   first one's outcome — at most until its own deadline, then
+//!   [`IdempotencyInProgress`](crate::IdempotencyInProgress) — and an error or a deadline
+//!   cancellation rolls the claim back with the writes, so the retry runs. Two round
+//!   trips more than the same handler writing in a transaction of its own: the claim and
+//!   the completion.
+//! * **Around mode** ([`Idempotency::around`], Powertools' semantics, for effects outside
+//!   the database — an HTTP call, a message sent): the claim is committed first, the
+//!   handler runs, the record is completed. What it cannot promise: if the environment
+//!   dies after the effect and before the completion, the claim ends at the invocation's
+//!   deadline and the retry runs the effect again. Make the effect itself idempotent
+//!   (pass the key downstream) where a second one would hurt.
+//!
+//! Every statement is plain SQL sent in one round trip, no prepared statement, no advisory
+//! lock, no session state beyond the transaction (MySQL's lock wait is set for the
+//! transaction and set back): it works through PgBouncer in transaction mode and RDS Proxy
+//! as straight to the server.
+//!
+//! The table (create it from init with [`create_table`](Idempotency::create_table), or
+//! run [`schema`](Idempotency::schema)'s statements in your migrations):
+//!
+//! ```sql
+//! CREATE TABLE IF NOT EXISTS lambda_thaw_idempotency (
+//!     id VARCHAR(200) PRIMARY KEY,        -- function name '#' SHA-256 of the key, hex
+//!     status VARCHAR(16) NOT NULL,        -- 'INPROGRESS' | 'COMPLETE'
+//!     payload_hash CHAR(64) NOT NULL,     -- SHA-256 of the payload, hex
+//!     response TEXT,                      -- the first response, JSON (MySQL: MEDIUMTEXT)
+//!     in_progress_until BIGINT NOT NULL,  -- the claim's end: the invocation's deadline, ms
+//!     expires_at BIGINT NOT NULL);        -- when the record stops counting, ms
+//! CREATE INDEX IF NOT EXISTS lambda_thaw_idempotency_expires ON lambda_thaw_idempotency (expires_at);
+//! ```
+//!
+//! Expired records are overwritten when their key comes again, and deleted a few at a
+//! time after a response (at most once a minute per environment, in the deferred phase).
+//!
+//! ```no_run
+//! use lambda_thaw::idempotency::{Idempotency, Key};
+//! use lambda_thaw::{Error, LambdaEvent, handler};
+//! use serde::{Deserialize, Serialize};
+//! use sqlx::{PgPool, Postgres};
+//!
+//! #[derive(Deserialize, Serialize)]
+//! struct Order { order_id: String, total: i64 }
+//! #[derive(Deserialize, Serialize)]
+//! struct Receipt { order_id: String }
+//!
+//! async fn setup() -> Result<Idempotency<Postgres>, Error> {
+//!     let pool: PgPool = lambda_thaw::sqlx::connect::<Postgres>(&std::env::var("DATABASE_URL")?).await?;
+//!     let orders = Idempotency::new(pool)?;
+//!     orders.create_table().await?;
+//!     Ok(orders)
+//! }
+//!
+//! #[handler(init = setup)]
+//! async fn handle(event: LambdaEvent<Order>, orders: &Idempotency<Postgres>) -> Result<Receipt, Error> {
+//!     let key = Key::from_pointers(&event.payload, &["/order_id"])?;
+//!     orders
+//!         .transactional(&key, async |tx| {
+//!             sqlx::query("INSERT INTO orders (id, total) VALUES ($1, $2)")
+//!                 .bind(&event.payload.order_id)
+//!                 .bind(event.payload.total)
+//!                 .execute(&mut **tx)
+//!                 .await?;
+//!             Ok::<_, Error>(Receipt { order_id: event.payload.order_id.clone() })
+//!         })
+//!         .await
+//! }
+//! # fn main() {}
+//! ```
+
+mod dialect;
+mod key;
+mod record;
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::{AssertSqlSafe, ColumnIndex, Database, Decode, Executor, Row, Type};
+
+pub use dialect::TABLE;
+pub use key::Key;
+
+use crate::lifecycle::deadline::DEFAULT_DEADLINE_MARGIN;
+use crate::lifecycle::defer::defer;
+use crate::lifecycle::scope::time_left;
+use crate::refused::{IdempotencyInProgress, IdempotencyPayloadMismatch};
+use crate::sqlx::schema::create_schema;
+use dialect::Dialect;
+use record::{Decision, Existing};
+
+/// The store: the function's pool, and how long records count. Cheap to clone; keep one
+/// in the state.
+#[derive(Debug)]
+pub struct Idempotency<DB: Database> {
+    pool: sqlx::Pool<DB>,
+    dialect: Dialect,
+    expires_after: Duration,
+}
+
+impl<DB: Database> Clone for Idempotency<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            dialect: self.dialect,
+            expires_after: self.expires_after,
+        }
+    }
+}
+
+/// A claim outside an invocation (a test, a script) lasts this long, and waits this long
+/// for another delivery's lock.
+const OUTSIDE_AN_INVOCATION: Duration = Duration::from_secs(10);
+
+/// How many expired records one clean-up deletes, and how often an environment runs one.
+const CLEAN_UP_BATCH: u32 = 100;
+const CLEAN_UP_EVERY_MS: i64 = 60_000;
+
+/// Take-overs tried before a key contested by other deliveries is reported in progress.
+const ATTEMPTS: usize = 3;
+
+impl<DB: Database> Idempotency<DB> {
+    /// A store on `pool` (PostgreSQL, MySQL/MariaDB or SQLite; sqlx's `Any` is refused,
+    /// naming the fix) whose records count for an hour.
+    pub fn new(pool: sqlx::Pool<DB>) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            pool,
+            dialect: dialect_of::<DB>()?,
+            expires_after: Duration::from_secs(3600),
+        })
+    }
+
+    /// Records count this long after their event was handled; a delivery after that runs
+    /// again (default one hour — longer than SQS's and Lambda's own retries last).
+    pub fn expires_after(mut self, expiry: Duration) -> Self {
+        self.expires_after = expiry;
+        self
+    }
+
+    /// The table's statements, for your migrations.
+    pub fn schema(&self) -> &'static str {
+        self.dialect.schema()
+    }
+
+    /// The pool the store writes to.
+    pub fn pool(&self) -> &sqlx::Pool<DB> {
+        &self.pool
+    }
+
+    /// Now, the claim's end (the invocation's deadline) and the record's expiry, in ms.
+    fn times(&self) -> (i64, i64, i64) {
+        let now = now_ms();
+        let claim = time_left().unwrap_or(OUTSIDE_AN_INVOCATION);
+        let until = now + claim.as_millis() as i64;
+        let expires = now + self.expires_after.as_millis() as i64;
+        (now, until, expires.max(until))
+    }
+}
+
+impl<DB> Idempotency<DB>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    i64: for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'r> Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    /// Creates the table if it is missing, safely under a burst of cold starts
+    /// ([`create_schema`](crate::sqlx::create_schema)).
+    pub async fn create_table(&self) -> Result<(), sqlx::Error> {
+        create_schema::<&sqlx::Pool<DB>>(&self.pool, self.schema()).await
+    }
+
+    /// Runs `handler` once for `key`, inside a transaction that claims the key and commits
+    /// the handler's writes with the record of its response (see the [module](self)).
+    ///
+    /// Returns the handler's response — or, for a duplicate, the first delivery's, the
+    /// handler not run — or: the handler's error (its writes and the claim rolled back);
+    /// [`IdempotencyInProgress`](crate::IdempotencyInProgress) when another delivery holds
+    /// the key past this one's deadline; [`IdempotencyPayloadMismatch`](crate::IdempotencyPayloadMismatch)
+    /// when the key was first used with another payload; the database's error.
+    pub async fn transactional<R, E, F>(
+        &self,
+        key: &Key,
+        handler: F,
+    ) -> Result<R, lambda_runtime::Error>
+    where
+        F: AsyncFnOnce(&mut sqlx::Transaction<'_, DB>) -> Result<R, E>,
+        E: Into<lambda_runtime::Error>,
+        R: Serialize + DeserializeOwned,
+    {
+        let dialect = self.dialect;
+        let mut connection = self.pool.acquire().await?;
+        let outcome = async {
+            let mut tx = sqlx::Connection::begin_with(
+                &mut *connection,
+                AssertSqlSafe(dialect.begin(lock_wait())),
+            )
+            .await?;
+            let (now, until, expires) = self.times();
+            match claim::<DB>(dialect, &mut tx, key, now, until, expires).await {
+                Ok(Claimed::Yes) => {}
+                Ok(Claimed::No(answer)) => {
+                    tx.rollback().await?;
+                    return answer_of(answer, key);
+                }
+                Err(error) => return Err(refusal_of(dialect, error, key)),
+            }
+            let response = handler(&mut tx).await.map_err(Into::into)?;
+            let text = serde_json::to_string(&response)?;
+            sqlx::raw_sql(AssertSqlSafe(dialect.complete(key, &text, expires)))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(response)
+        }
+        .await;
+        if let Some(reset) = dialect.after_transaction() {
+            // A failure here leaves the session's lock wait shorter; the pool may drop the
+            // connection for it, nothing more.
+            let _ = sqlx::raw_sql(reset).execute(&mut *connection).await;
+        }
+        drop(connection);
+        self.clean_up_now_and_then();
+        outcome
+    }
+
+    /// Runs `handler` once for `key` with Powertools' semantics, for effects outside the
+    /// database: the claim is committed first (ending at the invocation's deadline), then
+    /// the handler runs, then the record is completed with its response; a handler that
+    /// fails gives the claim up, so a retry runs. A duplicate gets the stored response, or
+    /// [`IdempotencyInProgress`](crate::IdempotencyInProgress) while the claim lasts. If
+    /// the environment dies between the effect and the completion, the retry after the
+    /// deadline runs the effect again: see the [module](self).
+    pub async fn around<R, E, F>(&self, key: &Key, handler: F) -> Result<R, lambda_runtime::Error>
+    where
+        F: AsyncFnOnce() -> Result<R, E>,
+        E: Into<lambda_runtime::Error>,
+        R: Serialize + DeserializeOwned,
+    {
+        let dialect = self.dialect;
+        let (now, until, expires) = self.times();
+        {
+            let mut connection = self.pool.acquire().await?;
+            match claim::<DB>(dialect, &mut connection, key, now, until, expires).await {
+                Ok(Claimed::Yes) => {}
+                Ok(Claimed::No(answer)) => return answer_of(answer, key),
+                Err(error) => return Err(refusal_of(dialect, error, key)),
+            }
+        }
+        match handler().await {
+            Ok(response) => {
+                let text = serde_json::to_string(&response)?;
+                let (_, _, expires) = self.times();
+                let mut connection = self.pool.acquire().await?;
+                sqlx::raw_sql(AssertSqlSafe(dialect.complete(key, &text, expires)))
+                    .execute(&mut *connection)
+                    .await?;
+                drop(connection);
+                self.clean_up_now_and_then();
+                Ok(response)
+            }
+            Err(error) => {
+                let mut connection = self.pool.acquire().await?;
+                if let Err(release) = sqlx::raw_sql(AssertSqlSafe(dialect.release(key)))
+                    .execute(&mut *connection)
+                    .await
+                {
+                    tracing::warn!(%release, key = key.id(), "could not give the idempotency claim up; it ends at the invocation's deadline");
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Deletes up to `limit` expired records now. The store does this on its own, a
+    /// hundred at a time at most once a minute per environment, after a response.
+    pub async fn clean_up(&self, limit: u32) -> Result<(), sqlx::Error> {
+        let mut connection = self.pool.acquire().await?;
+        sqlx::raw_sql(AssertSqlSafe(self.dialect.clean_up(now_ms(), limit)))
+            .execute(&mut *connection)
+            .await?;
+        Ok(())
+    }
+
+    /// After a response, in the deferred phase: a clean-up, if this environment ran none
+    /// for a minute. Outside an invocation nothing is queued.
+    fn clean_up_now_and_then(&self) {
+        static LAST: AtomicI64 = AtomicI64::new(0);
+        let now = now_ms();
+        let last = LAST.load(Ordering::Relaxed);
+        if now - last < CLEAN_UP_EVERY_MS
+            || LAST
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let store = self.clone();
+        let _ = defer(async move { store.clean_up(CLEAN_UP_BATCH).await });
+    }
+}
+
+/// Whether this delivery holds the key, and if not, what it answers.
+enum Claimed {
+    Yes,
+    No(Decision),
+}
+
+/// Claims `key` on `connection` (in transactional mode, inside the transaction): a new
+/// record, or one that expired or whose claimant died; else what the record says.
+async fn claim<DB>(
+    dialect: Dialect,
+    connection: &mut DB::Connection,
+    key: &Key,
+    now: i64,
+    until: i64,
+    expires: i64,
+) -> Result<Claimed, sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    i64: for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'r> Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    for _ in 0..ATTEMPTS {
+        let inserted = sqlx::raw_sql(AssertSqlSafe(dialect.claim(key, until, expires)))
+            .fetch_optional(&mut *connection)
+            .await?;
+        if one_row_changed(dialect, inserted)? {
+            return Ok(Claimed::Yes);
+        }
+        let Some(existing) = lookup::<DB>(dialect, connection, key).await? else {
+            // Deleted (expired and cleaned up) between the two statements: claim again.
+            continue;
+        };
+        match existing.decide(&key.payload_hash, now) {
+            Decision::TakeOver => {
+                let taken =
+                    sqlx::raw_sql(AssertSqlSafe(dialect.take_over(key, now, until, expires)))
+                        .fetch_optional(&mut *connection)
+                        .await?;
+                if one_row_changed(dialect, taken)? {
+                    return Ok(Claimed::Yes);
+                }
+                // Another delivery took it over first: look again.
+            }
+            answer => return Ok(Claimed::No(answer)),
+        }
+    }
+    Ok(Claimed::No(Decision::InProgress))
+}
+
+/// Whether a claim or a take-over changed its row, from what it returned: a row (`RETURNING`)
+/// or none; on MySQL, which has no `RETURNING`, the `ROW_COUNT()` it selected.
+fn one_row_changed<R: Row>(dialect: Dialect, returned: Option<R>) -> Result<bool, sqlx::Error>
+where
+    i64: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    usize: ColumnIndex<R>,
+{
+    match (dialect, returned) {
+        (Dialect::MySql, Some(row)) => Ok(row.try_get::<i64, _>(0)? == 1),
+        (_, returned) => Ok(returned.is_some()),
+    }
+}
+
+async fn lookup<DB>(
+    dialect: Dialect,
+    connection: &mut DB::Connection,
+    key: &Key,
+) -> Result<Option<Existing>, sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    i64: for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'r> Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let row = sqlx::raw_sql(AssertSqlSafe(dialect.lookup(key)))
+        .fetch_optional(&mut *connection)
+        .await?;
+    row.map(|row| {
+        Ok(Existing {
+            status: row.try_get(0)?,
+            payload_hash: row.try_get(1)?,
+            response: row.try_get(2)?,
+            in_progress_until: row.try_get(3)?,
+            expires_at: row.try_get(4)?,
+        })
+    })
+    .transpose()
+}
+
+/// A duplicate's answer: the stored response, or the refusal.
+fn answer_of<R: DeserializeOwned>(
+    decision: Decision,
+    key: &Key,
+) -> Result<R, lambda_runtime::Error> {
+    match decision {
+        Decision::Replay(response) => Ok(serde_json::from_str(&response)?),
+        Decision::PayloadMismatch => Err(IdempotencyPayloadMismatch {
+            key: key.id.clone(),
+        }
+        .into()),
+        Decision::InProgress | Decision::TakeOver => Err(IdempotencyInProgress {
+            key: key.id.clone(),
+        }
+        .into()),
+    }
+}
+
+/// A claim that failed: another delivery's lock waited for too long is that delivery in
+/// progress; anything else is the database's error.
+fn refusal_of(dialect: Dialect, error: sqlx::Error, key: &Key) -> lambda_runtime::Error {
+    if dialect.is_busy(&error) {
+        IdempotencyInProgress {
+            key: key.id.clone(),
+        }
+        .into()
+    } else {
+        error.into()
+    }
+}
+
+fn dialect_of<DB: Database>() -> Result<Dialect, sqlx::Error> {
+    Dialect::of(DB::NAME).ok_or_else(|| {
+        sqlx::Error::Configuration(
+            format!(
+                "lambda_thaw::idempotency speaks PostgreSQL, MySQL/MariaDB and SQLite, not `{}`: use the database's own pool (sqlx::PgPool, MySqlPool, SqlitePool), not sqlx's Any driver",
+                DB::NAME
+            )
+            .into(),
+        )
+    })
+}
+
+/// How long a claim waits for another delivery's lock: up to shortly before the deadline
+/// guard would cancel the handler, so the caller gets
+/// [`IdempotencyInProgress`](crate::IdempotencyInProgress) instead of a timeout.
+fn lock_wait() -> Duration {
+    match time_left() {
+        Some(left) => left.saturating_sub(DEFAULT_DEADLINE_MARGIN + Duration::from_millis(100)),
+        None => OUTSIDE_AN_INVOCATION,
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests;

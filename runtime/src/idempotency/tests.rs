@@ -1,0 +1,285 @@
+//! Both modes on SQLite (a file, so several connections share it): what runs, what is
+//! stored, what a duplicate gets.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sqlx::{Sqlite, SqlitePool};
+
+use super::*;
+
+async fn store() -> (Idempotency<Sqlite>, tempfile_path::Path) {
+    let path = tempfile_path::Path::new();
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path.0)
+        .create_if_missing(true);
+    let pool = sqlx::pool::PoolOptions::<Sqlite>::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let store = Idempotency::new(pool).unwrap();
+    store.create_table().await.unwrap();
+    sqlx::raw_sql("CREATE TABLE orders (id TEXT PRIMARY KEY, total INTEGER NOT NULL)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    (store, path)
+}
+
+/// A file of the test's own, removed on drop.
+mod tempfile_path {
+    pub(super) struct Path(pub(super) std::path::PathBuf);
+    impl Path {
+        pub(super) fn new() -> Self {
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Self(std::env::temp_dir().join(format!(
+                "lambda-thaw-idempotency-{}-{n}.db",
+                std::process::id()
+            )))
+        }
+    }
+    impl Drop for Path {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+            }
+        }
+    }
+}
+
+async fn count(pool: &SqlitePool, query: &str) -> i64 {
+    sqlx::query_scalar(AssertSqlSafe(query.to_owned()))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// One order written in the transaction; the response names the run.
+async fn order(
+    idempotency: &Idempotency<Sqlite>,
+    event: &Value,
+    runs: &AtomicUsize,
+) -> Result<Value, lambda_runtime::Error> {
+    let key = Key::from_pointers(event, &["/order_id"])?;
+    idempotency
+        .transactional(&key, async |tx| {
+            let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+            sqlx::query("INSERT INTO orders (id, total) VALUES (?, ?)")
+                .bind(event["order_id"].as_str())
+                .bind(event["total"].as_i64())
+                .execute(&mut **tx)
+                .await?;
+            Ok::<_, lambda_runtime::Error>(json!({ "order": event["order_id"], "run": run }))
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_duplicate_gets_the_first_response_and_the_handler_runs_once() {
+    let (idempotency, _file) = store().await;
+    let pool = idempotency.pool().clone();
+    let runs = AtomicUsize::new(0);
+    let event = json!({"order_id": "o-1", "total": 10});
+    let first = order(&idempotency, &event, &runs).await.unwrap();
+    let second = order(&idempotency, &event, &runs).await.unwrap();
+    assert_eq!(first, json!({"order": "o-1", "run": 1}));
+    assert_eq!(second, first, "the stored response, not a second run");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(count(&pool, "SELECT count(*) FROM orders").await, 1);
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM lambda_thaw_idempotency WHERE status = 'COMPLETE'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_error_rolls_the_claim_back_with_the_writes_so_the_retry_runs() {
+    let (idempotency, _file) = store().await;
+    let pool = idempotency.pool().clone();
+    let key = Key::new("o-2", &json!({"order_id": "o-2"}));
+    let failed: Result<Value, _> = idempotency
+        .transactional(&key, async |tx| {
+            sqlx::query("INSERT INTO orders (id, total) VALUES ('o-2', 1)")
+                .execute(&mut **tx)
+                .await?;
+            Err::<Value, _>(lambda_runtime::Error::from("payment service down"))
+        })
+        .await;
+    assert_eq!(failed.unwrap_err().to_string(), "payment service down");
+    assert_eq!(count(&pool, "SELECT count(*) FROM orders").await, 0);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM lambda_thaw_idempotency").await,
+        0
+    );
+    let retried: Value = idempotency
+        .transactional(&key, async |tx| {
+            sqlx::query("INSERT INTO orders (id, total) VALUES ('o-2', 1)")
+                .execute(&mut **tx)
+                .await?;
+            Ok::<_, sqlx::Error>(json!("written"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(retried, json!("written"));
+    assert_eq!(count(&pool, "SELECT count(*) FROM orders").await, 1);
+}
+
+#[tokio::test]
+async fn a_cancelled_handler_leaves_nothing_and_the_retry_runs() {
+    let (idempotency, _file) = store().await;
+    let pool = idempotency.pool().clone();
+    let key = Key::new("o-3", &json!({}));
+    // The deadline guard drops the handler's future: here, a timeout does.
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(100),
+        idempotency.transactional(&key, async |tx| {
+            sqlx::query("INSERT INTO orders (id, total) VALUES ('o-3', 1)")
+                .execute(&mut **tx)
+                .await?;
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            Ok::<_, sqlx::Error>(json!("too late"))
+        }),
+    )
+    .await;
+    assert!(cancelled.is_err());
+    let runs = AtomicUsize::new(0);
+    let retried = order(&idempotency, &json!({"order_id": "o-3", "total": 1}), &runs).await;
+    // A different payload under the key `Key::new` made: the record is gone, so it runs.
+    assert!(retried.is_ok(), "{retried:?}");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(count(&pool, "SELECT count(*) FROM orders").await, 1);
+}
+
+#[tokio::test]
+async fn the_same_key_with_another_payload_is_refused_and_an_expired_record_runs_again() {
+    let (idempotency, _file) = store().await;
+    let pool = idempotency.pool().clone();
+    let runs = AtomicUsize::new(0);
+    order(&idempotency, &json!({"order_id": "o-4", "total": 1}), &runs)
+        .await
+        .unwrap();
+    let mismatch = order(&idempotency, &json!({"order_id": "o-4", "total": 2}), &runs)
+        .await
+        .unwrap_err();
+    assert!(mismatch.is::<IdempotencyPayloadMismatch>(), "{mismatch}");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    // Expired: the key runs again (here it fails on the orders table's own key, which is
+    // how the test sees that it ran).
+    sqlx::raw_sql("UPDATE lambda_thaw_idempotency SET expires_at = 0")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let again = order(&idempotency, &json!({"order_id": "o-4", "total": 1}), &runs).await;
+    assert!(again.is_err());
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    idempotency.clean_up(10).await.unwrap();
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM lambda_thaw_idempotency").await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_of_one_key_write_once_and_answer_alike() {
+    let (idempotency, _file) = store().await;
+    let pool = idempotency.pool().clone();
+    let idempotency = Arc::new(idempotency);
+    let runs = Arc::new(AtomicUsize::new(0));
+    let event = json!({"order_id": "o-5", "total": 5});
+    let mut deliveries = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (idempotency, runs, event) = (idempotency.clone(), runs.clone(), event.clone());
+        deliveries.spawn(async move {
+            order(&idempotency, &event, &runs)
+                .await
+                .map_err(|e| e.to_string())
+        });
+    }
+    let answers: Vec<_> = deliveries.join_all().await;
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "{answers:?}");
+    assert_eq!(count(&pool, "SELECT count(*) FROM orders").await, 1);
+    for answer in answers {
+        assert_eq!(answer.unwrap(), json!({"order": "o-5", "run": 1}));
+    }
+}
+
+#[tokio::test]
+async fn around_mode_claims_completes_and_gives_up_a_failed_claim() {
+    let (idempotency, _file) = store().await;
+    let key = Key::new("call-1", &json!({"to": "payments"}));
+    let calls = AtomicUsize::new(0);
+    let call = async || {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, lambda_runtime::Error>(json!({"paid": true}))
+    };
+    assert_eq!(
+        idempotency.around(&key, call).await.unwrap(),
+        json!({"paid": true})
+    );
+    let call = async || {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, lambda_runtime::Error>(json!({"paid": "twice"}))
+    };
+    assert_eq!(
+        idempotency.around(&key, call).await.unwrap(),
+        json!({"paid": true})
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // A failed call gives its claim up: the retry runs.
+    let other = Key::new("call-2", &json!({}));
+    let failing = async || Err::<Value, _>(lambda_runtime::Error::from("refused"));
+    assert!(idempotency.around(&other, failing).await.is_err());
+    let retry = async || Ok::<_, lambda_runtime::Error>(json!("second try"));
+    assert_eq!(
+        idempotency.around(&other, retry).await.unwrap(),
+        json!("second try")
+    );
+}
+
+#[tokio::test]
+async fn around_mode_refuses_while_a_claim_lasts_and_takes_over_when_it_ended() {
+    let (idempotency, _file) = store().await;
+    let pool = idempotency.pool().clone();
+    let key = Key::new("call-3", &json!({}));
+    // A delivery that claimed and died: its claim lasts until its deadline.
+    let (now, until, expires) = idempotency.times();
+    let mut connection = pool.acquire().await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe(Dialect::Sqlite.claim(&key, until, expires)))
+        .execute(&mut *connection)
+        .await
+        .unwrap();
+    drop(connection);
+    assert!(until > now);
+    let call = async || Ok::<_, lambda_runtime::Error>(json!("ran"));
+    let refused = idempotency.around(&key, call).await.unwrap_err();
+    assert!(refused.is::<IdempotencyInProgress>(), "{refused}");
+    // Its deadline passed: the next delivery takes the claim over and runs.
+    sqlx::raw_sql("UPDATE lambda_thaw_idempotency SET in_progress_until = 0")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let call = async || Ok::<_, lambda_runtime::Error>(json!("ran"));
+    assert_eq!(idempotency.around(&key, call).await.unwrap(), json!("ran"));
+}
+
+#[tokio::test]
+async fn any_is_refused_with_the_fix_in_words() {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .connect_lazy("sqlite::memory:")
+        .unwrap();
+    let error = Idempotency::new(pool).unwrap_err().to_string();
+    assert!(
+        error.contains("not `Any`") && error.contains("sqlx::PgPool"),
+        "{error}"
+    );
+}

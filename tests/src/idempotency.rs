@@ -1,0 +1,204 @@
+//! The idempotency scenarios, run by the SQLite tests (`cargo test`) and the database
+//! tests (PostgreSQL, MariaDB, PgBouncer) alike, on the `thaw-idempotent` fixture through
+//! the emulator: real environments, real concurrency, one database.
+
+use std::time::Duration;
+
+use lambda_thaw_emulator::{Environment, Fleet, FunctionConfig, InvocationRecord, Outcome};
+use serde_json::Value;
+use sqlx::{AnyPool, AssertSqlSafe};
+
+/// How many rows `query` counts.
+pub async fn count(pool: &AnyPool, query: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(AssertSqlSafe(query.to_owned()))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// The error type of a record's answer, if it is an error.
+fn error_type(record: &InvocationRecord) -> Option<String> {
+    match &record.outcome {
+        Outcome::Response(_) => None,
+        other => Some(format!("{other:?}")),
+    }
+}
+
+fn response(record: &InvocationRecord) -> Option<Value> {
+    match &record.outcome {
+        Outcome::Response(body) => Some(serde_json::from_slice(body).unwrap()),
+        _ => None,
+    }
+}
+
+/// Transactional mode: 20 deliveries of one order at once over 5 environments (4
+/// invocations each at a time, as Managed Instances run them), each holding its
+/// transaction 300 ms; then 5 more; then a failing order and its retry; then the first
+/// order's key with another payload. `function` is the fixture's configuration;
+/// `counter` a pool on the same database, to count rows.
+pub async fn one_order_delivered_twenty_times_at_once(function: FunctionConfig, counter: &AnyPool) {
+    let fleet = Fleet::new(function.max_concurrency(4), 5);
+    let order = r#"{"order_id": "o-1", "total": 10, "sleep_ms": 300}"#;
+    let records = fleet
+        .run(vec![order.into(); 20], Duration::ZERO, |_, _| {})
+        .await;
+    let environments: std::collections::BTreeSet<usize> =
+        records.iter().map(|r| r.environment).collect();
+    assert_eq!(
+        environments.len(),
+        5,
+        "the deliveries spread over 5 environments"
+    );
+    let rows = count(
+        counter,
+        "SELECT count(*) FROM lt_orders WHERE order_id = 'o-1'",
+    )
+    .await;
+    assert_eq!(rows, 1, "the order written once: {records:#?}");
+    let written_by = count(
+        counter,
+        "SELECT written_by FROM lt_orders WHERE order_id = 'o-1'",
+    )
+    .await;
+    let answers: Vec<Value> = records.iter().filter_map(response).collect();
+    for record in &records {
+        if let Some(error) = error_type(record) {
+            assert!(
+                error.contains("lambda_thaw::IdempotencyInProgress"),
+                "a delivery got neither the response nor IdempotencyInProgress: {error}"
+            );
+        }
+    }
+    assert!(!answers.is_empty());
+    for answer in &answers {
+        assert_eq!(answer["order_id"], "o-1");
+        assert_eq!(
+            answer["written_by"].as_i64(),
+            Some(written_by),
+            "every caller got the first delivery's response"
+        );
+    }
+    eprintln!(
+        "20 deliveries at once: {} answered with the first response, {} IdempotencyInProgress; 1 row",
+        answers.len(),
+        records.len() - answers.len()
+    );
+
+    // Later duplicates, wherever they land, get the same response without running.
+    let later = fleet
+        .run(vec![order.into(); 5], Duration::ZERO, |_, _| {})
+        .await;
+    for record in &later {
+        assert_eq!(
+            response(record).map(|a| a["written_by"].as_i64()),
+            Some(Some(written_by)),
+            "{record:?}"
+        );
+    }
+    assert_eq!(count(counter, "SELECT count(*) FROM lt_orders").await, 1);
+
+    // A failing delivery leaves nothing (its write rolled back with the claim); its retry
+    // runs and writes.
+    let environment = &fleet.environments()[0];
+    let failed = environment
+        .invoke(r#"{"order_id": "o-2", "total": 5, "fail": true}"#)
+        .await;
+    assert!(
+        error_type(&failed).is_some_and(|e| e.contains("asked to fail")),
+        "{failed:?}"
+    );
+    assert_eq!(
+        count(
+            counter,
+            "SELECT count(*) FROM lt_orders WHERE order_id = 'o-2'"
+        )
+        .await,
+        0
+    );
+    let retried = environment
+        .invoke(r#"{"order_id": "o-2", "total": 5}"#)
+        .await;
+    assert!(response(&retried).is_some(), "{retried:?}");
+    assert_eq!(
+        count(
+            counter,
+            "SELECT count(*) FROM lt_orders WHERE order_id = 'o-2'"
+        )
+        .await,
+        1
+    );
+
+    // The first order's key with another payload: refused, with its own errorType.
+    let reused = environment
+        .invoke(r#"{"order_id": "o-1", "total": 99, "sleep_ms": 300}"#)
+        .await;
+    assert!(
+        error_type(&reused).is_some_and(|e| e.contains("lambda_thaw::IdempotencyPayloadMismatch")),
+        "{reused:?}"
+    );
+    fleet.shutdown().await;
+}
+
+/// Around mode, a delivery cut at its deadline after its effect: its claim lasts until
+/// that deadline — a duplicate meanwhile is told `IdempotencyInProgress` — and the retry
+/// after it runs and completes. The effect then ran twice: what around mode cannot
+/// promise, counted. `function` is the fixture's configuration in around mode.
+pub async fn around_mode_claim_ends_at_the_deadline(function: FunctionConfig, counter: &AnyPool) {
+    let timeout = Duration::from_secs(2);
+    let first = Environment::new(function.clone().timeout(timeout));
+    let second = Environment::new(function.timeout(timeout));
+    // Warm both, so the deadlines below are the invocations' own.
+    let _ = first.invoke(r#"{"order_id": "warm-1", "total": 1}"#).await;
+    let _ = second.invoke(r#"{"order_id": "warm-2", "total": 1}"#).await;
+    let order = r#"{"order_id": "o-9", "total": 9, "sleep_ms": 5000}"#;
+    let started = std::time::Instant::now();
+    let cut = {
+        let first = &first;
+        async move { first.invoke(order).await }
+    };
+    let duplicate = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        second
+            .invoke(r#"{"order_id": "o-9", "total": 9, "sleep_ms": 5000}"#)
+            .await
+    };
+    let (cut, duplicate) = tokio::join!(cut, duplicate);
+    assert!(response(&cut).is_none(), "cut at its deadline: {cut:?}");
+    assert!(
+        error_type(&duplicate).is_some_and(|e| e.contains("lambda_thaw::IdempotencyInProgress")),
+        "a duplicate while the claim lasts: {duplicate:?}"
+    );
+    // After the first delivery's deadline, the retry takes the claim over.
+    tokio::time::sleep((timeout + Duration::from_millis(200)).saturating_sub(started.elapsed()))
+        .await;
+    let retry = second
+        .invoke(r#"{"order_id": "o-9", "total": 9, "sleep_ms": 0}"#)
+        .await;
+    // The payload differs in `sleep_ms`: the key's record had expired its claim and is
+    // taken over whatever its payload.
+    assert!(response(&retry).is_some(), "the retry completes: {retry:?}");
+    let effects = count(
+        counter,
+        "SELECT count(*) FROM lt_calls WHERE order_id = 'o-9'",
+    )
+    .await;
+    assert_eq!(effects, 2, "the cut delivery's effect, then the retry's");
+    let replay = first
+        .invoke(r#"{"order_id": "o-9", "total": 9, "sleep_ms": 0}"#)
+        .await;
+    assert_eq!(
+        response(&replay),
+        response(&retry),
+        "later duplicates get the retry's response"
+    );
+    assert_eq!(
+        count(
+            counter,
+            "SELECT count(*) FROM lt_calls WHERE order_id = 'o-9'"
+        )
+        .await,
+        2
+    );
+    first.shutdown().await;
+    second.shutdown().await;
+}

@@ -1,0 +1,51 @@
+//! Exactly one effect per event, on SQLite (one file shared by the environments'
+//! processes): the scenarios of `lambda_thaw_tests::idempotency`, which the database tests
+//! run on PostgreSQL, MariaDB and PgBouncer too.
+
+use lambda_thaw_emulator::FunctionConfig;
+use lambda_thaw_tests::idempotency::{
+    around_mode_claim_ends_at_the_deadline, one_order_delivered_twenty_times_at_once,
+};
+
+/// A fresh SQLite file, its URL for the function and a pool on it for counting.
+async fn database(name: &str) -> (String, sqlx::AnyPool, std::path::PathBuf) {
+    sqlx::any::install_default_drivers();
+    let path = std::env::temp_dir().join(format!(
+        "lambda-thaw-{name}-{}-{}.db",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    ));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let counter = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    (url, counter, path)
+}
+
+fn function(url: &str, mode: &str) -> FunctionConfig {
+    FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-idempotent"))
+        .env("DATABASE_URL", url)
+        .env("FIXTURE_MODE", mode)
+        .env("RUST_LOG", "warn")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_one_order_delivered_twenty_times_at_once_is_written_once() {
+    let (url, counter, path) = database("idempotent").await;
+    one_order_delivered_twenty_times_at_once(function(&url, "transactional"), &counter).await;
+    counter.close().await;
+    let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_around_mode_claim_ends_at_the_deadline_and_the_retry_completes() {
+    let (url, counter, path) = database("around").await;
+    around_mode_claim_ends_at_the_deadline(function(&url, "around"), &counter).await;
+    counter.close().await;
+    let _ = std::fs::remove_file(path);
+}
