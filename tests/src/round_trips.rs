@@ -84,3 +84,25 @@ impl RoundTripCounter {
         self.addr
     }
 }
+
+/// Round trips `run` takes on the wire: the average over 10 warm runs, each inside an
+/// invocation as the handler would run it (back to back, so no liveness ping) — the lowest
+/// of three such batches, since a busy machine can only add round trips (a ping for a
+/// connection that looked idle too long), never take one away.
+pub async fn per_invocation<F, Fut>(counter: &RoundTripCounter, mut run: F) -> f64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let invocation = lambda_thaw::testing::Invocation::new();
+    let _ = invocation.run(run()).await;
+    let mut lowest = f64::MAX;
+    for _ in 0..3 {
+        let before = counter.settled().await;
+        for _ in 0..10 {
+            let _ = invocation.run(run()).await;
+        }
+        lowest = lowest.min((counter.settled().await - before) as f64 / 10.0);
+    }
+    lowest
+}

@@ -110,3 +110,92 @@ async fn mariadb_around_mode_claim_ends_at_the_deadline_and_the_retry_completes(
     scratch.wait_until_idle().await;
     scratch.drop_database().await;
 }
+
+/// Round trips on the wire for one warm write, PostgreSQL: the handler writing in a
+/// transaction of its own (BEGIN, INSERT, COMMIT) against the same write in transactional
+/// mode (the claim and the completion added) and in around mode (claim, write, completion,
+/// each on its own). The target: transactional mode at most 2 more.
+#[tokio::test(flavor = "multi_thread")]
+async fn transactional_mode_costs_at_most_two_round_trips_more_than_a_transaction_of_ones_own() {
+    use lambda_thaw::idempotency::{Idempotency, Key};
+    use lambda_thaw_tests::round_trips::{RoundTripCounter, per_invocation};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
+        return;
+    };
+    let scratch = PgScratch::create(&admin).await;
+    let host_port = scratch
+        .url
+        .split_once('@')
+        .unwrap()
+        .1
+        .split_once('/')
+        .unwrap()
+        .0;
+    let counter = RoundTripCounter::start(host_port.to_string()).await;
+    let url = scratch.url.replace(host_port, &counter.addr().to_string());
+    let pool: sqlx::PgPool = lambda_thaw::sqlx::connect(&url).await.unwrap();
+    sqlx::raw_sql("CREATE TABLE orders (id TEXT PRIMARY KEY)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let store = Idempotency::new(pool.clone()).unwrap();
+    store.create_table().await.unwrap();
+    let next = AtomicU64::new(0);
+    let id = || format!("o-{}", next.fetch_add(1, Ordering::Relaxed));
+
+    let own = per_invocation(&counter, || async {
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("INSERT INTO orders (id) VALUES ($1)")
+            .bind(id())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    })
+    .await;
+    let transactional = per_invocation(&counter, || async {
+        let order = id();
+        let key = Key::new(&order, &order);
+        store
+            .transactional(&key, async |tx| {
+                sqlx::query("INSERT INTO orders (id) VALUES ($1)")
+                    .bind(&order)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok::<_, sqlx::Error>(())
+            })
+            .await
+            .unwrap();
+    })
+    .await;
+    let around = per_invocation(&counter, || async {
+        let order = id();
+        let key = Key::new(&order, &order);
+        store
+            .around(&key, async || {
+                sqlx::query("INSERT INTO orders (id) VALUES ($1)")
+                    .bind(&order)
+                    .execute(&pool)
+                    .await?;
+                Ok::<_, sqlx::Error>(())
+            })
+            .await
+            .unwrap();
+    })
+    .await;
+    eprintln!(
+        "round trips per warm write: own transaction {own}, transactional mode {transactional}, around mode {around}"
+    );
+    assert!(
+        transactional - own <= 2.0,
+        "transactional mode {transactional} vs {own} in a transaction of its own"
+    );
+    assert!(
+        transactional > own,
+        "the claim and the completion are counted"
+    );
+    pool.close().await;
+    scratch.drop_database().await;
+}

@@ -10,7 +10,7 @@ use lambda_thaw::sqlx::proxy::ProxyPool;
 use lambda_thaw_emulator::{Environment, Fleet, FunctionConfig, Outcome};
 use lambda_thaw_tests::db::{LimitedRole, MariaScratch, PgScratch, admin_url};
 use lambda_thaw_tests::pgbouncer::PgBouncer;
-use lambda_thaw_tests::round_trips::RoundTripCounter;
+use lambda_thaw_tests::round_trips::{RoundTripCounter, per_invocation};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 
 const ENVIRONMENTS: usize = 100;
@@ -337,28 +337,6 @@ async fn mariadb_environments_past_max_user_connections_fail_clearly_then_back_o
     scratch.drop_database().await;
 }
 
-/// Round trips `run` takes on the wire: the average over 10 warm runs, each inside an
-/// invocation as the handler would run it (back to back, so no liveness ping) — the lowest
-/// of three such batches, since a busy machine can only add round trips (a ping for a
-/// connection that looked idle too long), never take one away.
-async fn round_trips<F, Fut>(counter: &RoundTripCounter, mut run: F) -> f64
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let invocation = lambda_thaw::testing::Invocation::new();
-    let _ = invocation.run(run()).await;
-    let mut lowest = f64::MAX;
-    for _ in 0..3 {
-        let before = counter.settled().await;
-        for _ in 0..10 {
-            let _ = invocation.run(run()).await;
-        }
-        lowest = lowest.min((counter.settled().await - before) as f64 / 10.0);
-    }
-    lowest
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn what_proxy_mode_costs_in_round_trips() {
     let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
@@ -370,7 +348,7 @@ async fn what_proxy_mode_costs_in_round_trips() {
     let plain: sqlx::PgPool = lambda_thaw::sqlx::connect(&url).await.unwrap();
     let proxy = ProxyPool::<sqlx::Postgres>::connect(&url).await.unwrap();
     const QUERY: &str = "SELECT CAST($1 AS INTEGER)";
-    let cached = round_trips(&counter, || async {
+    let cached = per_invocation(&counter, || async {
         let _: (i32,) = sqlx::query_as(QUERY)
             .bind(1)
             .fetch_one(&plain)
@@ -378,7 +356,7 @@ async fn what_proxy_mode_costs_in_round_trips() {
             .unwrap();
     })
     .await;
-    let with_arguments = round_trips(&counter, || async {
+    let with_arguments = per_invocation(&counter, || async {
         let _: (i32,) = sqlx::query_as(QUERY)
             .bind(1)
             .fetch_one(&proxy)
@@ -386,11 +364,11 @@ async fn what_proxy_mode_costs_in_round_trips() {
             .unwrap();
     })
     .await;
-    let without_arguments = round_trips(&counter, || async {
+    let without_arguments = per_invocation(&counter, || async {
         (&proxy).execute("SELECT 1").await.unwrap();
     })
     .await;
-    let in_transaction = round_trips(&counter, || async {
+    let in_transaction = per_invocation(&counter, || async {
         let mut transaction = proxy.begin().await.unwrap();
         for _ in 0..3 {
             let _: (i32,) = sqlx::query_as(QUERY)
