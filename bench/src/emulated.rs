@@ -12,7 +12,7 @@ use crate::report::{Row, median, percentile};
 /// The benchmark's function binaries, by name.
 pub type Fixtures = HashMap<String, PathBuf>;
 
-fn config(fixtures: &Fixtures, name: &str) -> FunctionConfig {
+pub fn config(fixtures: &Fixtures, name: &str) -> FunctionConfig {
     let binary = fixtures
         .get(name)
         .unwrap_or_else(|| panic!("fixture `{name}` was not built"));

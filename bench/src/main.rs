@@ -17,6 +17,7 @@ mod chart;
 mod emulated;
 mod overhead;
 mod report;
+mod spike;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -35,6 +36,8 @@ struct Plan {
     clean_builds: bool,
     /// Warm-up and measured invocations of the memory section.
     memory: (usize, usize),
+    /// The spikes of section 10.
+    spikes: &'static [spike::Shape],
 }
 
 const FULL: Plan = Plan {
@@ -48,6 +51,23 @@ const FULL: Plan = Plan {
     builds: 3,
     clean_builds: true,
     memory: (1_000, 100_000),
+    spikes: &[
+        // Ten times the limit, each arrival finding every environment busy.
+        spike::Shape {
+            peak: 200,
+            burst: std::time::Duration::from_millis(20),
+            tail: 200,
+            tail_rate: 50.0,
+        },
+        // The most this machine holds: PostgreSQL's default `max_connections` (100, 97 for
+        // roles that are not superusers) caps a limit of 10 % of the peak at 90.
+        spike::Shape {
+            peak: 900,
+            burst: std::time::Duration::from_millis(100),
+            tail: 900,
+            tail_rate: 100.0,
+        },
+    ],
 };
 
 const QUICK: Plan = Plan {
@@ -61,6 +81,12 @@ const QUICK: Plan = Plan {
     builds: 1,
     clean_builds: false,
     memory: (200, 2_000),
+    spikes: &[spike::Shape {
+        peak: 40,
+        burst: std::time::Duration::from_millis(10),
+        tail: 40,
+        tail_rate: 20.0,
+    }],
 };
 
 fn main() {
@@ -84,16 +110,27 @@ fn main() {
         only.as_ref()
             .is_none_or(|list| list.iter().any(|s| section.starts_with(s.as_str())))
     };
-    if let Some(unknown) = args
-        .iter()
-        .find(|a| a.starts_with("--") && *a != "--quick" && *a != "--out" && *a != "--only")
-    {
+    if let Some(unknown) = args.iter().find(|a| {
+        a.starts_with("--") && !["--quick", "--out", "--only", "--spike"].contains(&a.as_str())
+    }) {
         eprintln!(
-            "error: unknown option `{unknown}`; expected `--quick`, `--only N,M` or `--out DIR`"
+            "error: unknown option `{unknown}`; expected `--quick`, `--only N,M`, `--spike PEAK,BURST_MS,TAIL,RATE` or `--out DIR`"
         );
         std::process::exit(2);
     }
-    let plan = if quick { QUICK } else { FULL };
+    let mut plan = if quick { QUICK } else { FULL };
+    // `--spike 500,1000,500,50`: section 10's one shape (peak, burst in ms, tail, tail rate).
+    if let Some(shape) = args
+        .iter()
+        .position(|a| a == "--spike")
+        .and_then(|i| args.get(i + 1))
+    {
+        let shape = spike::Shape::parse(shape).unwrap_or_else(|e| {
+            eprintln!("error: --spike {shape}: {e}");
+            std::process::exit(2);
+        });
+        plan.spikes = vec![shape].leak();
+    }
     let release = !cfg!(debug_assertions);
     let fixtures = build_fixtures(release);
     let postgres = reachable(
@@ -177,6 +214,32 @@ fn main() {
         ));
         rows
     });
+    std::fs::create_dir_all(&out).unwrap();
+    let mut spike_tables: Vec<String> = Vec::new();
+    for &shape in plan.spikes {
+        if let Some(url) = &postgres {
+            let mut skipped = false;
+            section("10 spike (PostgreSQL)", &mut || {
+                let result = runtime.block_on(spike::postgres(&fixtures, url, shape, &out));
+                skipped = result.is_none();
+                result.map_or_else(Vec::new, |(rows, table)| {
+                    spike_tables.push(table);
+                    rows
+                })
+            });
+            if skipped {
+                notes
+                    .push("PgBouncer not installed: section 10 (spike, PostgreSQL) skipped".into());
+            }
+        }
+        if let Some(url) = &mariadb {
+            section("10 spike (MariaDB)", &mut || {
+                let (rows, table) = runtime.block_on(spike::mariadb(&fixtures, url, shape, &out));
+                spike_tables.push(table);
+                rows
+            });
+        }
+    }
     section("6 build cost", &mut || {
         build_cost::run(release, plan.builds, plan.clean_builds)
     });
@@ -195,17 +258,21 @@ fn main() {
         "{date}, {machine}, {profile}{}",
         if quick { ", --quick" } else { "" }
     );
-    std::fs::create_dir_all(&out).unwrap();
     let table = markdown(&rows);
     let document = serde_json::json!({
         "date": date, "machine": machine, "profile": profile, "quick": quick, "notes": notes, "rows": rows,
     });
     std::fs::write(out.join("results.json"), format!("{document:#}\n")).unwrap();
-    std::fs::write(out.join("results.md"), format!("{caption}\n\n{table}")).unwrap();
+    let spikes: String = spike_tables.iter().map(|t| format!("\n{t}")).collect();
+    std::fs::write(
+        out.join("results.md"),
+        format!("{caption}\n\n{table}{spikes}"),
+    )
+    .unwrap();
     if let Err(e) = chart::draw(&rows, &out.join("chart.svg"), &caption) {
         notes.push(format!("chart not drawn: {e}"));
     }
-    println!("{caption}\n\n{table}");
+    println!("{caption}\n\n{table}{spikes}");
     for note in &notes {
         println!("note: {note}");
     }

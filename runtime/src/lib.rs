@@ -79,6 +79,7 @@
 //! | `sqlx` | `lambda_thaw::sqlx`: pool options for Lambda — one connection per environment, a liveness check after a freeze, acquire timeouts from the invocation's time left — `connect` with errors that name the host (password hidden), `RotatingPool` for rotated passwords and RDS IAM tokens, a back-off with a clear error when the database is at its connection limit, and the connection governor (`connect_governed`) that gives idle connections back when the server runs near its limit |
 //! | `proxy` | `sqlx::proxy`: pools for a database behind RDS Proxy or PgBouncer in transaction mode (no named prepared statements, no session state) |
 //! | `http` | HTTP handlers (`request: Request`) behind API Gateway, an ALB or a function URL, through `lambda_http` |
+//! | `idempotency` | `lambda_thaw::idempotency`: exactly one effect per event on the function's own PostgreSQL, MySQL/MariaDB or SQLite — a claim committed with the handler's writes (transactional mode) or around them (Powertools' semantics), the first response given to duplicates |
 //! | `batch` | `lambda_thaw::batch`: SQS batches with partial failures (FIFO in order), stream batches checkpointed at the first failure; `batch-kinesis`, `batch-dynamodb` add those events |
 //!
 //! ## Testing
