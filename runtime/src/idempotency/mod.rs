@@ -13,7 +13,7 @@
 //!   the caller answered. A crash anywhere leaves either nothing (the retry runs) or
 //!   everything (the retry gets the stored response). A concurrent duplicate waits for the
 //!   first one's outcome — at most until its own deadline, then
-//!   [`IdempotencyInProgress`](crate::IdempotencyInProgress) — and an error or a deadline
+//!   [`IdempotencyInProgress`] — and an error or a deadline
 //!   cancellation rolls the claim back with the writes, so the retry runs. Two round
 //!   trips more than the same handler writing in a transaction of its own: the claim and
 //!   the completion.
@@ -180,7 +180,7 @@ where
     usize: ColumnIndex<DB::Row>,
 {
     /// Creates the table if it is missing, safely under a burst of cold starts
-    /// ([`create_schema`](crate::sqlx::create_schema)).
+    /// ([`create_schema`]).
     pub async fn create_table(&self) -> Result<(), sqlx::Error> {
         create_schema::<&sqlx::Pool<DB>>(&self.pool, self.schema()).await
     }
@@ -190,8 +190,8 @@ where
     ///
     /// Returns the handler's response — or, for a duplicate, the first delivery's, the
     /// handler not run — or: the handler's error (its writes and the claim rolled back);
-    /// [`IdempotencyInProgress`](crate::IdempotencyInProgress) when another delivery holds
-    /// the key past this one's deadline; [`IdempotencyPayloadMismatch`](crate::IdempotencyPayloadMismatch)
+    /// [`IdempotencyInProgress`] when another delivery holds
+    /// the key past this one's deadline; [`IdempotencyPayloadMismatch`]
     /// when the key was first used with another payload; the database's error.
     pub async fn transactional<R, E, F>(
         &self,
@@ -243,7 +243,7 @@ where
     /// database: the claim is committed first (ending at the invocation's deadline), then
     /// the handler runs, then the record is completed with its response; a handler that
     /// fails gives the claim up, so a retry runs. A duplicate gets the stored response, or
-    /// [`IdempotencyInProgress`](crate::IdempotencyInProgress) while the claim lasts. If
+    /// [`IdempotencyInProgress`] while the claim lasts. If
     /// the environment dies between the effect and the completion, the retry after the
     /// deadline runs the effect again: see the [module](self).
     pub async fn around<R, E, F>(&self, key: &Key, handler: F) -> Result<R, lambda_runtime::Error>
@@ -451,7 +451,7 @@ fn dialect_of<DB: Database>() -> Result<Dialect, sqlx::Error> {
 
 /// How long a claim waits for another delivery's lock: up to shortly before the deadline
 /// guard would cancel the handler, so the caller gets
-/// [`IdempotencyInProgress`](crate::IdempotencyInProgress) instead of a timeout.
+/// [`IdempotencyInProgress`] instead of a timeout.
 fn lock_wait() -> Duration {
     match time_left() {
         Some(left) => left.saturating_sub(DEFAULT_DEADLINE_MARGIN + Duration::from_millis(100)),
