@@ -8,13 +8,12 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use lambda_thaw_emulator::scaling::{Arrivals, ConnectionProbe, ScaledFleet, Scaling};
+use lambda_thaw_emulator::scaling::{Arrivals, ScaledFleet, Scaling};
 use lambda_thaw_emulator::timeline::Timeline;
 use lambda_thaw_emulator::{InvocationRecord, Summary};
-use lambda_thaw_tests::db::{LimitedRole, MariaScratch};
+use lambda_thaw_tests::db::{LimitedRole, MariaScratch, counting_probe};
 use lambda_thaw_tests::pgbouncer::PgBouncer;
 use sqlx::AssertSqlSafe;
 
@@ -108,20 +107,7 @@ async fn run_arm(
         .connect(admin)
         .await
         .expect("the benchmark's admin connection");
-    let probe: ConnectionProbe = {
-        let counter = counter.clone();
-        Arc::new(move || {
-            let counter = counter.clone();
-            let count = count.clone();
-            Box::pin(async move {
-                sqlx::query_scalar::<_, i64>(AssertSqlSafe(count))
-                    .fetch_one(&counter)
-                    .await
-                    .ok()
-                    .map(|n| n as u64)
-            })
-        })
-    };
+    let probe = counting_probe(&counter, count);
     let scaling = Scaling {
         reserved_concurrency: shape.peak,
         ..Scaling::default()

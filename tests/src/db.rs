@@ -549,3 +549,23 @@ impl Scratch {
         }
     }
 }
+
+/// A probe for the emulator's timeline: the number `query` counts (a session count), run
+/// on `pool` each time the timeline samples; `None` when the query fails.
+pub fn counting_probe(
+    pool: &sqlx::AnyPool,
+    query: String,
+) -> lambda_thaw_emulator::scaling::ConnectionProbe {
+    let pool = pool.clone();
+    std::sync::Arc::new(move || {
+        let pool = pool.clone();
+        let query = query.clone();
+        Box::pin(async move {
+            sqlx::query_scalar::<_, i64>(AssertSqlSafe(query))
+                .fetch_one(&pool)
+                .await
+                .ok()
+                .map(|n| n as u64)
+        })
+    })
+}

@@ -26,89 +26,115 @@ async fn counter(url: &str) -> sqlx::AnyPool {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn postgres_one_order_delivered_twenty_times_at_once_is_written_once() {
-    let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
+/// Where a scenario runs.
+#[derive(Clone, Copy)]
+enum Server {
+    Postgres,
+    /// PostgreSQL through a PgBouncer of the test's own, in transaction mode, the store on
+    /// a proxy-mode pool.
+    PgBouncer,
+    MariaDb,
+}
+
+/// Runs `scenario` with the fixture in `mode` on a scratch database of `server` (and a
+/// pool on that database, straight to the server, to count rows), then drops it.
+async fn on(
+    server: Server,
+    mode: &str,
+    scenario: impl AsyncFnOnce(FunctionConfig, &sqlx::AnyPool),
+) {
+    let var = match server {
+        Server::MariaDb => "LAMBDA_THAW_TEST_MYSQL",
+        Server::Postgres | Server::PgBouncer => "LAMBDA_THAW_TEST_POSTGRES",
+    };
+    let Some(admin) = admin_url(var) else {
         return;
     };
-    let scratch = PgScratch::create(&admin).await;
-    let counter = counter(&scratch.url).await;
-    one_order_delivered_twenty_times_at_once(
-        function(&scratch.url, "transactional", "plain"),
-        &counter,
+    match server {
+        Server::MariaDb => {
+            let mut scratch = MariaScratch::create(&admin).await;
+            let counter = counter(&scratch.url).await;
+            scenario(function(&scratch.url, mode, "plain"), &counter).await;
+            counter.close().await;
+            scratch.wait_until_idle().await;
+            scratch.drop_database().await;
+        }
+        Server::Postgres | Server::PgBouncer => {
+            let scratch = PgScratch::create(&admin).await;
+            let counter = counter(&scratch.url).await;
+            let bouncer = match server {
+                Server::PgBouncer => match PgBouncer::start(&scratch.url, 5) {
+                    Some(bouncer) => Some(bouncer),
+                    None => return,
+                },
+                _ => None,
+            };
+            let config = match &bouncer {
+                Some(bouncer) => {
+                    let user = admin
+                        .split_once("://")
+                        .and_then(|(_, rest)| rest.split_once('@'))
+                        .map_or("root", |(user, _)| user.split(':').next().unwrap_or(user));
+                    function(&bouncer.url(user, &scratch.name), mode, "proxy")
+                }
+                None => function(&scratch.url, mode, "plain"),
+            };
+            scenario(config, &counter).await;
+            counter.close().await;
+            drop(bouncer);
+            scratch.drop_database().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_one_order_delivered_twenty_times_at_once_is_written_once() {
+    on(
+        Server::Postgres,
+        "transactional",
+        one_order_delivered_twenty_times_at_once,
     )
     .await;
-    counter.close().await;
-    scratch.drop_database().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_through_pgbouncer_one_order_delivered_twenty_times_at_once_is_written_once() {
-    let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
-        return;
-    };
-    let scratch = PgScratch::create(&admin).await;
-    let Some(bouncer) = PgBouncer::start(&scratch.url, 5) else {
-        return;
-    };
-    let user = admin
-        .split_once("://")
-        .and_then(|(_, rest)| rest.split_once('@'))
-        .map_or("root", |(user, _)| user.split(':').next().unwrap_or(user));
-    let through = bouncer.url(user, &scratch.name);
-    let counter = counter(&scratch.url).await;
-    one_order_delivered_twenty_times_at_once(
-        function(&through, "transactional", "proxy"),
-        &counter,
+    on(
+        Server::PgBouncer,
+        "transactional",
+        one_order_delivered_twenty_times_at_once,
     )
     .await;
-    counter.close().await;
-    drop(bouncer);
-    scratch.drop_database().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mariadb_one_order_delivered_twenty_times_at_once_is_written_once() {
-    let Some(admin) = admin_url("LAMBDA_THAW_TEST_MYSQL") else {
-        return;
-    };
-    let mut scratch = MariaScratch::create(&admin).await;
-    let counter = counter(&scratch.url).await;
-    one_order_delivered_twenty_times_at_once(
-        function(&scratch.url, "transactional", "plain"),
-        &counter,
+    on(
+        Server::MariaDb,
+        "transactional",
+        one_order_delivered_twenty_times_at_once,
     )
     .await;
-    counter.close().await;
-    scratch.wait_until_idle().await;
-    scratch.drop_database().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_around_mode_claim_ends_at_the_deadline_and_the_retry_completes() {
-    let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
-        return;
-    };
-    let scratch = PgScratch::create(&admin).await;
-    let counter = counter(&scratch.url).await;
-    around_mode_claim_ends_at_the_deadline(function(&scratch.url, "around", "plain"), &counter)
-        .await;
-    counter.close().await;
-    scratch.drop_database().await;
+    on(
+        Server::Postgres,
+        "around",
+        around_mode_claim_ends_at_the_deadline,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mariadb_around_mode_claim_ends_at_the_deadline_and_the_retry_completes() {
-    let Some(admin) = admin_url("LAMBDA_THAW_TEST_MYSQL") else {
-        return;
-    };
-    let mut scratch = MariaScratch::create(&admin).await;
-    let counter = counter(&scratch.url).await;
-    around_mode_claim_ends_at_the_deadline(function(&scratch.url, "around", "plain"), &counter)
-        .await;
-    counter.close().await;
-    scratch.wait_until_idle().await;
-    scratch.drop_database().await;
+    on(
+        Server::MariaDb,
+        "around",
+        around_mode_claim_ends_at_the_deadline,
+    )
+    .await;
 }
 
 /// Round trips on the wire for one warm write, PostgreSQL: the handler writing in a

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use lambda_thaw::sqlx::proxy::ProxyPool;
 use lambda_thaw_emulator::{Environment, Fleet, FunctionConfig, Outcome};
-use lambda_thaw_tests::db::{LimitedRole, MariaScratch, PgScratch, admin_url};
+use lambda_thaw_tests::db::{LimitedRole, MariaScratch, PgScratch, admin_url, counting_probe};
 use lambda_thaw_tests::pgbouncer::PgBouncer;
 use lambda_thaw_tests::round_trips::{RoundTripCounter, per_invocation};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
@@ -501,7 +501,7 @@ async fn spike_onto_a_limit_of_10(
     rows: String,
     governed: bool,
 ) -> Spike {
-    use lambda_thaw_emulator::scaling::{Arrivals, ConnectionProbe, ScaledFleet, Scaling};
+    use lambda_thaw_emulator::scaling::{Arrivals, ScaledFleet, Scaling};
     sqlx::any::install_default_drivers();
     let mut config = FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-db"))
         .env("DATABASE_URL", url)
@@ -515,20 +515,7 @@ async fn spike_onto_a_limit_of_10(
         .connect(admin)
         .await
         .unwrap();
-    let probe: ConnectionProbe = {
-        let counter = counter.clone();
-        Arc::new(move || {
-            let counter = counter.clone();
-            let count = count.clone();
-            Box::pin(async move {
-                sqlx::query_scalar::<_, i64>(AssertSqlSafe(count))
-                    .fetch_one(&counter)
-                    .await
-                    .ok()
-                    .map(|n| n as u64)
-            })
-        })
-    };
+    let probe = counting_probe(&counter, count);
     let fleet = ScaledFleet::new(config, Scaling::default())
         .sample_every(Duration::from_millis(10), Some(probe));
     let events: Vec<String> = (0..ARRIVALS)
