@@ -317,6 +317,25 @@ impl Environment {
         event: impl Into<Bytes>,
         headers: &[(&str, Option<&str>)],
     ) -> InvocationRecord {
+        self.run_invocation(event.into(), headers, false).await
+    }
+
+    /// [`invoke`](Self::invoke), with the answer lost: the environment is killed the
+    /// moment the function posts its answer, before its deferred work and before the
+    /// caller sees the answer — as when it dies just after its commit (out of memory, a
+    /// host failure). The caller gets `Runtime.ExitError`, with `killed_after_response`
+    /// set; what the function committed stays committed. At-least-once sources deliver the
+    /// event again ([`crate::delivery`]).
+    pub async fn invoke_losing_answer(&self, event: impl Into<Bytes>) -> InvocationRecord {
+        self.run_invocation(event.into(), &[], true).await
+    }
+
+    async fn run_invocation(
+        &self,
+        event: Bytes,
+        headers: &[(&str, Option<&str>)],
+        lose_answer: bool,
+    ) -> InvocationRecord {
         let mut headers: Vec<_> = headers
             .iter()
             .map(|(name, value)| {
@@ -342,7 +361,6 @@ impl Environment {
             }
             id
         });
-        let event = event.into();
         if event.len() > crate::limits::MAX_PAYLOAD {
             // Lambda's Invoke API refuses it before any environment sees it.
             let (_, message) = crate::limits::request_entity_too_large();
@@ -406,13 +424,19 @@ impl Environment {
         let mut killed_after_response = false;
         let mut crashed = None;
         loop {
-            let done = {
+            let (answered, done) = {
                 let inner = instance.shared.lock();
-                inner
-                    .tracks
-                    .get(&request_id)
-                    .is_some_and(|t| t.completed_at.is_some())
+                let track = inner.tracks.get(&request_id);
+                (
+                    track.is_some_and(|t| t.outcome.is_some()),
+                    track.is_some_and(|t| t.completed_at.is_some()),
+                )
             };
+            if lose_answer && answered {
+                killed_after_response = true;
+                self.retire(&instance).await;
+                break;
+            }
             if done {
                 break;
             }
@@ -440,6 +464,10 @@ impl Environment {
             .remove(&request_id)
             .unwrap_or_default();
         let outcome = match (track.outcome, crashed) {
+            (Some(_), _) if lose_answer => Outcome::Crashed(FunctionError::new(
+                "Runtime.ExitError",
+                "the environment was killed just after the function answered; the answer was lost (as when an environment dies after its commit)",
+            )),
             (Some(outcome), _) => outcome,
             (None, Some(status)) => {
                 tokio::time::sleep(Duration::from_millis(20)).await;

@@ -31,6 +31,11 @@ impl Fleet {
         }
     }
 
+    /// How many invocations each environment takes at a time.
+    pub fn per_environment(&self) -> usize {
+        self.per_environment
+    }
+
     /// The environments, by index.
     pub fn environments(&self) -> &[Arc<Environment>] {
         &self.environments

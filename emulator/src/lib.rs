@@ -38,6 +38,7 @@
 pub mod cargo;
 pub mod cli;
 mod config;
+pub mod delivery;
 pub mod emf;
 mod environment;
 mod events;

@@ -3,7 +3,8 @@
 //! proxy-mode pool (PgBouncer in transaction mode); `FIXTURE_MODE=around` uses around mode
 //! — its effect, a row in `lt_calls` (no key: each run adds one, as a call to another
 //! service would), made outside the claim — else transactional mode (the order's row in
-//! `lt_orders`, keyed, written in the claim's transaction).
+//! `lt_orders`, keyed, written in the claim's transaction); `FIXTURE_MODE=plain`, the
+//! control: no idempotency, each run adds its row to `lt_calls`.
 //! Event: `{"order_id": "o-1", "total": 10, "sleep_ms"?: 300, "fail"?: true}` — the write,
 //! then a sleep (inside the transaction in transactional mode), then an error if asked.
 //! The answer names the environment (its process id) that wrote the order.
@@ -24,7 +25,14 @@ enum Store {
 
 struct State {
     store: Store,
-    around: bool,
+    mode: Mode,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Transactional,
+    Around,
+    Plain,
 }
 
 #[derive(Deserialize, Serialize)]
@@ -70,7 +78,11 @@ async fn setup() -> Result<State, Error> {
     };
     Ok(State {
         store,
-        around: std::env::var("FIXTURE_MODE").as_deref() == Ok("around"),
+        mode: match std::env::var("FIXTURE_MODE").as_deref() {
+            Ok("around") => Mode::Around,
+            Ok("plain") => Mode::Plain,
+            _ => Mode::Transactional,
+        },
     })
 }
 
@@ -106,13 +118,18 @@ fn insert(table: &str, order: &Order) -> Result<String, Error> {
 /// The handler's body for one driver: in transactional mode the write goes through the
 /// claim's transaction; in around mode, straight to the pool after the claim.
 macro_rules! handle_with {
-    ($store:expr, $order:expr, $around:expr) => {{
+    ($store:expr, $order:expr, $mode:expr) => {{
         let store = $store;
         let order = $order;
         let key = Key::from_pointers(order, &["/order_id"])?;
         let answer = json!({ "order_id": order.order_id, "written_by": std::process::id() });
         let pause = Duration::from_millis(order.sleep_ms.unwrap_or(0));
-        if $around {
+        if $mode == Mode::Plain {
+            sqlx::raw_sql(AssertSqlSafe(insert("lt_calls", order)?))
+                .execute(store.pool())
+                .await?;
+            Ok(answer)
+        } else if $mode == Mode::Around {
             store
                 .around(&key, async || {
                     sqlx::raw_sql(AssertSqlSafe(insert("lt_calls", order)?))
@@ -146,8 +163,8 @@ macro_rules! handle_with {
 async fn handle(event: LambdaEvent<Order>, state: &State) -> Result<Value, Error> {
     let order = &event.payload;
     match &state.store {
-        Store::Postgres(store) => handle_with!(store, order, state.around),
-        Store::MySql(store) => handle_with!(store, order, state.around),
-        Store::Sqlite(store) => handle_with!(store, order, state.around),
+        Store::Postgres(store) => handle_with!(store, order, state.mode),
+        Store::MySql(store) => handle_with!(store, order, state.mode),
+        Store::Sqlite(store) => handle_with!(store, order, state.mode),
     }
 }

@@ -3,6 +3,7 @@
 //! a binary of its own: it lowers the process's descriptor limit.)
 
 mod cli;
+mod delivery;
 mod invoke;
 mod rules;
 mod scaling;

@@ -5,6 +5,7 @@
 use lambda_thaw_emulator::FunctionConfig;
 use lambda_thaw_tests::idempotency::{
     around_mode_claim_ends_at_the_deadline, one_order_delivered_twenty_times_at_once,
+    orders_delivered_at_least_once_are_written_exactly_once,
 };
 
 /// A fresh SQLite file, its URL for the function and a pool on it for counting.
@@ -46,6 +47,19 @@ async fn sqlite_one_order_delivered_twenty_times_at_once_is_written_once() {
 async fn sqlite_around_mode_claim_ends_at_the_deadline_and_the_retry_completes() {
     let (url, counter, path) = database("around").await;
     around_mode_claim_ends_at_the_deadline(function(&url, "around"), &counter).await;
+    counter.close().await;
+    let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_a_thousand_orders_delivered_at_least_once_are_written_exactly_once() {
+    let (url, counter, path) = database("exactly-once").await;
+    orders_delivered_at_least_once_are_written_exactly_once(
+        function(&url, "transactional"),
+        &counter,
+        1000,
+    )
+    .await;
     counter.close().await;
     let _ = std::fs::remove_file(path);
 }
