@@ -1,16 +1,21 @@
-//! `sqs-batch`: a typed SQS handler (`aws_lambda_events::sqs::SqsEvent`) that processes
-//! each message through `lambda_thaw::batch::sqs` — up to 10 at once, a panic or an error
-//! failing that message alone, messages not started when the deadline is near reported
-//! for a retry — and reports the ones that failed as partial batch failures
-//! (`batchItemFailures`), so SQS retries only those — the queue's event source mapping
-//! needs `ReportBatchItemFailures`. Messages are payments as JSON; one that does not
-//! parse, or has a non-positive amount, fails alone.
+//! `sqs-batch`: a typed SQS handler (`aws_lambda_events::sqs::SqsEvent`) that writes each
+//! message — a payment — to the database exactly once. `lambda_thaw::batch::sqs` runs the
+//! messages up to 10 at once — a panic or an error failing that message alone, messages
+//! not started when the deadline is near reported for a retry — and reports the ones that
+//! failed as partial batch failures (`batchItemFailures`), so SQS retries only those (the
+//! queue's event source mapping needs `ReportBatchItemFailures`). Each payment is written
+//! in `lambda_thaw::idempotency`'s transactional mode, keyed on the message's id: when SQS
+//! delivers a message again — its visibility timeout passed, or the whole batch came back
+//! — the payment is not written twice. A message that does not parse, or has a
+//! non-positive amount, fails alone.
+//!
+//! `DATABASE_URL`: an SQLite database (default `sqlite://sqs-batch.db?mode=rwc`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_thaw::idempotency::{Idempotency, Key};
 use lambda_thaw::{Error, LambdaEvent, handler};
 use serde::Deserialize;
+use sqlx::Sqlite;
 
 #[derive(Deserialize)]
 struct Payment {
@@ -18,36 +23,50 @@ struct Payment {
     amount_cents: i64,
 }
 
-/// Totals per environment, standing in for a downstream client built once.
+/// The payments table, and the idempotency store on the same database.
 struct Ledger {
-    processed: AtomicU64,
+    payments: Idempotency<Sqlite>,
 }
 
-fn setup() -> Ledger {
-    Ledger {
-        processed: AtomicU64::new(0),
-    }
+async fn setup() -> Result<Ledger, Error> {
+    let url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "sqlite://sqs-batch.db?mode=rwc".to_owned());
+    let pool = lambda_thaw::sqlx::connect::<Sqlite>(&url).await?;
+    lambda_thaw::sqlx::create_schema(
+        &pool,
+        "CREATE TABLE IF NOT EXISTS payments (message_id TEXT PRIMARY KEY, account TEXT NOT NULL, amount_cents INTEGER NOT NULL)",
+    )
+    .await?;
+    let payments = Idempotency::new(pool)?;
+    payments.create_table().await?;
+    Ok(Ledger { payments })
 }
 
-fn process(body: Option<&str>, ledger: &Ledger) -> Result<(), String> {
-    let payment: Payment = serde_json::from_str(body.unwrap_or_default())
-        .map_err(|e| format!("not a payment: {e}"))?;
+async fn process(message: SqsMessage, ledger: &Ledger) -> Result<(), Error> {
+    let body = message.body.unwrap_or_default();
+    let payment: Payment =
+        serde_json::from_str(&body).map_err(|e| format!("not a payment: {e}"))?;
     if payment.amount_cents <= 0 {
-        return Err(format!("amount for {} must be positive", payment.account));
+        return Err(format!("amount for {} must be positive", payment.account).into());
     }
-    ledger.processed.fetch_add(1, Ordering::SeqCst);
-    Ok(())
+    let id = message.message_id.unwrap_or_default();
+    ledger
+        .payments
+        .transactional(&Key::new(&id, &body), async |tx| {
+            sqlx::query(
+                "INSERT INTO payments (message_id, account, amount_cents) VALUES (?, ?, ?)",
+            )
+            .bind(&id)
+            .bind(&payment.account)
+            .bind(payment.amount_cents)
+            .execute(&mut **tx)
+            .await?;
+            Ok::<_, Error>(())
+        })
+        .await
 }
 
 #[handler(init = setup)]
 async fn handle(event: LambdaEvent<SqsEvent>, ledger: &Ledger) -> Result<SqsBatchResponse, Error> {
-    let response = lambda_thaw::batch::sqs(event.payload, 10, |message| async move {
-        process(message.body.as_deref(), ledger)
-    })
-    .await;
-    tracing::info!(
-        processed = ledger.processed.load(Ordering::SeqCst),
-        "batch done"
-    );
-    Ok(response)
+    Ok(lambda_thaw::batch::sqs(event.payload, 10, |message| process(message, ledger)).await)
 }
