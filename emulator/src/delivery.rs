@@ -14,6 +14,7 @@ use bytes::Bytes;
 
 use crate::fleet::Fleet;
 use crate::outcome::InvocationRecord;
+use crate::scaling::{Arrivals, ScaledFleet};
 
 /// How events are delivered.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +31,11 @@ pub struct Delivery {
     pub lost_answers: f64,
     /// The draws' seed: the same seed, the same duplicates and losses.
     pub seed: u64,
+    /// A throttled delivery (`TooManyRequestsException`) is retried after this wait,
+    /// doubling up to the second value, for as long as it takes — Lambda retries throttles
+    /// of asynchronous invocations for up to 6 hours, apart from the function-error
+    /// retries above ([`deliver_scaled`]).
+    pub throttle_backoff: (Duration, Duration),
 }
 
 impl Delivery {
@@ -45,6 +51,11 @@ impl Delivery {
             concurrent_duplicates: 0.5,
             lost_answers: 0.0,
             seed: 1,
+            // Lambda: from 1 s, up to 5 minutes.
+            throttle_backoff: (
+                Duration::from_secs_f64(scale),
+                Duration::from_secs_f64(300.0 * scale),
+            ),
         }
     }
 }
@@ -76,9 +87,17 @@ pub struct DeliveryReport {
 }
 
 impl DeliveryReport {
-    /// Deliveries that were retries.
+    /// Deliveries that were retries of a failed delivery.
     pub fn retries(&self) -> usize {
         self.deliveries.iter().filter(|d| d.attempt > 0).count()
+    }
+
+    /// Deliveries Lambda throttled (each retried after its back-off).
+    pub fn throttles(&self) -> usize {
+        self.deliveries
+            .iter()
+            .filter(|d| matches!(d.record.outcome, crate::Outcome::Throttled(_)))
+            .count()
     }
 
     /// Duplicates the source added.
@@ -243,6 +262,92 @@ pub async fn deliver(fleet: &Fleet, events: Vec<Bytes>, delivery: &Delivery) -> 
         .into_inner()
         .unwrap();
     queue.report
+}
+
+/// Delivers `events` at their `arrivals` through Lambda's scaling model, as an
+/// asynchronous source does: a throttled delivery waits its back-off and tries again (not
+/// counted against the retries), a failed one is retried after each delay and then
+/// dead-lettered; duplicates and lost answers as `delivery` says. Reports every delivery.
+pub async fn deliver_scaled(
+    fleet: &ScaledFleet,
+    events: Vec<Bytes>,
+    arrivals: &Arrivals,
+    delivery: &Delivery,
+) -> DeliveryReport {
+    let start = tokio::time::Instant::now();
+    let mut draws = Draws::new(delivery.seed);
+    // (event, duplicate, when, each attempt's loss drawn up front)
+    let mut plan = Vec::new();
+    for (event, at) in arrivals.0.iter().enumerate().take(events.len()) {
+        let losses: Vec<bool> = (0..=delivery.retry_delays.len() + 64)
+            .map(|_| draws.next() < delivery.lost_answers)
+            .collect();
+        plan.push((event, false, *at, losses));
+        if draws.next() < delivery.duplicates {
+            let later = if draws.next() < delivery.concurrent_duplicates {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(5 + (draws.next() * 200.0) as u64)
+            };
+            let losses: Vec<bool> = (0..=delivery.retry_delays.len() + 64)
+                .map(|_| draws.next() < delivery.lost_answers)
+                .collect();
+            plan.push((event, true, *at + later, losses));
+        }
+    }
+    let report = Mutex::new(DeliveryReport {
+        answers: vec![None; events.len()],
+        ..DeliveryReport::default()
+    });
+    let deliveries = plan.into_iter().map(|(event, duplicate, at, losses)| {
+        let (report, events) = (&report, &events);
+        async move {
+            tokio::time::sleep_until(start + at).await;
+            let mut attempt = 0;
+            let mut backoff = delivery.throttle_backoff.0;
+            let mut tries = 0;
+            loop {
+                let lose = losses.get(tries).copied().unwrap_or(false);
+                tries += 1;
+                let record = fleet.invoke(events[event].clone(), lose).await;
+                let outcome = record.outcome.clone();
+                {
+                    let mut report = report.lock().unwrap();
+                    if let crate::Outcome::Response(body) = &outcome
+                        && report.answers[event].is_none()
+                    {
+                        report.answers[event] = Some(body.clone());
+                    }
+                    report.deliveries.push(Delivered {
+                        event,
+                        attempt,
+                        duplicate: duplicate && attempt == 0,
+                        lost: lose,
+                        record,
+                    });
+                }
+                match outcome {
+                    crate::Outcome::Response(_) => return,
+                    crate::Outcome::Throttled(_) => {
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(delivery.throttle_backoff.1);
+                    }
+                    _ => match delivery.retry_delays.get(attempt) {
+                        Some(delay) => {
+                            tokio::time::sleep(*delay).await;
+                            attempt += 1;
+                        }
+                        None => {
+                            report.lock().unwrap().dead_letters.push(event);
+                            return;
+                        }
+                    },
+                }
+            }
+        }
+    });
+    futures_util::future::join_all(deliveries).await;
+    report.into_inner().unwrap()
 }
 
 #[cfg(test)]

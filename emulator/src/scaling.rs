@@ -268,6 +268,27 @@ impl ScaledFleet {
         results.into_iter().flatten().collect()
     }
 
+    /// One invocation arriving now: an idle environment, a new one, or a throttle — as in
+    /// [`run`](Self::run), for event sources that deliver on their own schedule
+    /// ([`crate::delivery::deliver_scaled`]). With `lose_answer`, the environment is killed
+    /// as its function answers ([`Environment::invoke_losing_answer`]).
+    pub async fn invoke(&self, event: Bytes, lose_answer: bool) -> InvocationRecord {
+        let invoked_at = SystemTime::now();
+        match self.route() {
+            Ok(environment) => {
+                let record = if lose_answer {
+                    environment.invoke_losing_answer(event).await
+                } else {
+                    environment.invoke(event).await
+                };
+                let failed_init = matches!(record.outcome, Outcome::InitFailed(_));
+                release(&self.router, &environment, failed_init);
+                record
+            }
+            Err(throttle) => InvocationRecord::throttled(invoked_at, throttle.error()),
+        }
+    }
+
     /// Picks the environment for an arrival now, starting one if it may.
     fn route(&self) -> Result<Arc<Environment>, Throttle> {
         let now = Instant::now();

@@ -243,17 +243,22 @@ pub async fn orders_delivered_at_least_once_are_written_exactly_once(
         "the source duplicated events"
     );
     assert!(report.lost() >= orders / 50, "the source lost answers");
-    assert_eq!(
-        report.dead_letters,
-        Vec::<usize>::new(),
-        "no event given up"
-    );
-    assert_eq!(rows, orders as i64, "exactly one row per order");
+    assert_eq!(rows, orders as i64, "exactly one row per order, none lost");
     assert_eq!(distinct, orders as i64);
-    assert!(
-        report.answers.iter().all(Option::is_some),
-        "every event answered"
-    );
+    // An event whose three deliveries all lost their answers (about one run in eight at
+    // these rates) is dead-lettered though its order was written: every other is answered.
+    for (event, answer) in report.answers.iter().enumerate() {
+        assert!(
+            answer.is_some()
+                || (report.dead_letters.contains(&event)
+                    && report
+                        .deliveries
+                        .iter()
+                        .filter(|d| d.event == event)
+                        .all(|d| d.lost)),
+            "event {event}: not answered, and not for lost answers"
+        );
+    }
     assert_eq!(
         report.differing_answers(),
         0,
