@@ -15,6 +15,7 @@
 mod build_cost;
 mod chart;
 mod emulated;
+mod idempotent;
 mod overhead;
 mod report;
 mod spike;
@@ -205,6 +206,11 @@ fn main() {
         if skipped {
             notes.push("PgBouncer not installed: section 8 (proxy mode) skipped".into());
         }
+    }
+    if let Some(url) = &postgres {
+        section("11 exactly once", &mut || {
+            runtime.block_on(idempotent::run(url, plan.warm / 2))
+        });
     }
     section("9 metrics", &mut || {
         let mut rows = runtime.block_on(emulated::metrics_latency(&fixtures, plan.warm));
