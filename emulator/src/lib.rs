@@ -50,6 +50,7 @@ mod process;
 mod report;
 pub mod scaling;
 mod server;
+pub mod sqs;
 mod state;
 pub mod timeline;
 

@@ -277,3 +277,67 @@ pub async fn orders_delivered_at_least_once_are_written_exactly_once(
     );
     assert!(calls > orders as i64, "the control writes duplicates");
 }
+
+/// The same through the emulator's SQS source: `orders` orders as messages, batches of 10,
+/// 10 % of messages received twice, 5 % of batches' answers lost (each such batch comes
+/// back whole after the visibility timeout), 5 environments — transactional mode, each
+/// message keyed on its id — then the same queue against the plain control.
+pub async fn orders_through_sqs_are_written_exactly_once(
+    function: FunctionConfig,
+    counter: &AnyPool,
+    orders: usize,
+) {
+    use lambda_thaw_emulator::sqs::{SqsSource, deliver_sqs};
+    let bodies: Vec<String> = (0..orders)
+        .map(|i| format!(r#"{{"order_id": "q-{i}", "total": {i}}}"#))
+        .collect();
+    let source = SqsSource {
+        duplicates: 0.10,
+        lost_answers: 0.05,
+        visibility_timeout: std::time::Duration::from_millis(100),
+        seed: 42,
+        ..SqsSource::default()
+    };
+    let fleet = Fleet::new(function.clone().env("FIXTURE_MODE", "transactional"), 5);
+    let report = deliver_sqs(&fleet, bodies.clone(), &source).await;
+    fleet.shutdown().await;
+    let rows = count(
+        counter,
+        "SELECT count(*) FROM lt_orders WHERE order_id LIKE 'q-%'",
+    )
+    .await;
+    eprintln!(
+        "SQS, {orders} orders: {} batches, {} receives ({} duplicates), {} answers lost, {} batches failed whole, {} dead letters → {rows} rows",
+        report.batches,
+        report.receives,
+        report.duplicates,
+        report.lost,
+        report.failed_batches,
+        report.dead_letters.len()
+    );
+    assert!(
+        report.duplicates >= orders / 50,
+        "the queue delivered duplicates"
+    );
+    assert!(report.lost >= 1, "answers were lost");
+    assert_eq!(
+        report.dead_letters,
+        Vec::<usize>::new(),
+        "no message dead-lettered"
+    );
+    assert_eq!(rows, orders as i64, "exactly one row per order, none lost");
+
+    let control = Fleet::new(function.env("FIXTURE_MODE", "plain"), 5);
+    let control_report = deliver_sqs(&control, bodies, &source).await;
+    control.shutdown().await;
+    let calls = count(
+        counter,
+        "SELECT count(*) FROM lt_calls WHERE order_id LIKE 'q-%'",
+    )
+    .await;
+    eprintln!(
+        "SQS control, no idempotency: {calls} rows for {orders} orders ({} receives)",
+        control_report.receives
+    );
+    assert!(calls > orders as i64, "the control writes duplicates");
+}

@@ -7,10 +7,13 @@
 //! control: no idempotency, each run adds its row to `lt_calls`.
 //! Event: `{"order_id": "o-1", "total": 10, "sleep_ms"?: 300, "fail"?: true}` — the write,
 //! then a sleep (inside the transaction in transactional mode), then an error if asked.
-//! The answer names the environment (its process id) that wrote the order.
+//! The answer names the environment (its process id) that wrote the order. An SQS event
+//! (`{"Records": [...]}`) carries such orders as message bodies, each keyed on its message
+//! id, and is answered with its `batchItemFailures`.
 
 use std::time::Duration;
 
+use aws_lambda_events::sqs::SqsEvent;
 use lambda_thaw::idempotency::{Idempotency, Key};
 use lambda_thaw::{Error, LambdaEvent, handler};
 use serde::{Deserialize, Serialize};
@@ -118,10 +121,10 @@ fn insert(table: &str, order: &Order) -> Result<String, Error> {
 /// The handler's body for one driver: in transactional mode the write goes through the
 /// claim's transaction; in around mode, straight to the pool after the claim.
 macro_rules! handle_with {
-    ($store:expr, $order:expr, $mode:expr) => {{
+    ($store:expr, $order:expr, $key:expr, $mode:expr) => {{
         let store = $store;
         let order = $order;
-        let key = Key::from_pointers(order, &["/order_id"])?;
+        let key = $key;
         let answer = json!({ "order_id": order.order_id, "written_by": std::process::id() });
         let pause = Duration::from_millis(order.sleep_ms.unwrap_or(0));
         if $mode == Mode::Plain {
@@ -159,12 +162,31 @@ macro_rules! handle_with {
     }};
 }
 
-#[handler(init = setup)]
-async fn handle(event: LambdaEvent<Order>, state: &State) -> Result<Value, Error> {
-    let order = &event.payload;
+/// One order, under `key`.
+async fn one(state: &State, order: &Order, key: Key) -> Result<Value, Error> {
     match &state.store {
-        Store::Postgres(store) => handle_with!(store, order, state.mode),
-        Store::MySql(store) => handle_with!(store, order, state.mode),
-        Store::Sqlite(store) => handle_with!(store, order, state.mode),
+        Store::Postgres(store) => handle_with!(store, order, key, state.mode),
+        Store::MySql(store) => handle_with!(store, order, key, state.mode),
+        Store::Sqlite(store) => handle_with!(store, order, key, state.mode),
     }
+}
+
+/// An order as the event, keyed at `/order_id`; or an SQS batch of orders, each keyed on
+/// its message's id, through `lambda_thaw::batch::sqs` (its failures reported).
+#[handler(init = setup)]
+async fn handle(event: LambdaEvent<Value>, state: &State) -> Result<Value, Error> {
+    if event.payload.get("Records").is_some() {
+        let batch: SqsEvent = serde_json::from_value(event.payload)?;
+        let response = lambda_thaw::batch::sqs(batch, 10, |message| async move {
+            let body = message.body.unwrap_or_default();
+            let order: Order = serde_json::from_str(&body)?;
+            let key = Key::new(message.message_id.as_deref().unwrap_or_default(), &body);
+            one(state, &order, key).await.map(|_| ())
+        })
+        .await;
+        return Ok(serde_json::to_value(response)?);
+    }
+    let order: Order = serde_json::from_value(event.payload)?;
+    let key = Key::from_pointers(&order, &["/order_id"])?;
+    one(state, &order, key).await
 }

@@ -7,6 +7,7 @@ use lambda_thaw_tests::db::{MariaScratch, PgScratch, admin_url};
 use lambda_thaw_tests::idempotency::{
     around_mode_claim_ends_at_the_deadline, one_order_delivered_twenty_times_at_once,
     orders_delivered_at_least_once_are_written_exactly_once,
+    orders_through_sqs_are_written_exactly_once,
 };
 use lambda_thaw_tests::pgbouncer::PgBouncer;
 
@@ -137,6 +138,41 @@ async fn postgres_through_pgbouncer_a_thousand_orders_delivered_at_least_once_ar
 #[tokio::test(flavor = "multi_thread")]
 async fn mariadb_a_thousand_orders_delivered_at_least_once_are_written_exactly_once() {
     on(Server::MariaDb, "transactional", thousand_orders).await;
+}
+
+/// 1,000 orders through the emulator's SQS source, on each server.
+async fn thousand_orders_through_sqs(config: FunctionConfig, counter: &sqlx::AnyPool) {
+    orders_through_sqs_are_written_exactly_once(config, counter, 1000).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_a_thousand_orders_through_sqs_are_written_exactly_once() {
+    on(
+        Server::Postgres,
+        "transactional",
+        thousand_orders_through_sqs,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_through_pgbouncer_a_thousand_orders_through_sqs_are_written_exactly_once() {
+    on(
+        Server::PgBouncer,
+        "transactional",
+        thousand_orders_through_sqs,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_a_thousand_orders_through_sqs_are_written_exactly_once() {
+    on(
+        Server::MariaDb,
+        "transactional",
+        thousand_orders_through_sqs,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,6 +6,7 @@ use lambda_thaw_emulator::FunctionConfig;
 use lambda_thaw_tests::idempotency::{
     around_mode_claim_ends_at_the_deadline, one_order_delivered_twenty_times_at_once,
     orders_delivered_at_least_once_are_written_exactly_once,
+    orders_through_sqs_are_written_exactly_once,
 };
 
 /// A fresh SQLite file, its URL for the function and a pool on it for counting.
@@ -60,6 +61,15 @@ async fn sqlite_a_thousand_orders_delivered_at_least_once_are_written_exactly_on
         1000,
     )
     .await;
+    counter.close().await;
+    let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_a_thousand_orders_through_sqs_are_written_exactly_once() {
+    let (url, counter, path) = database("sqs").await;
+    orders_through_sqs_are_written_exactly_once(function(&url, "transactional"), &counter, 1000)
+        .await;
     counter.close().await;
     let _ = std::fs::remove_file(path);
 }
