@@ -274,6 +274,7 @@ fn parameters(model: &Handler, errors: &mut Vec<syn::Error>) {
             "`init` builds a state, but the handler has no parameter for it; add one, e.g. `state: &State`",
         ));
     }
+    idempotency(model, errors);
     for (i, state) in states.iter().enumerate() {
         let Type::Reference(reference) = &*state.written.ty else {
             continue;
@@ -293,6 +294,51 @@ fn parameters(model: &Handler, errors: &mut Vec<syn::Error>) {
                 mutability.span(),
                 "the state is shared by every invocation of the environment, so it is borrowed shared: write `&` instead of `&mut` and use interior mutability (e.g. a `Mutex`) for what changes",
             ));
+        }
+    }
+}
+
+/// `idempotent(key = …)` and the `&mut Transaction` parameter go together; the store comes
+/// from the state, so there is an `init`; an HTTP handler has no JSON payload to key on.
+fn idempotency(model: &Handler, errors: &mut Vec<syn::Error>) {
+    let transactions = model.with_role(Role::Transaction);
+    match &model.options.idempotent {
+        // Written with keys that were refused: that error is the one to read.
+        None if model.options.idempotent_written.is_some() => {}
+        None => {
+            if let Some(tx) = transactions.first() {
+                errors.push(syn::Error::new(
+                    tx.span(),
+                    "a `&mut Transaction` parameter is the claim's transaction of `idempotent(key = \"/field\")`: add that option (the event's key in its payload), or take the pool from the state and begin a transaction yourself",
+                ));
+            }
+        }
+        Some(idempotent) => {
+            let span = idempotent.span;
+            if transactions.is_empty() {
+                errors.push(syn::Error::new(
+                    span,
+                    "`idempotent` runs the handler inside the transaction that claims the event's key: add a parameter `tx: &mut sqlx::Transaction<'_, Postgres>` (your database's) and write through it (`.execute(&mut **tx)`)",
+                ));
+            }
+            for extra in transactions.iter().skip(1) {
+                errors.push(syn::Error::new(
+                    extra.span(),
+                    "a second `&mut Transaction` parameter: the handler gets one, the claim's; remove this one",
+                ));
+            }
+            if model.options.init_written.is_none() {
+                errors.push(syn::Error::new(
+                    span,
+                    "`idempotent` needs the store from the state: add `init = setup`, where `setup` returns an `Idempotency<Postgres>` (or a state implementing `lambda_thaw::idempotency::HasStore`), and take it as `&State`",
+                ));
+            }
+            if matches!(model.entry, crate::model::Entry::Http) {
+                errors.push(syn::Error::new(
+                    span,
+                    "`idempotent` reads its key from a JSON payload, and an HTTP handler takes the request: call `Idempotency::transactional` in the handler with a `Key` you read from the request",
+                ));
+            }
         }
     }
 }

@@ -377,6 +377,7 @@ fn call(
         Role::Payload => quote!(__lambda_thaw_payload),
         Role::Context => quote!(__lambda_thaw_context),
         Role::State => quote!(__lambda_thaw_state),
+        Role::Transaction => quote!(__lambda_thaw_tx),
     });
     let split = match handler.entry {
         Entry::Payload { context, .. } => {
@@ -393,11 +394,47 @@ fn call(
         (true, Some(ty)) => quote!(#event: #ty),
         _ => quote!(#event),
     };
+    let invocation = match &handler.options.idempotent {
+        None => quote_spanned! {name.span()=> #name(#(#args),*) },
+        Some(idempotent) => {
+            idempotent_invocation(handler, name, &idempotent.value, idempotent.span, args)
+        }
+    };
     // Spanned at the handler's name: a handler future that is not `Send` is reported there.
     quote_spanned! {name.span()=>
         |#event_param, __lambda_thaw_state: &'static #state_ty| {
             #split
-            #entry_kind.send(#name(#(#args),*))
+            #entry_kind.send(#invocation)
+        }
+    }
+}
+
+/// With `idempotent(key = …)`: the key read from the payload at its pointers, then the
+/// handler run in the claim's transaction of the state's store
+/// (`lambda_thaw::idempotency::HasStore`), its response stored with its writes — or, for a
+/// duplicate, the first response without running it. Paths spanned at the option, so a
+/// build without the `idempotency` feature is told there.
+fn idempotent_invocation(
+    handler: &Handler,
+    name: &Ident,
+    keys: &[String],
+    span: Span,
+    args: impl Iterator<Item = TokenStream>,
+) -> TokenStream {
+    let krate = &handler.options.krate;
+    let payload = match handler.entry {
+        Entry::Payload { .. } => quote!(&__lambda_thaw_payload),
+        _ => quote!(&__lambda_thaw_event.payload),
+    };
+    let idempotency = quote_spanned! {span=> #krate::idempotency };
+    quote_spanned! {name.span()=>
+        async move {
+            let __lambda_thaw_key = #idempotency::Key::from_pointers(#payload, &[#(#keys),*])?;
+            #idempotency::HasStore::idempotency(__lambda_thaw_state)
+                .transactional(&__lambda_thaw_key, async move |__lambda_thaw_tx| {
+                    #name(#(#args),*).await
+                })
+                .await
         }
     }
 }

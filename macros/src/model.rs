@@ -22,6 +22,8 @@ pub(crate) enum Role {
     Request,
     /// `&S`: the state that `init` built.
     State,
+    /// `&mut Transaction<'_, DB>`: the claim's transaction, with `idempotent(key = …)`.
+    Transaction,
     /// Anything else: the deserialized payload.
     Payload,
 }
@@ -37,6 +39,11 @@ const RECOGNISED: &[(&str, bool, Role)] = &[
 /// Recognises a parameter by its type as written.
 fn role_of(ty: &Type) -> Role {
     let last = match ty {
+        Type::Reference(reference)
+            if reference.mutability.is_some() && last_ident_is(&reference.elem, "Transaction") =>
+        {
+            return Role::Transaction;
+        }
         Type::Reference(_) => return Role::State,
         Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
         _ => None,
@@ -50,6 +57,12 @@ fn role_of(ty: &Type) -> Role {
             .map(|(_, _, role)| *role)
     })
     .unwrap_or(Role::Payload)
+}
+
+/// Whether `ty` is a path whose last segment is `name` (`sqlx::Transaction<'_, Postgres>`).
+fn last_ident_is(ty: &Type, name: &str) -> bool {
+    matches!(ty, Type::Path(path) if path.qself.is_none()
+        && path.path.segments.last().is_some_and(|last| last.ident == name))
 }
 
 /// A typed parameter of the handler.
@@ -136,6 +149,10 @@ pub(crate) struct Options {
     pub(crate) layer: Option<Located<Path>>,
     /// `metrics = "Namespace"`: CloudWatch metrics on, in that namespace.
     pub(crate) metrics: Option<String>,
+    /// `idempotent(key = …)`: the key's JSON pointers, and where the option was written.
+    pub(crate) idempotent: Option<Located<Vec<String>>>,
+    /// Where `idempotent` was written, even with keys that were refused.
+    pub(crate) idempotent_written: Option<Span>,
     /// Where `lambda-thaw` is (`crate = "…"`, else `::lambda_thaw`).
     pub(crate) krate: Path,
 }
@@ -166,6 +183,8 @@ impl From<Args> for Options {
             worker_threads: args.worker_threads,
             layer: args.layer,
             metrics: args.metrics.map(|m| m.value),
+            idempotent: args.idempotent,
+            idempotent_written: args.idempotent_written,
             krate: args
                 .krate
                 .map(|k| k.value)

@@ -31,6 +31,11 @@ pub(crate) struct Args {
     pub(crate) layer: Option<Located<Path>>,
     /// The CloudWatch namespace of the EMF metrics.
     pub(crate) metrics: Option<Located<String>>,
+    /// `idempotent(key = "/pointer", …)`: the key's JSON pointers into the payload.
+    pub(crate) idempotent: Option<Located<Vec<String>>>,
+    /// Where `idempotent` was written, even with keys we could not accept, so the checks
+    /// do not add "the transaction parameter needs `idempotent`" to that error.
+    pub(crate) idempotent_written: Option<Span>,
     /// Where `init` was written, even with a value we could not accept, so the checks
     /// do not add "there is no `init`" to the error already reported about its value.
     pub(crate) init_written: Option<Span>,
@@ -107,6 +112,12 @@ const OPTIONS: &[(&str, ReadOption)] = &[
     ("metrics", |meta, args, span| {
         let namespace = parse_namespace(meta)?;
         set(&mut args.metrics, "metrics", namespace, span)
+    }),
+    // idempotent(key = "/order_id"): each event once, in the claim's transaction
+    ("idempotent", |meta, args, span| {
+        args.idempotent_written.get_or_insert(span);
+        let keys = parse_idempotent(meta)?;
+        set(&mut args.idempotent, "idempotent", keys, span)
     }),
     // crate = "my_crate::lambda_thaw"
     ("crate", |meta, args, span| {
@@ -325,6 +336,50 @@ fn parse_bool(meta: &syn::meta::ParseNestedMeta<'_>, name: &str) -> syn::Result<
             },
         )),
     }
+}
+
+/// `idempotent(key = "/order_id")`, one `key` per JSON pointer into the payload.
+fn parse_idempotent(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Vec<String>> {
+    const FORM: &str = "write `idempotent(key = \"/order_id\")`: the JSON pointer of the event's key in its payload (several `key = …` for a key of several fields)";
+    if !meta.input.peek(syn::token::Paren) {
+        return Err(meta.error(format!("`idempotent` needs its key: {FORM}")));
+    }
+    let mut keys = Vec::new();
+    meta.parse_nested_meta(|inner| {
+        if !inner.path.is_ident("key") {
+            return Err(syn::Error::new(
+                inner.path.span(),
+                format!("`idempotent` takes `key = \"/pointer\"` only; {FORM}"),
+            ));
+        }
+        let value: Expr = inner.value()?.parse()?;
+        let Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) = value
+        else {
+            return Err(syn::Error::new(
+                value.span(),
+                format!("a key is a JSON pointer in quotes; {FORM}"),
+            ));
+        };
+        let pointer = text.value();
+        if !pointer.starts_with('/') {
+            return Err(syn::Error::new(
+                text.span(),
+                format!(
+                    "`{pointer}` is not a JSON pointer: it starts with `/`, as `\"/{}\"`",
+                    pointer.trim_start_matches('/')
+                ),
+            ));
+        }
+        keys.push(pointer);
+        Ok(())
+    })?;
+    if keys.is_empty() {
+        return Err(meta.error(format!("`idempotent` needs its key: {FORM}")));
+    }
+    Ok(keys)
 }
 
 fn parse_tracing(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<TracingArg> {

@@ -47,6 +47,7 @@
 //! | `worker_threads = 2` | the multi-threaded runtime's workers (default: one per core) |
 //! | `layer = path` | a `fn()` returning a tower layer over every invocation (an [`InvocationLayer`]: `lambda_runtime`'s `OpenTelemetryLayer`) |
 //! | `metrics = "Namespace"` | CloudWatch metrics in the Embedded Metric Format, written after each response: the lifecycle's (`ColdStart`, `InitDuration`, `InvocationDuration`, `DeferredDuration`, `DeadlineCancelled`, `Errors`, the connections opened, checked and waited for) and any crate's through the `metrics` crate's macros (see [`Builder::metrics`]) |
+//! | `idempotent(key = "/order_id")` | each event's effect once (feature `idempotency`): the handler takes `tx: &mut sqlx::Transaction<'_, DB>`, the claim's transaction, and a duplicate gets the first response; the state is the store or implements `idempotency::HasStore` |
 //! | `crate = "path"` | where `lambda-thaw` is, for crates that re-export it |
 //!
 //! ## Without the macro, in tests, across crates

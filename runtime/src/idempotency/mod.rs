@@ -24,6 +24,10 @@
 //!   deadline and the retry runs the effect again. Make the effect itself idempotent
 //!   (pass the key downstream) where a second one would hurt.
 //!
+//! `#[handler(init = setup, idempotent(key = "/order_id"))]` does the same from the macro:
+//! the handler takes `tx: &mut sqlx::Transaction<'_, DB>` (the claim's transaction) beside
+//! the state, which is the store or implements [`HasStore`].
+//!
 //! Every statement is plain SQL sent in one round trip, no prepared statement, no advisory
 //! lock, no session state beyond the transaction (MySQL's lock wait is set for the
 //! transaction and set back): it works through PgBouncer in transaction mode and RDS Proxy
@@ -312,6 +316,38 @@ where
         }
         let store = self.clone();
         let _ = defer(async move { store.clean_up(CLEAN_UP_BATCH).await });
+    }
+}
+
+/// A state that holds a store, for `#[handler(idempotent(key = "/order_id"))]`: the store
+/// itself (`init` returns an `Idempotency<Postgres>`), or a state of yours that says which
+/// of its fields is the store.
+///
+/// ```no_run
+/// use lambda_thaw::idempotency::{HasStore, Idempotency};
+/// use sqlx::Postgres;
+///
+/// struct Db { orders: Idempotency<Postgres>, prices: std::collections::HashMap<String, i64> }
+///
+/// impl HasStore<Postgres> for Db {
+///     fn idempotency(&self) -> &Idempotency<Postgres> {
+///         &self.orders
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "the state `{Self}` holds no idempotency store for `idempotent(key = …)`",
+    label = "the state `init` builds",
+    note = "return the store from `init` (`Idempotency::new(pool)?`), or implement `lambda_thaw::idempotency::HasStore<YourDatabase>` for `{Self}`, returning its store"
+)]
+pub trait HasStore<DB: Database> {
+    /// The store.
+    fn idempotency(&self) -> &Idempotency<DB>;
+}
+
+impl<DB: Database> HasStore<DB> for Idempotency<DB> {
+    fn idempotency(&self) -> &Idempotency<DB> {
+        self
     }
 }
 

@@ -73,3 +73,35 @@ async fn sqlite_a_thousand_orders_through_sqs_are_written_exactly_once() {
     counter.close().await;
     let _ = std::fs::remove_file(path);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_macro_s_idempotent_option_writes_each_order_once_and_answers_duplicates_alike() {
+    let (url, counter, path) = database("macro").await;
+    let config = FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-idempotent-macro"))
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "warn");
+    let first = lambda_thaw_emulator::Environment::new(config.clone());
+    let second = lambda_thaw_emulator::Environment::new(config);
+    let order = r#"{"order_id": "m-1", "total": 3}"#;
+    let a = first.invoke(order).await.outcome.json().expect("answered");
+    let b = second.invoke(order).await.outcome.json().expect("answered");
+    assert_eq!(a, b, "the duplicate got the first response");
+    assert_eq!(
+        lambda_thaw_tests::idempotency::count(&counter, "SELECT count(*) FROM lt_orders").await,
+        1
+    );
+    // The same key with another payload, and an event without the key.
+    let reused = second.invoke(r#"{"order_id": "m-1", "total": 4}"#).await;
+    assert_eq!(
+        reused.outcome.error().map(|e| e.error_type),
+        Some("lambda_thaw::IdempotencyPayloadMismatch".to_owned())
+    );
+    let missing = second.invoke(r#"{"total": 4}"#).await;
+    let error = missing.outcome.error().expect("refused");
+    assert_eq!(error.error_type, "lambda_thaw::IdempotencyKeyMissing");
+    assert!(error.error_message.contains("/order_id"), "{error:?}");
+    first.shutdown().await;
+    second.shutdown().await;
+    counter.close().await;
+    let _ = std::fs::remove_file(path);
+}

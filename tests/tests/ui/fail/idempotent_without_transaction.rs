@@ -1,0 +1,16 @@
+use lambda_thaw::idempotency::Idempotency;
+use lambda_thaw::{Error, LambdaEvent, handler};
+use sqlx::Postgres;
+
+async fn setup() -> Result<Idempotency<Postgres>, Error> {
+    let pool = lambda_thaw::sqlx::connect::<Postgres>("postgres://localhost/db").await?;
+    Ok(Idempotency::new(pool)?)
+}
+
+#[handler(init = setup, idempotent(key = "/order_id"))]
+async fn handle(
+    event: LambdaEvent<serde_json::Value>,
+    _orders: &Idempotency<Postgres>,
+) -> Result<serde_json::Value, Error> {
+    Ok(event.payload)
+}
