@@ -549,7 +549,7 @@ mod tests {
     fn the_accepted_list_is_the_table() {
         assert_eq!(
             accepted(),
-            "`init`, `lazy`, `early_return`, `deadline_margin`, `shutdown`, `tracing`, `runtime`, `worker_threads`, `layer`, `metrics`, `crate`"
+            "`init`, `lazy`, `early_return`, `deadline_margin`, `shutdown`, `tracing`, `runtime`, `worker_threads`, `layer`, `metrics`, `idempotent`, `crate`"
         );
     }
 }
