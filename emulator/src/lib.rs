@@ -37,6 +37,7 @@
 
 pub mod cargo;
 pub mod cli;
+mod cli_delivery;
 mod config;
 pub mod delivery;
 pub mod emf;

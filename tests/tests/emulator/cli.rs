@@ -237,3 +237,80 @@ fn open_loop_flags_are_checked_and_named() {
         "{error}"
     );
 }
+
+#[test]
+fn deliver_async_reports_lost_answers_retried_and_writes_the_dead_letters() {
+    let dir = std::env::temp_dir().join(format!("lt-cli-deliver-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let events = dir.join("events.jsonl");
+    let dead = dir.join("dead.jsonl");
+    let mut file = std::fs::File::create(&events).unwrap();
+    for i in 0..40 {
+        writeln!(file, r#"{{"message":"m-{i}"}}"#).unwrap();
+    }
+    writeln!(file, r#"{{"fail":"always"}}"#).unwrap();
+    drop(file);
+    let (result, out) = run(&[
+        FIXTURE,
+        "--events",
+        events.to_str().unwrap(),
+        "--environments",
+        "2",
+        "--deliver",
+        "async",
+        "--lost-answers",
+        "0.2",
+        "--duplicates",
+        "0.1",
+        "--retry-scale",
+        "0.0001",
+        "--dead-letters",
+        dead.to_str().unwrap(),
+        "--json",
+    ]);
+    // The failing event is dead-lettered: exit code 1.
+    assert_eq!(result.unwrap(), std::process::ExitCode::from(1), "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["events"], 41, "{out}");
+    assert!(report["answers_lost"].as_u64().unwrap() > 0, "{out}");
+    assert!(report["retries"].as_u64().unwrap() >= 2, "{out}");
+    let dead_events = std::fs::read_to_string(&dead).unwrap();
+    assert!(
+        dead_events.lines().any(|l| l == r#"{"fail":"always"}"#),
+        "{dead_events}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn deliver_sqs_polls_batches_and_dead_letters_what_always_fails() {
+    // The hand-written function cannot read an SQS batch: every batch fails whole, comes
+    // back after the visibility timeout, and each message is dead-lettered at its third
+    // receive.
+    let (result, out) = run(&[
+        FIXTURE,
+        "--event",
+        r#"{"message":"hi"}"#,
+        "--count",
+        "12",
+        "--deliver",
+        "sqs",
+        "--batch-size",
+        "5",
+        "--visibility-timeout-ms",
+        "20",
+        "--max-receives",
+        "3",
+    ]);
+    assert_eq!(result.unwrap(), std::process::ExitCode::from(1), "{out}");
+    assert!(out.contains("messages: 12"), "{out}");
+    assert!(out.contains("receives: 36"), "three receives each: {out}");
+    assert!(out.contains("dead letters: 12"), "{out}");
+}
+
+#[test]
+fn deliver_refuses_a_rate_outside_zero_to_one() {
+    let (result, _) = run(&[FIXTURE, "--deliver", "async", "--lost-answers", "1.5"]);
+    let error = result.unwrap_err();
+    assert!(error.contains("--lost-answers 1.5"), "{error}");
+}
