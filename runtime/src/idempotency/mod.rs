@@ -301,6 +301,79 @@ where
         Ok(())
     }
 
+    /// For [`Builder`](crate::Builder): `handler` run as `#[handler(idempotent(key = …))]` runs
+    /// it (name the driver: `Idempotency::<Postgres>::handler`) — the key read from the payload at `pointers`, the handler given the claim's
+    /// transaction of the state's store, a duplicate answered with the first response.
+    ///
+    /// ```no_run
+    /// use lambda_thaw::idempotency::Idempotency;
+    /// use lambda_thaw::{Builder, Error, LambdaEvent};
+    /// use sqlx::{Postgres, Transaction};
+    ///
+    /// async fn setup() -> Result<Idempotency<Postgres>, Error> {
+    ///     let pool = lambda_thaw::sqlx::connect::<Postgres>(&std::env::var("DATABASE_URL")?).await?;
+    ///     Ok(Idempotency::new(pool)?)
+    /// }
+    ///
+    /// async fn handle(
+    ///     event: LambdaEvent<serde_json::Value>,
+    ///     tx: &mut Transaction<'_, Postgres>,
+    ///     _orders: &'static Idempotency<Postgres>,
+    /// ) -> Result<serde_json::Value, Error> {
+    ///     sqlx::query("INSERT INTO orders (id) VALUES ($1)")
+    ///         .bind(event.payload["order_id"].to_string())
+    ///         .execute(&mut **tx)
+    ///         .await?;
+    ///     Ok(event.payload)
+    /// }
+    ///
+    /// fn main() -> std::process::ExitCode {
+    ///     Builder::new()
+    ///         .init("setup", setup)
+    ///         .run(Idempotency::<Postgres>::handler(&["/order_id"], |event, tx, orders| {
+    ///             Box::pin(handle(event, tx, orders))
+    ///         }))
+    /// }
+    /// ```
+    pub fn handler<S, T, R, E, H>(
+        pointers: &'static [&'static str],
+        handler: H,
+    ) -> impl Fn(
+        crate::LambdaEvent<T>,
+        &'static S,
+    )
+        -> std::pin::Pin<Box<dyn Future<Output = Result<R, lambda_runtime::Error>> + Send>>
+    + Send
+    + Sync
+    + 'static
+    where
+        S: HasStore<DB> + Send + Sync + 'static,
+        T: Serialize + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        E: Into<lambda_runtime::Error> + 'static,
+        H: for<'t, 'c> Fn(
+                crate::LambdaEvent<T>,
+                &'t mut sqlx::Transaction<'c, DB>,
+                &'static S,
+            )
+                -> std::pin::Pin<Box<dyn Future<Output = Result<R, E>> + Send + 't>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let handler = std::sync::Arc::new(handler);
+        move |event, state| {
+            let handler = handler.clone();
+            Box::pin(async move {
+                let key = Key::from_pointers(&event.payload, pointers)?;
+                state
+                    .idempotency()
+                    .transactional(&key, async move |tx| handler(event, tx, state).await)
+                    .await
+            })
+        }
+    }
+
     /// After a response, in the deferred phase: a clean-up, if this environment ran none
     /// for a minute. Outside an invocation nothing is queued.
     fn clean_up_now_and_then(&self) {

@@ -76,8 +76,19 @@ async fn sqlite_a_thousand_orders_through_sqs_are_written_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_macro_s_idempotent_option_writes_each_order_once_and_answers_duplicates_alike() {
+    each_order_once(env!("CARGO_BIN_EXE_thaw-idempotent-macro")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_builder_s_idempotent_handler_writes_each_order_once_and_answers_duplicates_alike() {
+    each_order_once(env!("CARGO_BIN_EXE_thaw-idempotent-builder")).await;
+}
+
+/// Two environments of `binary`: one order delivered to each, then its key with another
+/// payload, then an event without its key.
+async fn each_order_once(binary: &str) {
     let (url, counter, path) = database("macro").await;
-    let config = FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-idempotent-macro"))
+    let config = FunctionConfig::new(binary)
         .env("DATABASE_URL", &url)
         .env("RUST_LOG", "warn");
     let first = lambda_thaw_emulator::Environment::new(config.clone());
