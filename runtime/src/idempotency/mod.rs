@@ -126,6 +126,9 @@ impl<DB: Database> Clone for Idempotency<DB> {
     }
 }
 
+/// A handler's future, boxed: what [`Idempotency::handler`] takes and gives.
+type Boxed<'a, R, E> = std::pin::Pin<Box<dyn Future<Output = Result<R, E>> + Send + 'a>>;
+
 /// A claim outside an invocation (a test, a script) lasts this long, and waits this long
 /// for another delivery's lock.
 const OUTSIDE_AN_INVOCATION: Duration = Duration::from_secs(10);
@@ -338,11 +341,7 @@ where
     pub fn handler<S, T, R, E, H>(
         pointers: &'static [&'static str],
         handler: H,
-    ) -> impl Fn(
-        crate::LambdaEvent<T>,
-        &'static S,
-    )
-        -> std::pin::Pin<Box<dyn Future<Output = Result<R, lambda_runtime::Error>> + Send>>
+    ) -> impl Fn(crate::LambdaEvent<T>, &'static S) -> Boxed<'static, R, lambda_runtime::Error>
     + Send
     + Sync
     + 'static
@@ -355,8 +354,7 @@ where
                 crate::LambdaEvent<T>,
                 &'t mut sqlx::Transaction<'c, DB>,
                 &'static S,
-            )
-                -> std::pin::Pin<Box<dyn Future<Output = Result<R, E>> + Send + 't>>
+            ) -> Boxed<'t, R, E>
             + Send
             + Sync
             + 'static,
