@@ -114,7 +114,7 @@ pub struct Args {
     logs: bool,
     /// Print one JSON document (records and summary) instead of the table.
     #[arg(long)]
-    pub(crate) json: bool,
+    json: bool,
     /// Read the CloudWatch EMF documents the function printed: each checked against the
     /// specification, and per metric its count, sum, p50 and p99 over the run.
     #[arg(long)]
@@ -123,15 +123,15 @@ pub struct Args {
     /// invocations: two retries, dead letters) or `sqs` (each event a message of a queue
     /// polled in batches; the function answers `batchItemFailures`).
     #[arg(long, value_name = "SOURCE", conflicts_with_all = ["arrival", "gap_ms", "metrics"])]
-    pub(crate) deliver: Option<crate::cli_delivery::Source>,
+    deliver: Option<crate::cli_delivery::Source>,
     /// With --deliver: the share of events (async) or received messages (sqs) delivered a
     /// second time.
     #[arg(long, value_name = "RATE", default_value_t = 0.0, requires = "deliver")]
-    pub(crate) duplicates: f64,
+    duplicates: f64,
     /// With --deliver: the share of deliveries (async) or batches (sqs) whose answer is lost
     /// — the environment killed as its function answers.
     #[arg(long, value_name = "RATE", default_value_t = 0.0, requires = "deliver")]
-    pub(crate) lost_answers: f64,
+    lost_answers: f64,
     /// With --deliver async: Lambda's retry delays (1 and 2 minutes) scaled by this.
     #[arg(
         long,
@@ -139,22 +139,22 @@ pub struct Args {
         default_value_t = 0.001,
         requires = "deliver"
     )]
-    pub(crate) retry_scale: f64,
+    retry_scale: f64,
     /// With --deliver sqs: messages per batch.
     #[arg(long, value_name = "N", default_value_t = 10, requires = "deliver")]
-    pub(crate) batch_size: usize,
+    batch_size: usize,
     /// With --deliver sqs: how long a received message stays invisible.
     #[arg(long, value_name = "MS", default_value_t = 200, requires = "deliver")]
-    pub(crate) visibility_timeout_ms: u64,
+    visibility_timeout_ms: u64,
     /// With --deliver sqs: receives before a failing message goes to the dead letters.
     #[arg(long, value_name = "N", default_value_t = 5, requires = "deliver")]
-    pub(crate) max_receives: u32,
+    max_receives: u32,
     /// With --deliver: write the dead-lettered events here, one JSON line each.
     #[arg(long, value_name = "FILE", requires = "deliver")]
-    pub(crate) dead_letters: Option<PathBuf>,
+    dead_letters: Option<PathBuf>,
     /// With --deliver: the seed of the duplicates' and losses' draws.
     #[arg(long, value_name = "N", default_value_t = 1, requires = "deliver")]
-    pub(crate) seed: u64,
+    seed: u64,
 }
 
 /// Parses `argv` (program name first) and runs; the table or JSON goes to `out`, errors
@@ -218,7 +218,19 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
     }
 
     if let Some(source) = args.deliver {
-        return crate::cli_delivery::run(&args, source, config, events, args.environments, out);
+        let options = crate::cli_delivery::Options {
+            source,
+            duplicates: args.duplicates,
+            lost_answers: args.lost_answers,
+            retry_scale: args.retry_scale,
+            batch_size: args.batch_size,
+            visibility_timeout_ms: args.visibility_timeout_ms,
+            max_receives: args.max_receives,
+            dead_letters: args.dead_letters.clone(),
+            seed: args.seed,
+            json: args.json,
+        };
+        return crate::cli_delivery::run(&options, config, events, args.environments, out);
     }
     let scaled = open_loop(&args, events.len())?;
 
@@ -442,7 +454,7 @@ fn open_loop(args: &Args, events: usize) -> Result<Option<(Scaling, Arrivals)>, 
     Ok(Some((scaling, arrivals)))
 }
 
-pub(crate) fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
+fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }
 

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::cli::{Args, write_file};
 use crate::delivery::{Delivery, deliver};
 use crate::sqs::{SqsSource, deliver_sqs};
 use crate::{Fleet, FunctionConfig};
@@ -22,16 +21,30 @@ pub(crate) enum Source {
     Sqs,
 }
 
+/// The delivery's flags, as the command line read them.
+pub(crate) struct Options {
+    pub(crate) source: Source,
+    pub(crate) duplicates: f64,
+    pub(crate) lost_answers: f64,
+    pub(crate) retry_scale: f64,
+    pub(crate) batch_size: usize,
+    pub(crate) visibility_timeout_ms: u64,
+    pub(crate) max_receives: u32,
+    pub(crate) dead_letters: Option<std::path::PathBuf>,
+    pub(crate) seed: u64,
+    pub(crate) json: bool,
+}
+
 /// Runs the delivery and prints its report (text, or JSON with `--json`). Exit code 0 when
 /// no event was dead-lettered, 1 otherwise.
 pub(crate) fn run(
-    args: &Args,
-    source: Source,
+    args: &Options,
     config: FunctionConfig,
     events: Vec<Bytes>,
     environments: usize,
     out: &mut (dyn Write + Send),
 ) -> Result<ExitCode, String> {
+    let source = args.source;
     for (flag, rate) in [
         ("--duplicates", args.duplicates),
         ("--lost-answers", args.lost_answers),
@@ -110,7 +123,8 @@ pub(crate) fn run(
             lines.push_str(&String::from_utf8_lossy(&events[*index]));
             lines.push('\n');
         }
-        write_file(path, &lines)?;
+        std::fs::write(path, lines)
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
     }
     if args.json {
         let document: serde_json::Map<String, serde_json::Value> = counts

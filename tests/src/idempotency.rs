@@ -341,3 +341,58 @@ pub async fn orders_through_sqs_are_written_exactly_once(
     );
     assert!(calls > orders as i64, "the control writes duplicates");
 }
+
+/// Transactional mode, a duplicate while the first delivery still holds its transaction:
+/// the duplicate waits for the first one's lock no longer than its own deadline allows and
+/// answers `IdempotencyInProgress` before it — then, once the first has committed, a
+/// retry gets the first response. `function` is the fixture's configuration.
+pub async fn a_duplicate_waits_no_longer_than_its_deadline(
+    function: FunctionConfig,
+    counter: &AnyPool,
+) {
+    let patient = Environment::new(function.clone().timeout(Duration::from_secs(6)));
+    let hurried = Environment::new(function.timeout(Duration::from_millis(1500)));
+    let _ = patient
+        .invoke(r#"{"order_id": "warm-p", "total": 1}"#)
+        .await;
+    let _ = hurried
+        .invoke(r#"{"order_id": "warm-h", "total": 1}"#)
+        .await;
+    let order = r#"{"order_id": "w-1", "total": 7, "sleep_ms": 3000}"#;
+    let first = async { patient.invoke(order).await };
+    let duplicate = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        hurried.invoke(order).await
+    };
+    let (first, duplicate) = tokio::join!(first, duplicate);
+    let error = duplicate
+        .outcome
+        .error()
+        .expect("the duplicate was refused");
+    assert_eq!(
+        error.error_type, "lambda_thaw::IdempotencyInProgress",
+        "{error:?}"
+    );
+    let answered_in = duplicate
+        .responded_at
+        .and_then(|at| at.duration_since(duplicate.invoked_at).ok())
+        .expect("answered, not cut at its deadline");
+    assert!(answered_in < Duration::from_millis(1500), "{answered_in:?}");
+    assert!(response(&first).is_some(), "{first:?}");
+    let retry = hurried.invoke(order).await;
+    assert_eq!(
+        response(&retry),
+        response(&first),
+        "the retry gets the first response"
+    );
+    assert_eq!(
+        count(
+            counter,
+            "SELECT count(*) FROM lt_orders WHERE order_id = 'w-1'"
+        )
+        .await,
+        1
+    );
+    patient.shutdown().await;
+    hurried.shutdown().await;
+}

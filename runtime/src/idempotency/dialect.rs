@@ -64,28 +64,35 @@ impl Dialect {
 
     /// Opens the transaction of transactional mode, with waits for a lock held by another
     /// delivery bounded by `lock_wait`: PostgreSQL's `lock_timeout` for this transaction
-    /// alone; MySQL's `innodb_lock_wait_timeout` for the session (whole seconds, set back by
-    /// [`Dialect::after_transaction`]); SQLite takes its one writer's lock at once
-    /// (`IMMEDIATE`), waiting for it as long as the pool's busy timeout.
+    /// alone; MySQL's `innodb_lock_wait_timeout` for the session (whole seconds) and
+    /// SQLite's `busy_timeout` for the connection (it takes its one writer's lock at once,
+    /// `IMMEDIATE`), both set back by [`Dialect::after_transaction`].
     pub(crate) fn begin(self, lock_wait: Duration) -> String {
         match self {
             Self::Postgres => format!(
                 "BEGIN; SET LOCAL lock_timeout = '{}ms'",
                 lock_wait.as_millis().max(1)
             ),
+            // Whole seconds, rounded down: less than one left is 0, which MariaDB takes as
+            // "do not wait" and MySQL raises to its least, 1 s.
             Self::MySql => format!(
                 "SET SESSION innodb_lock_wait_timeout = {}; START TRANSACTION",
-                lock_wait.as_secs().max(1)
+                lock_wait.as_secs()
             ),
-            Self::Sqlite => "BEGIN IMMEDIATE".to_owned(),
+            Self::Sqlite => format!(
+                "PRAGMA busy_timeout = {}; BEGIN IMMEDIATE",
+                lock_wait.as_millis().max(1)
+            ),
         }
     }
 
-    /// What puts the session back after the transaction (MySQL's lock wait).
+    /// What puts the session back after the transaction: MySQL's lock wait to the
+    /// server's default, SQLite's busy timeout to sqlx's (5 s).
     pub(crate) fn after_transaction(self) -> Option<&'static str> {
         match self {
             Self::MySql => Some("SET SESSION innodb_lock_wait_timeout = DEFAULT"),
-            _ => None,
+            Self::Sqlite => Some("PRAGMA busy_timeout = 5000"),
+            Self::Postgres => None,
         }
     }
 
@@ -237,8 +244,13 @@ mod tests {
                 .begin(wait)
                 .starts_with("SET SESSION innodb_lock_wait_timeout = 2;")
         );
-        // Never 0, which would mean "no limit" in PostgreSQL and is refused by MySQL.
+        // Never 0 on PostgreSQL, where it would mean "no limit"; on MySQL and MariaDB,
+        // under a second left is 0: no wait.
         assert!(Dialect::Postgres.begin(Duration::ZERO).contains("'1ms'"));
-        assert!(Dialect::MySql.begin(Duration::ZERO).contains("= 1;"));
+        assert!(
+            Dialect::MySql
+                .begin(Duration::from_millis(900))
+                .contains("= 0;")
+        );
     }
 }

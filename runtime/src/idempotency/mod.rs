@@ -213,11 +213,14 @@ where
         let dialect = self.dialect;
         let mut connection = self.pool.acquire().await?;
         let outcome = async {
+            // SQLite takes its writer's lock here, at BEGIN IMMEDIATE: a delivery in
+            // progress shows as this statement waiting out its busy timeout.
             let mut tx = sqlx::Connection::begin_with(
                 &mut *connection,
                 AssertSqlSafe(dialect.begin(lock_wait())),
             )
-            .await?;
+            .await
+            .map_err(|error| refusal_of(dialect, error, key))?;
             let (now, until, expires) = self.times();
             match claim::<DB>(dialect, &mut tx, key, now, until, expires).await {
                 Ok(Claimed::Yes) => {}
@@ -341,7 +344,10 @@ where
     pub fn handler<S, T, R, E, H>(
         pointers: &'static [&'static str],
         handler: H,
-    ) -> impl Fn(crate::LambdaEvent<T>, &'static S) -> Boxed<'static, R, lambda_runtime::Error>
+    ) -> impl Fn(
+        lambda_runtime::LambdaEvent<T>,
+        &'static S,
+    ) -> Boxed<'static, R, lambda_runtime::Error>
     + Send
     + Sync
     + 'static
@@ -351,7 +357,7 @@ where
         R: Serialize + DeserializeOwned + Send + 'static,
         E: Into<lambda_runtime::Error> + 'static,
         H: for<'t, 'c> Fn(
-                crate::LambdaEvent<T>,
+                lambda_runtime::LambdaEvent<T>,
                 &'t mut sqlx::Transaction<'c, DB>,
                 &'static S,
             ) -> Boxed<'t, R, E>

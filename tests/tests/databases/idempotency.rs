@@ -5,7 +5,8 @@
 use lambda_thaw_emulator::FunctionConfig;
 use lambda_thaw_tests::db::{MariaScratch, PgScratch, admin_url};
 use lambda_thaw_tests::idempotency::{
-    around_mode_claim_ends_at_the_deadline, one_order_delivered_twenty_times_at_once,
+    a_duplicate_waits_no_longer_than_its_deadline, around_mode_claim_ends_at_the_deadline,
+    one_order_delivered_twenty_times_at_once,
     orders_delivered_at_least_once_are_written_exactly_once,
     orders_through_sqs_are_written_exactly_once,
 };
@@ -171,6 +172,36 @@ async fn mariadb_a_thousand_orders_through_sqs_are_written_exactly_once() {
         Server::MariaDb,
         "transactional",
         thousand_orders_through_sqs,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_a_duplicate_waits_no_longer_than_its_deadline() {
+    on(
+        Server::Postgres,
+        "transactional",
+        a_duplicate_waits_no_longer_than_its_deadline,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_through_pgbouncer_a_duplicate_waits_no_longer_than_its_deadline() {
+    on(
+        Server::PgBouncer,
+        "transactional",
+        a_duplicate_waits_no_longer_than_its_deadline,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_a_duplicate_waits_no_longer_than_its_deadline() {
+    on(
+        Server::MariaDb,
+        "transactional",
+        a_duplicate_waits_no_longer_than_its_deadline,
     )
     .await;
 }

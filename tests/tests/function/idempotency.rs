@@ -4,7 +4,8 @@
 
 use lambda_thaw_emulator::FunctionConfig;
 use lambda_thaw_tests::idempotency::{
-    around_mode_claim_ends_at_the_deadline, one_order_delivered_twenty_times_at_once,
+    a_duplicate_waits_no_longer_than_its_deadline, around_mode_claim_ends_at_the_deadline,
+    one_order_delivered_twenty_times_at_once,
     orders_delivered_at_least_once_are_written_exactly_once,
     orders_through_sqs_are_written_exactly_once,
 };
@@ -113,6 +114,14 @@ async fn each_order_once(binary: &str) {
     assert!(error.error_message.contains("/order_id"), "{error:?}");
     first.shutdown().await;
     second.shutdown().await;
+    counter.close().await;
+    let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_a_duplicate_waits_no_longer_than_its_deadline() {
+    let (url, counter, path) = database("lock-wait").await;
+    a_duplicate_waits_no_longer_than_its_deadline(function(&url, "transactional"), &counter).await;
     counter.close().await;
     let _ = std::fs::remove_file(path);
 }
