@@ -629,3 +629,67 @@ async fn a_governed_fleet_past_a_users_max_user_connections_serves_every_invocat
     let plain = spikes.pop().unwrap();
     governed_serves_all_and_plain_does_not("MariaDB", plain, governed);
 }
+
+/// A governed environment that gave its connection back connects again before its next
+/// handler, waiting at the limit with back-off: MariaDB refuses a user past its limit at
+/// once, and without that wait the handler's first query would fail. Here the user may
+/// hold one connection, and an outside session holds it for 500 ms when the invocation
+/// comes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_governed_environment_reconnects_before_its_handler_waiting_out_the_limit() {
+    let Some(admin) = admin_url("LAMBDA_THAW_TEST_MYSQL") else {
+        return;
+    };
+    let mut scratch = MariaScratch::create(&admin).await;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "ALTER USER '{0}'@'%' WITH MAX_USER_CONNECTIONS 1; \
+         CREATE TABLE {0}.lt_items (item_key VARCHAR(64) PRIMARY KEY)",
+        scratch.name
+    )))
+    .execute(&mut scratch.admin)
+    .await
+    .unwrap();
+    let environment = Environment::new(
+        FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-db"))
+            .env("DATABASE_URL", &scratch.url)
+            .env("FIXTURE_GOVERNOR", "1")
+            .env("RUST_LOG", "info")
+            .timeout(Duration::from_secs(10)),
+    );
+    let first = environment.invoke(r#"{"select": true}"#).await;
+    assert!(first.outcome.is_response(), "{:?}", first.outcome);
+    // At 1 of 1, its first invocation over, the environment gives its connection back.
+    assert!(
+        environment
+            .logs()
+            .wait_for(
+                "giving this environment's idle connection back",
+                Duration::from_secs(5)
+            )
+            .await
+            .is_some(),
+        "{}",
+        environment.logs().text()
+    );
+    let outside = sqlx::MySqlConnection::connect(&scratch.url).await.unwrap();
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        outside.close().await.unwrap();
+    });
+    let started = Instant::now();
+    let second = environment.invoke(r#"{"select": true}"#).await;
+    release.await.unwrap();
+    assert!(
+        second.outcome.is_response(),
+        "the handler found its connection: {:?}\n{}",
+        second.outcome,
+        environment.logs().text()
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "it waited for the slot"
+    );
+    environment.shutdown().await;
+    scratch.wait_until_idle().await;
+    scratch.drop_database().await;
+}
