@@ -8,6 +8,21 @@ use lambda_thaw_emulator::{Environment, Fleet, FunctionConfig, InvocationRecord,
 use serde_json::Value;
 use sqlx::{AnyPool, AssertSqlSafe};
 
+/// The init of the `thaw-idempotent-macro` and `thaw-idempotent-builder` fixtures: the
+/// orders table and the store, on the SQLite database at `DATABASE_URL`.
+pub async fn sqlite_orders_store()
+-> Result<lambda_thaw::idempotency::Idempotency<sqlx::Sqlite>, lambda_thaw::Error> {
+    let pool = lambda_thaw::sqlx::connect::<sqlx::Sqlite>(&std::env::var("DATABASE_URL")?).await?;
+    lambda_thaw::sqlx::create_schema(
+        &pool,
+        "CREATE TABLE IF NOT EXISTS lt_orders (order_id TEXT PRIMARY KEY, written_by INTEGER NOT NULL)",
+    )
+    .await?;
+    let store = lambda_thaw::idempotency::Idempotency::new(pool)?;
+    store.create_table().await?;
+    Ok(store)
+}
+
 /// How many rows `query` counts.
 pub async fn count(pool: &AnyPool, query: &str) -> i64 {
     sqlx::query_scalar::<_, i64>(AssertSqlSafe(query.to_owned()))

@@ -67,9 +67,17 @@ impl Key {
 }
 
 /// The function's name as Lambda sets it, or `local` outside Lambda; only the characters
-/// Lambda allows in a name (letters, digits, `-`, `_`), so the id needs no quoting.
-fn function_name() -> String {
-    let name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+/// Lambda allows in a name (letters, digits, `-`, `_`), so the id needs no quoting. Read
+/// once per process: it does not change, and every key of every invocation names it.
+fn function_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+        sanitized(&name)
+    })
+}
+
+fn sanitized(name: &str) -> String {
     name.chars()
         .take(64)
         .map(|c| {

@@ -276,18 +276,15 @@ where
             Ok(response) => {
                 let text = serde_json::to_string(&response)?;
                 let (_, _, expires) = self.times();
-                let mut connection = self.pool.acquire().await?;
                 sqlx::raw_sql(AssertSqlSafe(dialect.complete(key, &text, expires)))
-                    .execute(&mut *connection)
+                    .execute(&self.pool)
                     .await?;
-                drop(connection);
                 self.clean_up_now_and_then();
                 Ok(response)
             }
             Err(error) => {
-                let mut connection = self.pool.acquire().await?;
                 if let Err(release) = sqlx::raw_sql(AssertSqlSafe(dialect.release(key)))
-                    .execute(&mut *connection)
+                    .execute(&self.pool)
                     .await
                 {
                     tracing::warn!(%release, key = key.id(), "could not give the idempotency claim up; it ends at the invocation's deadline");
@@ -300,16 +297,16 @@ where
     /// Deletes up to `limit` expired records now. The store does this on its own, a
     /// hundred at a time at most once a minute per environment, after a response.
     pub async fn clean_up(&self, limit: u32) -> Result<(), sqlx::Error> {
-        let mut connection = self.pool.acquire().await?;
         sqlx::raw_sql(AssertSqlSafe(self.dialect.clean_up(now_ms(), limit)))
-            .execute(&mut *connection)
+            .execute(&self.pool)
             .await?;
         Ok(())
     }
 
     /// For [`Builder`](crate::Builder): `handler` run as `#[handler(idempotent(key = …))]` runs
-    /// it (name the driver: `Idempotency::<Postgres>::handler`) — the key read from the payload at `pointers`, the handler given the claim's
-    /// transaction of the state's store, a duplicate answered with the first response.
+    /// it (name the driver: `Idempotency::<Postgres>::handler`) — the key read from the
+    /// payload at `pointers`, the handler given the claim's transaction of the state's
+    /// store, a duplicate answered with the first response.
     ///
     /// ```no_run
     /// use lambda_thaw::idempotency::Idempotency;

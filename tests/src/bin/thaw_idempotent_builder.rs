@@ -6,18 +6,6 @@ use lambda_thaw::{Builder, Error, LambdaEvent};
 use serde_json::{Value, json};
 use sqlx::{Sqlite, Transaction};
 
-async fn setup() -> Result<Idempotency<Sqlite>, Error> {
-    let pool = lambda_thaw::sqlx::connect::<Sqlite>(&std::env::var("DATABASE_URL")?).await?;
-    lambda_thaw::sqlx::create_schema(
-        &pool,
-        "CREATE TABLE IF NOT EXISTS lt_orders (order_id TEXT PRIMARY KEY, written_by INTEGER NOT NULL)",
-    )
-    .await?;
-    let store = Idempotency::new(pool)?;
-    store.create_table().await?;
-    Ok(store)
-}
-
 async fn handle(
     event: LambdaEvent<Value>,
     tx: &mut Transaction<'_, Sqlite>,
@@ -35,7 +23,7 @@ async fn handle(
 fn main() -> std::process::ExitCode {
     Builder::new()
         .name("handle")
-        .init("setup", setup)
+        .init("setup", lambda_thaw_tests::idempotency::sqlite_orders_store)
         .run(Idempotency::<Sqlite>::handler(
             &["/order_id"],
             |event, tx, store| Box::pin(handle(event, tx, store)),

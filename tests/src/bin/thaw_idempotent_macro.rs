@@ -6,19 +6,7 @@ use lambda_thaw::{Error, LambdaEvent, handler};
 use serde_json::{Value, json};
 use sqlx::{Sqlite, Transaction};
 
-async fn setup() -> Result<Idempotency<Sqlite>, Error> {
-    let pool = lambda_thaw::sqlx::connect::<Sqlite>(&std::env::var("DATABASE_URL")?).await?;
-    lambda_thaw::sqlx::create_schema(
-        &pool,
-        "CREATE TABLE IF NOT EXISTS lt_orders (order_id TEXT PRIMARY KEY, written_by INTEGER NOT NULL)",
-    )
-    .await?;
-    let store = Idempotency::new(pool)?;
-    store.create_table().await?;
-    Ok(store)
-}
-
-#[handler(init = setup, idempotent(key = "/order_id"))]
+#[handler(init = lambda_thaw_tests::idempotency::sqlite_orders_store, idempotent(key = "/order_id"))]
 async fn handle(
     event: LambdaEvent<Value>,
     tx: &mut Transaction<'_, Sqlite>,
