@@ -111,9 +111,9 @@ impl Usage {
 /// server in use, server limit), as BIGINTs. PostgreSQL reserves
 /// `superuser_reserved_connections` of `max_connections`; `rolconnlimit` is -1 for "none".
 /// MySQL and MariaDB show other users' sessions only with the PROCESS privilege: without
-/// it, the server's count is the user's own; the user's limit is the account's own
-/// `MAX_USER_CONNECTIONS` (read once, from `SHOW GRANTS`) or else the global
-/// `max_user_connections` (0 for "none").
+/// it, the server's count is the user's own. The user's limit is the session's
+/// `@@max_user_connections`: the account's own `MAX_USER_CONNECTIONS` where it has one,
+/// else the global value (0 for "none") — both servers document it so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Server {
     Postgres,
@@ -150,14 +150,6 @@ impl Server {
     }
 }
 
-/// The account's own `MAX_USER_CONNECTIONS` in one line of MySQL's or MariaDB's
-/// `SHOW GRANTS` (`GRANT USAGE ON *.* TO `app`@`%` WITH MAX_USER_CONNECTIONS 10`).
-fn account_limit(grant: &str) -> Option<i64> {
-    let upper = grant.to_ascii_uppercase();
-    let after = upper.split("MAX_USER_CONNECTIONS").nth(1)?;
-    after.split_whitespace().next()?.parse().ok()
-}
-
 /// The database behind `pool`: its driver's name, or for sqlx's `Any` driver the one its
 /// URL names.
 fn database_of<DB: Database>(pool: &sqlx::Pool<DB>) -> String {
@@ -177,8 +169,6 @@ struct State {
     governor: Governor,
     server: Server,
     last: Mutex<Option<(Instant, Usage)>>,
-    /// MySQL/MariaDB: the account's own limit, once read (0: none).
-    account_limit: std::sync::OnceLock<i64>,
     /// A connection was given back after the last invocation.
     gave_back: std::sync::atomic::AtomicBool,
     /// Invocations this environment has served under the governor.
@@ -219,7 +209,6 @@ where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     i64: for<'r> Decode<'r, DB> + Type<DB>,
-    String: for<'r> Decode<'r, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
     super::limit::wait_as_governed();
@@ -249,7 +238,6 @@ where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     i64: for<'r> Decode<'r, DB> + Type<DB>,
-    String: for<'r> Decode<'r, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
     let Some(server) = Server::named(&database_of(pool)) else {
@@ -260,7 +248,6 @@ where
         governor,
         server,
         last: Mutex::new(None),
-        account_limit: std::sync::OnceLock::new(),
         gave_back: std::sync::atomic::AtomicBool::new(false),
         invocations: std::sync::atomic::AtomicU64::new(0),
     });
@@ -294,7 +281,6 @@ where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     i64: for<'r> Decode<'r, DB> + Type<DB>,
-    String: for<'r> Decode<'r, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
     let first = state
@@ -375,30 +361,12 @@ where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     i64: for<'r> Decode<'r, DB> + Type<DB>,
-    String: for<'r> Decode<'r, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
-    let account = match (state.server, state.account_limit.get()) {
-        (Server::MySql, None) => {
-            let grants = sqlx::raw_sql("SHOW GRANTS")
-                .fetch_all(&mut *connection)
-                .await?;
-            let limit = grants
-                .iter()
-                .filter_map(|row| row.try_get::<String, _>(0).ok())
-                .find_map(|grant| account_limit(&grant))
-                .unwrap_or(0);
-            *state.account_limit.get_or_init(|| limit)
-        }
-        (_, limit) => limit.copied().unwrap_or(0),
-    };
     let row = sqlx::raw_sql(state.server.usage_query())
         .fetch_one(&mut *connection)
         .await?;
-    let mut role = (row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?);
-    if account > 0 {
-        role.1 = account;
-    }
+    let role = (row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?);
     let server = (row.try_get::<i64, _>(2)?, row.try_get::<i64, _>(3)?);
     Ok(Usage::tightest(role, server))
 }
@@ -511,7 +479,6 @@ mod tests {
             },
             server: Server::Postgres,
             last: Mutex::new(None),
-            account_limit: std::sync::OnceLock::new(),
             gave_back: std::sync::atomic::AtomicBool::new(false),
             invocations: std::sync::atomic::AtomicU64::new(0),
         };
@@ -552,23 +519,5 @@ mod tests {
         assert_eq!(Server::named("PostgreSQL"), Some(Server::Postgres));
         assert_eq!(Server::named("MySQL"), Some(Server::MySql));
         assert_eq!(Server::named("SQLite"), None);
-    }
-
-    #[test]
-    fn an_account_s_own_limit_is_read_from_its_grant() {
-        assert_eq!(
-            account_limit("GRANT USAGE ON *.* TO `app`@`%` WITH MAX_USER_CONNECTIONS 10"),
-            Some(10)
-        );
-        assert_eq!(
-            account_limit(
-                "GRANT USAGE ON *.* TO `app`@`%` WITH max_user_connections 3 MAX_QUERIES_PER_HOUR 9"
-            ),
-            Some(3)
-        );
-        assert_eq!(
-            account_limit("GRANT ALL PRIVILEGES ON `db`.* TO `app`@`%`"),
-            None
-        );
     }
 }

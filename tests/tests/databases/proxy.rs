@@ -693,3 +693,80 @@ async fn a_governed_environment_reconnects_before_its_handler_waiting_out_the_li
     scratch.wait_until_idle().await;
     scratch.drop_database().await;
 }
+
+/// When a governed environment gives its connection back, seen through the session that
+/// serves each invocation (a new session id: it reconnected). The user may hold 5
+/// connections; outside sessions hold 3, so with the environment's own the server runs at
+/// 4 of 5, the threshold (80 %). Its first invocation gives the connection back; invoked
+/// again at once it is in demand and keeps it while the server is not full. Once the
+/// server is full (a fourth outside session), an environment in demand gives it back after
+/// every invocation, on the reading it already holds.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_governed_environment_in_demand_keeps_its_connection_until_the_server_is_full() {
+    let Some(admin) = admin_url("LAMBDA_THAW_TEST_MYSQL") else {
+        return;
+    };
+    let mut scratch = MariaScratch::create(&admin).await;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "ALTER USER '{0}'@'%' WITH MAX_USER_CONNECTIONS 5; \
+         CREATE TABLE {0}.lt_items (item_key VARCHAR(64) PRIMARY KEY)",
+        scratch.name
+    )))
+    .execute(&mut scratch.admin)
+    .await
+    .unwrap();
+    let mut outside = Vec::new();
+    for _ in 0..3 {
+        outside.push(sqlx::MySqlConnection::connect(&scratch.url).await.unwrap());
+    }
+    let environment = Environment::new(
+        FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-db"))
+            .env("DATABASE_URL", &scratch.url)
+            .env("FIXTURE_GOVERNOR", "1")
+            .env("RUST_LOG", "info")
+            .timeout(Duration::from_secs(10)),
+    );
+    // Each invocation returns only once the environment is back in `next`: its upkeep —
+    // the governor's decision — is over.
+    let session = async || {
+        let record = environment.invoke(r#"{"select": true}"#).await;
+        let answer = record.outcome.json();
+        answer
+            .as_ref()
+            .and_then(|answer| answer["session"].as_i64())
+            .unwrap_or_else(|| panic!("{:?}\n{}", record.outcome, environment.logs().text()))
+    };
+    let first = session().await;
+    let second = session().await;
+    let third = session().await;
+    assert_ne!(
+        first, second,
+        "its first invocation gave the connection back at 4 of 5"
+    );
+    assert_eq!(second, third, "in demand, it kept the connection at 4 of 5");
+
+    outside.push(sqlx::MySqlConnection::connect(&scratch.url).await.unwrap());
+    // Past `keep_if_reused_within` and `refresh`: the next invocation is not in demand,
+    // and reads the server afresh (5 of 5).
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let fourth = session().await;
+    let fifth = session().await;
+    let sixth = session().await;
+    assert_eq!(
+        third, fourth,
+        "the connection kept served the next invocation"
+    );
+    assert_ne!(fourth, fifth, "at 5 of 5 it gave the connection back");
+    assert_ne!(
+        fifth,
+        sixth,
+        "in demand at a full server, it gave the connection back again\n{}",
+        environment.logs().text()
+    );
+    for connection in outside {
+        connection.close().await.unwrap();
+    }
+    environment.shutdown().await;
+    scratch.wait_until_idle().await;
+    scratch.drop_database().await;
+}
