@@ -43,19 +43,33 @@ pub(crate) fn wait_as_governed() {
     GOVERNED.store(true, Ordering::Relaxed);
 }
 
-fn limit_wait() -> Duration {
+/// The wait in force and its longest back-off step.
+fn limit_wait() -> (Duration, Duration) {
     if GOVERNED.load(Ordering::Relaxed) {
-        GOVERNED_CONNECTION_LIMIT_WAIT
+        (GOVERNED_CONNECTION_LIMIT_WAIT, GOVERNED_MAX_BACKOFF)
     } else {
-        CONNECTION_LIMIT_WAIT
+        (CONNECTION_LIMIT_WAIT, MAX_BACKOFF)
     }
 }
 
-/// The first back-off step; each later step doubles, up to [`MAX_BACKOFF`], and the actual
-/// sleep is drawn uniformly below the step ("full jitter"), so environments refused
-/// together do not retry together.
+/// The first back-off step; each later step doubles, up to [`MAX_BACKOFF`] (governed:
+/// [`GOVERNED_MAX_BACKOFF`]), and the actual sleep is drawn uniformly below the step ("full
+/// jitter"), so environments refused together do not retry together.
 const FIRST_BACKOFF: Duration = Duration::from_millis(25);
 const MAX_BACKOFF: Duration = Duration::from_millis(400);
+
+/// The longest step while governed, a fifth of the longer wait (as sqlx's own connect
+/// retries cap theirs). Hundreds of environments may wait together then, and PostgreSQL
+/// counts every connection still starting against a role's limit — the ones about to be
+/// refused too: waiters retrying every 200 ms on average kept the starting connections
+/// above the free slots, and a spike of 900 environments sat 19 slots below the limit of
+/// 90 for seconds, every attempt refused.
+const GOVERNED_MAX_BACKOFF: Duration = Duration::from_millis(1600);
+
+/// After a direct attempt found room, how long the pool may take to connect: a connect on
+/// a loaded machine can take hundreds of milliseconds, and cancelling one half-way wastes
+/// it; a slot taken in between sends the pool into its own retries only until then.
+const CONNECT_AFTER_ROOM: Duration = Duration::from_secs(1);
 
 /// How long one attempt may wait for sqlx's pool (which retries PostgreSQL's refusal on
 /// its own) before we look at why it has no connection.
@@ -189,7 +203,7 @@ pub async fn acquire<DB: Database>(
     pool: &sqlx::Pool<DB>,
 ) -> Result<sqlx::pool::PoolConnection<DB>, AcquireError> {
     let started = Instant::now();
-    let wait = limit_wait();
+    let (wait, max_backoff) = limit_wait();
     let budget = match time_left() {
         Some(left) => wait.min(left.saturating_sub(super::CONNECT_MARGIN)),
         None => wait,
@@ -202,16 +216,31 @@ pub async fn acquire<DB: Database>(
         let left = budget
             .saturating_sub(started.elapsed())
             .max(Duration::from_millis(1));
-        // Until we know why there is no connection, wait one short attempt; once the
-        // refusal is known, let the pool retry (PostgreSQL's refusal is retried inside
-        // sqlx) for the rest of the budget rather than cancel a connect half-way.
-        let attempt = if refusal.is_some() {
-            left
-        } else {
-            ATTEMPT.min(left)
+        // Until we know why there is no connection, one short attempt through the pool.
+        // Once the refusal is known, one direct attempt per back-off step, and the pool
+        // only when that found room: sqlx's pool retries PostgreSQL's refusal on its own,
+        // from 10 ms on and without jitter, and hundreds of environments doing so at a
+        // role's limit refuse one another (see `GOVERNED_MAX_BACKOFF`).
+        let attempt = match refusal {
+            None => Some(ATTEMPT.min(left)),
+            Some(_) => match why_no_connection(pool).await {
+                Some(error) if is_connection_limit(&error) => {
+                    refusal = Some(error);
+                    None
+                }
+                Some(error) => return Err(AcquireError::Other(error)),
+                // Room on the server; a pool with every connection in use waits for one
+                // of its own instead, as sqlx would.
+                None if pool.size() >= pool.options().get_max_connections() => Some(left),
+                None => Some(CONNECT_AFTER_ROOM.min(left)),
+            },
         };
-        match tokio::time::timeout(attempt, pool.acquire()).await {
-            Ok(Ok(connection)) => {
+        let result = match attempt {
+            Some(attempt) => Some(tokio::time::timeout(attempt, pool.acquire()).await),
+            None => None,
+        };
+        match result {
+            Some(Ok(Ok(connection))) => {
                 if attempts > 1 {
                     tracing::info!(
                         attempts,
@@ -221,9 +250,9 @@ pub async fn acquire<DB: Database>(
                 }
                 return Ok(connection);
             }
-            Ok(Err(error)) if is_connection_limit(&error) => refusal = Some(error),
+            Some(Ok(Err(error))) if is_connection_limit(&error) => refusal = Some(error),
             // sqlx retried PostgreSQL's refusal until the pool's own timeout.
-            Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_) if refusal.is_none() => {
+            Some(Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_)) if refusal.is_none() => {
                 match why_no_connection(pool).await {
                     Some(error) if is_connection_limit(&error) => refusal = Some(error),
                     Some(error) => return Err(AcquireError::Other(error)),
@@ -238,8 +267,9 @@ pub async fn acquire<DB: Database>(
                     None => {}
                 }
             }
-            Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_) => {}
-            Ok(Err(error)) => return Err(AcquireError::Other(error)),
+            // Refused again (directly, or inside the pool after a slot was taken).
+            None | Some(Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_)) => {}
+            Some(Ok(Err(error))) => return Err(AcquireError::Other(error)),
         }
         let waited = started.elapsed();
         if waited + FIRST_BACKOFF >= budget {
@@ -251,7 +281,7 @@ pub async fn acquire<DB: Database>(
         }
         emf::count(emf::names::CONNECTION_LIMIT_WAITS, 1);
         tokio::time::sleep(jitter(step).min(budget - waited)).await;
-        step = (step * 2).min(MAX_BACKOFF);
+        step = (step * 2).min(max_backoff);
     }
 }
 
@@ -494,9 +524,13 @@ mod tests {
             "{:?}",
             limit.waited()
         );
+        // One connection per attempt once the refusal is known; before it, the first
+        // attempt's 250 ms in which sqlx's pool retries on its own (10, 20, 40, 80 ms
+        // apart: five at most) and the direct one that learns why. Left to the pool for
+        // the rest of the wait, its retries would add one every 10 ms to 1 s.
         let connects = connects.load(std::sync::atomic::Ordering::SeqCst);
         assert!(
-            connects >= limit.attempts(),
+            connects >= limit.attempts() && connects <= limit.attempts() + 6,
             "{connects} connects, {} attempts",
             limit.attempts()
         );
