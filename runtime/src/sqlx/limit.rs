@@ -64,7 +64,7 @@ const MAX_BACKOFF: Duration = Duration::from_millis(400);
 /// refused too: waiters retrying every 200 ms on average kept the starting connections
 /// above the free slots, and a spike of 900 environments sat 19 slots below the limit of
 /// 90 for seconds, every attempt refused.
-const GOVERNED_MAX_BACKOFF: Duration = Duration::from_millis(1600);
+const GOVERNED_MAX_BACKOFF: Duration = Duration::from_millis(3200);
 
 /// After a direct attempt found room, how long the pool may take to connect: a connect on
 /// a loaded machine can take hundreds of milliseconds, and cancelling one half-way wastes
@@ -224,15 +224,16 @@ pub async fn acquire<DB: Database>(
         let attempt = match refusal {
             None => Some(ATTEMPT.min(left)),
             Some(_) => match why_no_connection(pool).await {
-                Some(error) if is_connection_limit(&error) => {
+                Probe::Refused(error) if is_connection_limit(&error) => {
                     refusal = Some(error);
                     None
                 }
-                Some(error) => return Err(AcquireError::Other(error)),
+                Probe::Refused(error) => return Err(AcquireError::Other(error)),
+                Probe::NoAnswer => None,
                 // Room on the server; a pool with every connection in use waits for one
                 // of its own instead, as sqlx would.
-                None if pool.size() >= pool.options().get_max_connections() => Some(left),
-                None => Some(CONNECT_AFTER_ROOM.min(left)),
+                Probe::Room if pool.size() >= pool.options().get_max_connections() => Some(left),
+                Probe::Room => Some(CONNECT_AFTER_ROOM.min(left)),
             },
         };
         let result = match attempt {
@@ -254,17 +255,18 @@ pub async fn acquire<DB: Database>(
             // sqlx retried PostgreSQL's refusal until the pool's own timeout.
             Some(Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_)) if refusal.is_none() => {
                 match why_no_connection(pool).await {
-                    Some(error) if is_connection_limit(&error) => refusal = Some(error),
-                    Some(error) => return Err(AcquireError::Other(error)),
+                    Probe::Refused(error) if is_connection_limit(&error) => refusal = Some(error),
+                    Probe::Refused(error) => return Err(AcquireError::Other(error)),
                     // The database accepts connections, and the pool is busy: wait for
                     // it as sqlx would (its acquire timeout).
-                    None if pool.size() >= pool.options().get_max_connections() => {
+                    Probe::Room if pool.size() >= pool.options().get_max_connections() => {
                         return pool.acquire().await.map_err(AcquireError::Other);
                     }
                     // The database accepted ours, yet the pool, with room, got none: in a
                     // spike another environment took the slot between the two attempts
-                    // (1 governed init of 200 failed so). Try again, with back-off.
-                    None => {}
+                    // (1 governed init of 200 failed so). Or it did not answer in time.
+                    // Try again, with back-off.
+                    Probe::Room | Probe::NoAnswer => {}
                 }
             }
             // Refused again (directly, or inside the pool after a slot was taken).
@@ -285,16 +287,35 @@ pub async fn acquire<DB: Database>(
     }
 }
 
-/// One direct connection attempt outside the pool, to learn why the pool has none: the
-/// refusal, or `None` if the database accepts connections.
-async fn why_no_connection<DB: Database>(pool: &sqlx::Pool<DB>) -> Option<sqlx::Error> {
-    match DB::Connection::connect_with(&pool.connect_options()).await {
-        Ok(connection) => {
+/// What one direct connection attempt outside the pool found.
+enum Probe {
+    /// The database accepted it (and it was closed again).
+    Room,
+    /// The database refused it, for this reason.
+    Refused(sqlx::Error),
+    /// No answer within [`PROBE_TIMEOUT`].
+    NoAnswer,
+}
+
+/// How long a direct attempt may take. In a spike the server's listen queue overflows
+/// (PostgreSQL's is twice `max_connections`; the postmaster forks a backend per
+/// connection) and the kernel drops the SYN: left alone, the attempt would hang for the
+/// kernel's retransmissions, 1 s, then 3 s, then 7 s, and every hanging attempt keeps the
+/// queue full. Measured at 900 environments: environments waiting for seconds with 18
+/// slots free, 26,600 listen-queue overflows. Cut short, the attempt backs off instead.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// One direct connection attempt outside the pool, to learn why the pool has none.
+async fn why_no_connection<DB: Database>(pool: &sqlx::Pool<DB>) -> Probe {
+    let options = pool.connect_options();
+    match tokio::time::timeout(PROBE_TIMEOUT, DB::Connection::connect_with(&options)).await {
+        Ok(Ok(connection)) => {
             emf::count(emf::names::CONNECTIONS_OPENED, 1);
             let _ = connection.close().await;
-            None
+            Probe::Room
         }
-        Err(error) => Some(error),
+        Ok(Err(error)) => Probe::Refused(error),
+        Err(_) => Probe::NoAnswer,
     }
 }
 

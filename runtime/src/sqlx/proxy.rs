@@ -383,3 +383,181 @@ where
         no_prepared_statements()
     }
 }
+
+/// Proxy mode's own rules on SQLite, through sqlx as a user runs it: the queries and their
+/// rows, the transactions and what each ending leaves on the connection. What only a
+/// transaction pooler shows (statements never named) is tested through PgBouncer
+/// (`tests/tests/databases/proxy.rs`).
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use sqlx::{AssertSqlSafe, Executor, SqlSafeStr, Sqlite};
+
+    use super::ProxyPool;
+    use crate::close::Close;
+
+    /// A file of its own, removed when dropped.
+    struct Database(std::path::PathBuf);
+
+    impl Database {
+        fn new(name: &str) -> Self {
+            Self(std::env::temp_dir().join(format!("lt-proxy-{name}-{}.db", std::process::id())))
+        }
+
+        /// One connection, as an environment has: whatever a query leaves on it, the
+        /// next one finds.
+        async fn proxy(&self) -> ProxyPool<Sqlite> {
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect(&format!("sqlite://{}?mode=rwc", self.0.display()))
+                .await
+                .unwrap();
+            let proxy = ProxyPool::from_pool(pool);
+            (&proxy)
+                .execute(
+                    "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+                )
+                .await
+                .unwrap();
+            proxy
+        }
+    }
+
+    impl Drop for Database {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    /// Waits until the pool's connection is back in it or closed: sqlx does either on a
+    /// task of its own once the connection is dropped.
+    async fn settle(proxy: &ProxyPool<Sqlite>) {
+        let started = Instant::now();
+        while proxy.pool().size() != proxy.pool().num_idle() as u32
+            && started.elapsed() < Duration::from_secs(5)
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn names(proxy: &ProxyPool<Sqlite>) -> Vec<String> {
+        sqlx::query_scalar("SELECT name FROM items ORDER BY id")
+            .fetch_all(proxy)
+            .await
+            .unwrap()
+    }
+
+    async fn insert(
+        executor: impl Executor<'_, Database = Sqlite>,
+        id: i64,
+        name: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO items (id, name) VALUES (?, ?)")
+            .bind(id)
+            .bind(name)
+            .execute(executor)
+            .await
+            .map(drop)
+    }
+
+    #[tokio::test]
+    async fn queries_with_their_arguments_return_their_rows() {
+        let database = Database::new("queries");
+        let proxy = database.proxy().await;
+        insert(&proxy, 1, "first").await.unwrap();
+        insert(&proxy, 2, "second").await.unwrap();
+        assert_eq!(names(&proxy).await, ["first", "second"]);
+        let by_id = |id: i64| {
+            sqlx::query_scalar::<_, String>("SELECT name FROM items WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&proxy)
+        };
+        assert_eq!(by_id(2).await.unwrap().as_deref(), Some("second"));
+        assert_eq!(by_id(3).await.unwrap(), None);
+    }
+
+    /// A query that fails inside its own transaction rolls it back: the connection goes
+    /// back to the pool outside a transaction, and the next query runs as usual.
+    #[tokio::test]
+    async fn a_query_that_fails_leaves_no_transaction_on_the_connection() {
+        let database = Database::new("fails");
+        let proxy = database.proxy().await;
+        insert(&proxy, 1, "first").await.unwrap();
+        let duplicate = insert(&proxy, 1, "again")
+            .await
+            .expect_err("a duplicate key");
+        assert!(duplicate.to_string().contains("UNIQUE"), "{duplicate}");
+        insert(&proxy, 2, "second").await.unwrap();
+        assert_eq!(names(&proxy).await, ["first", "second"]);
+    }
+
+    /// A transaction's writes are seen inside it, kept by `commit`, undone by `rollback`
+    /// (which keeps the connection for the next invocation), and undone when it is dropped
+    /// half-way (which closes the connection rather than hand on an open transaction).
+    #[tokio::test]
+    async fn a_transaction_commits_rolls_back_or_dropped_leaves_nothing_behind() {
+        let database = Database::new("transactions");
+        let proxy = database.proxy().await;
+
+        let mut kept = proxy.begin().await.unwrap();
+        insert(&mut kept, 1, "kept").await.unwrap();
+        let seen: Option<String> = sqlx::query_scalar("SELECT name FROM items WHERE id = ?")
+            .bind(1_i64)
+            .fetch_optional(&mut kept)
+            .await
+            .unwrap();
+        assert_eq!(seen.as_deref(), Some("kept"), "its own write, inside it");
+        kept.commit().await.unwrap();
+
+        let mut undone = proxy.begin().await.unwrap();
+        insert(&mut undone, 2, "rolled back").await.unwrap();
+        undone.rollback().await.unwrap();
+        settle(&proxy).await;
+        assert_eq!(proxy.pool().size(), 1, "the connection kept");
+
+        let mut dropped = proxy.begin().await.unwrap();
+        insert(&mut dropped, 3, "dropped").await.unwrap();
+        assert_eq!(format!("{dropped:?}"), "ProxyTransaction { open: true }");
+        drop(dropped);
+        settle(&proxy).await;
+        assert_eq!(proxy.pool().size(), 0, "the connection closed, not pooled");
+
+        insert(&proxy, 4, "after").await.unwrap();
+        assert_eq!(names(&proxy).await, ["kept", "after"]);
+    }
+
+    /// An explicitly prepared statement is what a transaction pooler cannot keep: asking
+    /// for one, on the pool or in a transaction, says so.
+    #[tokio::test]
+    async fn preparing_or_describing_a_statement_is_refused_with_the_reason() {
+        let database = Database::new("prepare");
+        let proxy = database.proxy().await;
+        let sql = || AssertSqlSafe("SELECT name FROM items").into_sql_str();
+        let mut transaction = proxy.begin().await.unwrap();
+        let refusals = [
+            (&proxy).prepare(sql()).await.map(drop),
+            (&proxy).describe(sql()).await.map(drop),
+            (&mut transaction).prepare(sql()).await.map(drop),
+            (&mut transaction).describe(sql()).await.map(drop),
+        ];
+        for refusal in refusals {
+            let error = refusal.expect_err("refused");
+            assert!(
+                error.to_string().contains("transaction-pooling proxy"),
+                "{error}"
+            );
+        }
+        transaction.rollback().await.unwrap();
+    }
+
+    /// Closing a proxy pool (as the shutdown hook does) closes the pool its clones share.
+    #[tokio::test]
+    async fn closing_a_clone_closes_the_shared_pool() {
+        let database = Database::new("close");
+        let proxy = database.proxy().await;
+        assert!(format!("{proxy:?}").starts_with("ProxyPool { pool: Pool"));
+        Close::close(&proxy.clone()).await;
+        assert!(proxy.pool().is_closed());
+    }
+}
