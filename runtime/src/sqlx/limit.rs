@@ -43,33 +43,19 @@ pub(crate) fn wait_as_governed() {
     GOVERNED.store(true, Ordering::Relaxed);
 }
 
-/// The wait in force and its longest back-off step.
-fn limit_wait() -> (Duration, Duration) {
+fn limit_wait() -> Duration {
     if GOVERNED.load(Ordering::Relaxed) {
-        (GOVERNED_CONNECTION_LIMIT_WAIT, GOVERNED_MAX_BACKOFF)
+        GOVERNED_CONNECTION_LIMIT_WAIT
     } else {
-        (CONNECTION_LIMIT_WAIT, MAX_BACKOFF)
+        CONNECTION_LIMIT_WAIT
     }
 }
 
-/// The first back-off step; each later step doubles, up to [`MAX_BACKOFF`] (governed:
-/// [`GOVERNED_MAX_BACKOFF`]), and the actual sleep is drawn uniformly below the step ("full
-/// jitter"), so environments refused together do not retry together.
+/// The first back-off step; each later step doubles, up to [`MAX_BACKOFF`], and the actual
+/// sleep is drawn uniformly below the step ("full jitter"), so environments refused
+/// together do not retry together.
 const FIRST_BACKOFF: Duration = Duration::from_millis(25);
 const MAX_BACKOFF: Duration = Duration::from_millis(400);
-
-/// The longest step while governed, a fifth of the longer wait (as sqlx's own connect
-/// retries cap theirs). Hundreds of environments may wait together then, and PostgreSQL
-/// counts every connection still starting against a role's limit — the ones about to be
-/// refused too: waiters retrying every 200 ms on average kept the starting connections
-/// above the free slots, and a spike of 900 environments sat 19 slots below the limit of
-/// 90 for seconds, every attempt refused.
-const GOVERNED_MAX_BACKOFF: Duration = Duration::from_millis(3200);
-
-/// After a direct attempt found room, how long the pool may take to connect: a connect on
-/// a loaded machine can take hundreds of milliseconds, and cancelling one half-way wastes
-/// it; a slot taken in between sends the pool into its own retries only until then.
-const CONNECT_AFTER_ROOM: Duration = Duration::from_secs(1);
 
 /// How long one attempt may wait for sqlx's pool (which retries PostgreSQL's refusal on
 /// its own) before we look at why it has no connection.
@@ -203,7 +189,7 @@ pub async fn acquire<DB: Database>(
     pool: &sqlx::Pool<DB>,
 ) -> Result<sqlx::pool::PoolConnection<DB>, AcquireError> {
     let started = Instant::now();
-    let (wait, max_backoff) = limit_wait();
+    let wait = limit_wait();
     let budget = match time_left() {
         Some(left) => wait.min(left.saturating_sub(super::CONNECT_MARGIN)),
         None => wait,
@@ -216,32 +202,16 @@ pub async fn acquire<DB: Database>(
         let left = budget
             .saturating_sub(started.elapsed())
             .max(Duration::from_millis(1));
-        // Until we know why there is no connection, one short attempt through the pool.
-        // Once the refusal is known, one direct attempt per back-off step, and the pool
-        // only when that found room: sqlx's pool retries PostgreSQL's refusal on its own,
-        // from 10 ms on and without jitter, and hundreds of environments doing so at a
-        // role's limit refuse one another (see `GOVERNED_MAX_BACKOFF`).
-        let attempt = match refusal {
-            None => Some(ATTEMPT.min(left)),
-            Some(_) => match why_no_connection(pool).await {
-                Probe::Refused(error) if is_connection_limit(&error) => {
-                    refusal = Some(error);
-                    None
-                }
-                Probe::Refused(error) => return Err(AcquireError::Other(error)),
-                Probe::NoAnswer => None,
-                // Room on the server; a pool with every connection in use waits for one
-                // of its own instead, as sqlx would.
-                Probe::Room if pool.size() >= pool.options().get_max_connections() => Some(left),
-                Probe::Room => Some(CONNECT_AFTER_ROOM.min(left)),
-            },
+        // Until we know why there is no connection, wait one short attempt; once the
+        // refusal is known, let the pool retry (PostgreSQL's refusal is retried inside
+        // sqlx) for the rest of the budget rather than cancel a connect half-way.
+        let attempt = if refusal.is_some() {
+            left
+        } else {
+            ATTEMPT.min(left)
         };
-        let result = match attempt {
-            Some(attempt) => Some(tokio::time::timeout(attempt, pool.acquire()).await),
-            None => None,
-        };
-        match result {
-            Some(Ok(Ok(connection))) => {
+        match tokio::time::timeout(attempt, pool.acquire()).await {
+            Ok(Ok(connection)) => {
                 if attempts > 1 {
                     tracing::info!(
                         attempts,
@@ -251,27 +221,25 @@ pub async fn acquire<DB: Database>(
                 }
                 return Ok(connection);
             }
-            Some(Ok(Err(error))) if is_connection_limit(&error) => refusal = Some(error),
+            Ok(Err(error)) if is_connection_limit(&error) => refusal = Some(error),
             // sqlx retried PostgreSQL's refusal until the pool's own timeout.
-            Some(Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_)) if refusal.is_none() => {
+            Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_) if refusal.is_none() => {
                 match why_no_connection(pool).await {
-                    Probe::Refused(error) if is_connection_limit(&error) => refusal = Some(error),
-                    Probe::Refused(error) => return Err(AcquireError::Other(error)),
+                    Some(error) if is_connection_limit(&error) => refusal = Some(error),
+                    Some(error) => return Err(AcquireError::Other(error)),
                     // The database accepts connections, and the pool is busy: wait for
                     // it as sqlx would (its acquire timeout).
-                    Probe::Room if pool.size() >= pool.options().get_max_connections() => {
+                    None if pool.size() >= pool.options().get_max_connections() => {
                         return pool.acquire().await.map_err(AcquireError::Other);
                     }
                     // The database accepted ours, yet the pool, with room, got none: in a
                     // spike another environment took the slot between the two attempts
-                    // (1 governed init of 200 failed so). Or it did not answer in time.
-                    // Try again, with back-off.
-                    Probe::Room | Probe::NoAnswer => {}
+                    // (1 governed init of 200 failed so). Try again, with back-off.
+                    None => {}
                 }
             }
-            // Refused again (directly, or inside the pool after a slot was taken).
-            None | Some(Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_)) => {}
-            Some(Ok(Err(error))) => return Err(AcquireError::Other(error)),
+            Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_) => {}
+            Ok(Err(error)) => return Err(AcquireError::Other(error)),
         }
         let waited = started.elapsed();
         if waited + FIRST_BACKOFF >= budget {
@@ -283,39 +251,20 @@ pub async fn acquire<DB: Database>(
         }
         emf::count(emf::names::CONNECTION_LIMIT_WAITS, 1);
         tokio::time::sleep(jitter(step).min(budget - waited)).await;
-        step = (step * 2).min(max_backoff);
+        step = (step * 2).min(MAX_BACKOFF);
     }
 }
 
-/// What one direct connection attempt outside the pool found.
-enum Probe {
-    /// The database accepted it (and it was closed again).
-    Room,
-    /// The database refused it, for this reason.
-    Refused(sqlx::Error),
-    /// No answer within [`PROBE_TIMEOUT`].
-    NoAnswer,
-}
-
-/// How long a direct attempt may take. In a spike the server's listen queue overflows
-/// (PostgreSQL's is twice `max_connections`; the postmaster forks a backend per
-/// connection) and the kernel drops the SYN: left alone, the attempt would hang for the
-/// kernel's retransmissions, 1 s, then 3 s, then 7 s, and every hanging attempt keeps the
-/// queue full. Measured at 900 environments: environments waiting for seconds with 18
-/// slots free, 26,600 listen-queue overflows. Cut short, the attempt backs off instead.
-const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
-
-/// One direct connection attempt outside the pool, to learn why the pool has none.
-async fn why_no_connection<DB: Database>(pool: &sqlx::Pool<DB>) -> Probe {
-    let options = pool.connect_options();
-    match tokio::time::timeout(PROBE_TIMEOUT, DB::Connection::connect_with(&options)).await {
-        Ok(Ok(connection)) => {
+/// One direct connection attempt outside the pool, to learn why the pool has none: the
+/// refusal, or `None` if the database accepts connections.
+async fn why_no_connection<DB: Database>(pool: &sqlx::Pool<DB>) -> Option<sqlx::Error> {
+    match DB::Connection::connect_with(&pool.connect_options()).await {
+        Ok(connection) => {
             emf::count(emf::names::CONNECTIONS_OPENED, 1);
             let _ = connection.close().await;
-            Probe::Room
+            None
         }
-        Ok(Err(error)) => Probe::Refused(error),
-        Err(_) => Probe::NoAnswer,
+        Err(error) => Some(error),
     }
 }
 
@@ -545,13 +494,9 @@ mod tests {
             "{:?}",
             limit.waited()
         );
-        // One connection per attempt once the refusal is known; before it, the first
-        // attempt's 250 ms in which sqlx's pool retries on its own (10, 20, 40, 80 ms
-        // apart: five at most) and the direct one that learns why. Left to the pool for
-        // the rest of the wait, its retries would add one every 10 ms to 1 s.
         let connects = connects.load(std::sync::atomic::Ordering::SeqCst);
         assert!(
-            connects >= limit.attempts() && connects <= limit.attempts() + 6,
+            connects >= limit.attempts(),
             "{connects} connects, {} attempts",
             limit.attempts()
         );
