@@ -418,6 +418,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failed_connect_names_the_database_and_keeps_its_cause() {
+        let url = "sqlite:///lambda-thaw-no-such-directory/orders.db?mode=ro";
+        let error = super::connect::<sqlx::Sqlite>(url)
+            .await
+            .expect_err("no such file");
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!("cannot connect to {url}: ")),
+            "{message}"
+        );
+        let cause = std::error::Error::source(&error).expect("the cause, for error chains");
+        assert!(message.ends_with(&cause.to_string()), "{message} / {cause}");
+    }
+
+    #[tokio::test]
     async fn a_rotating_pool_fetches_its_secret_again_only_when_the_database_rejects_it() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static FETCHES: AtomicUsize = AtomicUsize::new(0);
@@ -441,9 +456,11 @@ mod tests {
         let pool: &'static _ = Box::leak(Box::new(pool));
         drop(pool.acquire().await.unwrap());
         assert_eq!(FETCHES.load(Ordering::SeqCst), 1, "one fetch per TTL");
+        // Closed as the shutdown hook closes it, its pool is closed.
+        crate::close::Close::close(pool).await;
+        assert!(pool.pool().is_closed());
         // Another failure than a rejected secret (here: the pool is closed) is returned as
         // it is, without asking the secret's source again.
-        pool.pool().close().await;
         assert!(pool.acquire().await.is_err());
         assert_eq!(
             FETCHES.load(Ordering::SeqCst),
