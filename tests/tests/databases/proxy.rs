@@ -17,6 +17,33 @@ const ENVIRONMENTS: usize = 100;
 const INVOCATIONS_EACH: usize = 20;
 const SERVER_POOL: u32 = 10;
 
+/// A MariaDB scratch database whose user may hold `limit` connections, with the
+/// `#[handler]` fixture's table.
+async fn mariadb_user_allowed(admin: &str, limit: u32) -> MariaScratch {
+    let mut scratch = MariaScratch::create(admin).await;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "ALTER USER '{0}'@'%' WITH MAX_USER_CONNECTIONS {limit}; \
+         CREATE TABLE {0}.lt_items (item_key VARCHAR(64) PRIMARY KEY)",
+        scratch.name
+    )))
+    .execute(&mut scratch.admin)
+    .await
+    .unwrap();
+    scratch
+}
+
+/// One environment of the `#[handler]` fixture on `url`, governed, logging what the
+/// governor decides.
+fn governed_environment(url: &str) -> Environment {
+    Environment::new(
+        FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-db"))
+            .env("DATABASE_URL", url)
+            .env("FIXTURE_GOVERNOR", "1")
+            .env("RUST_LOG", "info")
+            .timeout(Duration::from_secs(10)),
+    )
+}
+
 fn thaw_proxy(url: &str, pool: &str) -> FunctionConfig {
     FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-proxy"))
         .env("DATABASE_URL", url)
@@ -323,15 +350,7 @@ async fn mariadb_environments_past_max_user_connections_fail_clearly_then_back_o
     let Some(admin) = admin_url("LAMBDA_THAW_TEST_MYSQL") else {
         return;
     };
-    let mut scratch = MariaScratch::create(&admin).await;
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "ALTER USER '{0}'@'%' WITH MAX_USER_CONNECTIONS 5; \
-         CREATE TABLE {0}.lt_items (item_key VARCHAR(64) PRIMARY KEY)",
-        scratch.name
-    )))
-    .execute(&mut scratch.admin)
-    .await
-    .unwrap();
+    let mut scratch = mariadb_user_allowed(&admin, 5).await;
     meet_the_limit(&scratch.url, 20, 5).await;
     scratch.wait_until_idle().await;
     scratch.drop_database().await;
@@ -603,15 +622,7 @@ async fn a_governed_fleet_past_a_users_max_user_connections_serves_every_invocat
     };
     let mut spikes = Vec::new();
     for governed in [false, true] {
-        let mut scratch = MariaScratch::create(&admin).await;
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "ALTER USER '{0}'@'%' WITH MAX_USER_CONNECTIONS 10; \
-             CREATE TABLE {0}.lt_items (item_key VARCHAR(64) PRIMARY KEY)",
-            scratch.name
-        )))
-        .execute(&mut scratch.admin)
-        .await
-        .unwrap();
+        let mut scratch = mariadb_user_allowed(&admin, 10).await;
         let count = format!(
             // Counted: the sessions that hold one of the user's slots. Left out: a session
             // that has quit (listed a moment after the server freed its slot) and one still
@@ -640,22 +651,8 @@ async fn a_governed_environment_reconnects_before_its_handler_waiting_out_the_li
     let Some(admin) = admin_url("LAMBDA_THAW_TEST_MYSQL") else {
         return;
     };
-    let mut scratch = MariaScratch::create(&admin).await;
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "ALTER USER '{0}'@'%' WITH MAX_USER_CONNECTIONS 1; \
-         CREATE TABLE {0}.lt_items (item_key VARCHAR(64) PRIMARY KEY)",
-        scratch.name
-    )))
-    .execute(&mut scratch.admin)
-    .await
-    .unwrap();
-    let environment = Environment::new(
-        FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-db"))
-            .env("DATABASE_URL", &scratch.url)
-            .env("FIXTURE_GOVERNOR", "1")
-            .env("RUST_LOG", "info")
-            .timeout(Duration::from_secs(10)),
-    );
+    let mut scratch = mariadb_user_allowed(&admin, 1).await;
+    let environment = governed_environment(&scratch.url);
     let first = environment.invoke(r#"{"select": true}"#).await;
     assert!(first.outcome.is_response(), "{:?}", first.outcome);
     // At 1 of 1, its first invocation over, the environment gives its connection back.
@@ -706,26 +703,12 @@ async fn a_governed_environment_in_demand_keeps_its_connection_until_the_server_
     let Some(admin) = admin_url("LAMBDA_THAW_TEST_MYSQL") else {
         return;
     };
-    let mut scratch = MariaScratch::create(&admin).await;
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "ALTER USER '{0}'@'%' WITH MAX_USER_CONNECTIONS 5; \
-         CREATE TABLE {0}.lt_items (item_key VARCHAR(64) PRIMARY KEY)",
-        scratch.name
-    )))
-    .execute(&mut scratch.admin)
-    .await
-    .unwrap();
+    let mut scratch = mariadb_user_allowed(&admin, 5).await;
     let mut outside = Vec::new();
     for _ in 0..3 {
         outside.push(sqlx::MySqlConnection::connect(&scratch.url).await.unwrap());
     }
-    let environment = Environment::new(
-        FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-db"))
-            .env("DATABASE_URL", &scratch.url)
-            .env("FIXTURE_GOVERNOR", "1")
-            .env("RUST_LOG", "info")
-            .timeout(Duration::from_secs(10)),
-    );
+    let environment = governed_environment(&scratch.url);
     // Each invocation returns only once the environment is back in `next`: its upkeep —
     // the governor's decision — is over.
     let session = async || {
