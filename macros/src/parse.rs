@@ -255,22 +255,23 @@ fn parse_function(meta: &syn::meta::ParseNestedMeta<'_>, name: &str) -> syn::Res
     }
 }
 
+/// The string literal `value` is, or an error at `value` saying what was wanted.
+fn quoted(value: Expr, wanted: impl std::fmt::Display) -> syn::Result<syn::LitStr> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => Ok(text),
+        other => Err(syn::Error::new(other.span(), wanted)),
+    }
+}
+
 fn parse_duration_ms(meta: &syn::meta::ParseNestedMeta<'_>, name: &str) -> syn::Result<u64> {
     const FORM: &str = "a duration in quotes: \"500ms\", \"2s\", or \"0\" to turn it off";
     if !meta.input.peek(syn::Token![=]) {
         return Err(meta.error(format!("`{name}` needs {FORM}")));
     }
-    let value: Expr = meta.value()?.parse()?;
-    let Expr::Lit(ExprLit {
-        lit: Lit::Str(text),
-        ..
-    }) = value
-    else {
-        return Err(syn::Error::new(
-            value.span(),
-            format!("`{name}` takes {FORM}"),
-        ));
-    };
+    let text = quoted(meta.value()?.parse()?, format!("`{name}` takes {FORM}"))?;
     duration_ms(&text.value()).ok_or_else(|| {
         syn::Error::new(
             text.span(),
@@ -352,17 +353,10 @@ fn parse_idempotent(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Vec<St
                 format!("`idempotent` takes `key = \"/pointer\"` only; {FORM}"),
             ));
         }
-        let value: Expr = inner.value()?.parse()?;
-        let Expr::Lit(ExprLit {
-            lit: Lit::Str(text),
-            ..
-        }) = value
-        else {
-            return Err(syn::Error::new(
-                value.span(),
-                format!("a key is a JSON pointer in quotes; {FORM}"),
-            ));
-        };
+        let text = quoted(
+            inner.value()?.parse()?,
+            format!("a key is a JSON pointer in quotes; {FORM}"),
+        )?;
         let pointer = text.value();
         if !pointer.starts_with('/') {
             return Err(syn::Error::new(
@@ -408,22 +402,16 @@ fn parse_runtime(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<RuntimeAr
     if !meta.input.peek(syn::Token![=]) {
         return Err(meta.error(format!("`runtime` needs a flavour: {FORM}")));
     }
-    let value: Expr = meta.value()?.parse()?;
-    match &value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(text),
-            ..
-        }) => match text.value().as_str() {
-            "current_thread" => Ok(RuntimeArg::CurrentThread),
-            "multi_thread" => Ok(RuntimeArg::MultiThread),
-            other => Err(syn::Error::new(
-                text.span(),
-                format!("unknown runtime flavour `{other}`; expected {FORM}"),
-            )),
-        },
+    let text = quoted(
+        meta.value()?.parse()?,
+        format!("`runtime` takes a flavour in quotes: {FORM}"),
+    )?;
+    match text.value().as_str() {
+        "current_thread" => Ok(RuntimeArg::CurrentThread),
+        "multi_thread" => Ok(RuntimeArg::MultiThread),
         other => Err(syn::Error::new(
-            other.span(),
-            format!("`runtime` takes a flavour in quotes: {FORM}"),
+            text.span(),
+            format!("unknown runtime flavour `{other}`; expected {FORM}"),
         )),
     }
 }
@@ -460,17 +448,11 @@ fn parse_crate(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Path> {
             meta.error("`crate` needs a path in quotes: write `crate = \"my_crate::lambda_thaw\"`")
         );
     }
-    let value: Expr = meta.value()?.parse()?;
-    match value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(text),
-            ..
-        }) => parse_path_literal(&text),
-        other => Err(syn::Error::new(
-            other.span(),
-            "`crate` takes a path in quotes, like `crate = \"my_crate::lambda_thaw\"`",
-        )),
-    }
+    let text = quoted(
+        meta.value()?.parse()?,
+        "`crate` takes a path in quotes, like `crate = \"my_crate::lambda_thaw\"`",
+    )?;
+    parse_path_literal(&text)
 }
 
 fn parse_namespace(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<String> {
@@ -479,14 +461,7 @@ fn parse_namespace(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<String>
     if !meta.input.peek(syn::Token![=]) {
         return Err(meta.error(TAKES));
     }
-    let value: Expr = meta.value()?.parse()?;
-    let Expr::Lit(ExprLit {
-        lit: Lit::Str(text),
-        ..
-    }) = value
-    else {
-        return Err(syn::Error::new(value.span(), TAKES));
-    };
+    let text = quoted(meta.value()?.parse()?, TAKES)?;
     let namespace = text.value();
     let problem = if namespace.trim().is_empty() {
         Some("the metrics namespace is empty: name one, like `metrics = \"Orders\"`".to_owned())

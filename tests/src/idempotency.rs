@@ -23,6 +23,21 @@ pub async fn sqlite_orders_store()
     Ok(store)
 }
 
+/// The handler body of the same two fixtures: the order written in the claim's
+/// transaction; the answer names the process that wrote it.
+pub async fn write_order(
+    payload: &Value,
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+) -> Result<Value, lambda_thaw::Error> {
+    let order_id = payload["order_id"].clone();
+    sqlx::query("INSERT INTO lt_orders (order_id, written_by) VALUES (?, ?)")
+        .bind(order_id.to_string())
+        .bind(i64::from(std::process::id()))
+        .execute(&mut **tx)
+        .await?;
+    Ok(serde_json::json!({ "order_id": order_id, "written_by": std::process::id() }))
+}
+
 /// How many rows `query` counts.
 pub async fn count(pool: &AnyPool, query: &str) -> i64 {
     sqlx::query_scalar::<_, i64>(AssertSqlSafe(query.to_owned()))

@@ -3,7 +3,7 @@
 
 use lambda_thaw::idempotency::Idempotency;
 use lambda_thaw::{Builder, Error, LambdaEvent};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::{Sqlite, Transaction};
 
 async fn handle(
@@ -11,13 +11,7 @@ async fn handle(
     tx: &mut Transaction<'_, Sqlite>,
     _store: &'static Idempotency<Sqlite>,
 ) -> Result<Value, Error> {
-    let order_id = event.payload["order_id"].clone();
-    sqlx::query("INSERT INTO lt_orders (order_id, written_by) VALUES (?, ?)")
-        .bind(order_id.to_string())
-        .bind(i64::from(std::process::id()))
-        .execute(&mut **tx)
-        .await?;
-    Ok(json!({ "order_id": order_id, "written_by": std::process::id() }))
+    lambda_thaw_tests::idempotency::write_order(&event.payload, tx).await
 }
 
 fn main() -> std::process::ExitCode {
