@@ -40,10 +40,11 @@ use futures_util::FutureExt;
 use futures_util::stream::{self, StreamExt};
 
 use crate::lifecycle::errors::panic_message;
-use crate::lifecycle::scope::time_left;
+use crate::lifecycle::scope::time_before_guard;
 
-/// A record is not started with less than this left before the invocation's deadline: it
-/// is reported as failed and comes back, rather than be cut off half-way with the batch.
+/// A record is not started with less than this left before the deadline guard cancels the
+/// handler (the invocation's deadline less the function's `deadline_margin`): it is
+/// reported as failed and comes back, rather than be cut off half-way with the batch.
 pub const START_MARGIN: Duration = Duration::from_millis(500);
 
 /// What became of one record.
@@ -62,7 +63,7 @@ where
     Fut: Future<Output = Result<(), E>>,
     E: Display,
 {
-    if time_left().is_some_and(|left| left < START_MARGIN) {
+    if time_before_guard().is_some_and(|left| left < START_MARGIN) {
         return Outcome::NotStarted("the invocation's deadline was near");
     }
     match AssertUnwindSafe(process(record)).catch_unwind().await {

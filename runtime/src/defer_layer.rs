@@ -64,7 +64,7 @@ where
         let posted = self.inner.call(invocation);
         Box::pin(async move {
             let (result, _deferred) =
-                one_invocation(deadline, Duration::ZERO, posted, std::future::ready).await;
+                one_invocation(deadline, 0, Duration::ZERO, posted, std::future::ready).await;
             result
         })
     }

@@ -123,7 +123,7 @@ impl Invocation {
                 .map_err(|_| discard_current())
         };
         let (answer, outcomes) =
-            one_invocation(deadline, Duration::ZERO, answer, std::future::ready).await;
+            one_invocation(deadline, margin, Duration::ZERO, answer, std::future::ready).await;
         Invoked {
             dropped: answer.as_ref().err().copied().unwrap_or(0),
             response: answer.ok(),

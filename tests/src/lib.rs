@@ -8,6 +8,7 @@ pub mod db;
 pub mod events;
 pub mod idempotency;
 pub mod pgbouncer;
+pub mod relay;
 pub mod round_trips;
 
 use std::sync::atomic::{AtomicU64, Ordering};

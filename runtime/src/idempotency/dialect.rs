@@ -62,6 +62,30 @@ impl Dialect {
         }
     }
 
+    /// One row of two counts, read from the catalogue without a lock: whether the table
+    /// exists, and whether its index does (each 0 or 1). A cold start that finds both
+    /// needs no DDL — which on PostgreSQL takes a lock that waits behind any open claim,
+    /// and needs the table's owner.
+    pub(crate) fn present(self) -> &'static str {
+        match self {
+            Self::Postgres => {
+                "SELECT CAST(CASE WHEN to_regclass('lambda_thaw_idempotency') IS NULL THEN 0 ELSE 1 END AS BIGINT), \
+                 CAST(CASE WHEN to_regclass('lambda_thaw_idempotency_expires') IS NULL THEN 0 ELSE 1 END AS BIGINT)"
+            }
+            Self::MySql => {
+                "SELECT (SELECT CAST(COUNT(*) AS SIGNED) FROM information_schema.TABLES \
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'lambda_thaw_idempotency'), \
+                 (SELECT CAST(COUNT(DISTINCT INDEX_NAME) AS SIGNED) FROM information_schema.STATISTICS \
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'lambda_thaw_idempotency' \
+                 AND INDEX_NAME = 'lambda_thaw_idempotency_expires')"
+            }
+            Self::Sqlite => {
+                "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'lambda_thaw_idempotency'), \
+                 (SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'lambda_thaw_idempotency_expires')"
+            }
+        }
+    }
+
     /// Opens the transaction of transactional mode, with waits for a lock held by another
     /// delivery bounded by `lock_wait`: PostgreSQL's `lock_timeout` for this transaction
     /// alone; MySQL's `innodb_lock_wait_timeout` for the session (whole seconds) and

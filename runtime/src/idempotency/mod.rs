@@ -99,9 +99,8 @@ use sqlx::{AssertSqlSafe, ColumnIndex, Database, Decode, Executor, Row, Type};
 pub use dialect::TABLE;
 pub use key::Key;
 
-use crate::lifecycle::deadline::DEFAULT_DEADLINE_MARGIN;
 use crate::lifecycle::defer::defer;
-use crate::lifecycle::scope::time_left;
+use crate::lifecycle::scope::{time_before_guard, time_left};
 use crate::refused::{IdempotencyInProgress, IdempotencyPayloadMismatch};
 use crate::sqlx::schema::create_schema;
 use dialect::Dialect;
@@ -123,6 +122,29 @@ impl<DB: Database> Clone for Idempotency<DB> {
             dialect: self.dialect,
             expires_after: self.expires_after,
         }
+    }
+}
+
+/// Closes the store's pool at shutdown: a state that is the store closes with it. A state
+/// that holds one among other things ([`HasStore`]) closes it from its own
+/// [`Close`](crate::Close):
+///
+/// ```no_run
+/// use lambda_thaw::Close;
+/// use lambda_thaw::idempotency::Idempotency;
+/// use sqlx::Postgres;
+///
+/// struct Db { orders: Idempotency<Postgres> }
+///
+/// impl Close for Db {
+///     async fn close(&self) {
+///         self.orders.close().await
+///     }
+/// }
+/// ```
+impl<DB: Database> crate::close::Close for Idempotency<DB> {
+    async fn close(&self) {
+        self.pool.close().await
     }
 }
 
@@ -186,10 +208,40 @@ where
     String: for<'r> Decode<'r, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
-    /// Creates the table if it is missing, safely under a burst of cold starts
-    /// ([`create_schema`]).
+    /// Makes sure the table and its index exist, for init. It first reads the catalogue
+    /// (one query, no lock, no ownership needed): where both exist — every cold start but
+    /// the first — that is all it does, so a role that does not own the table starts, and
+    /// no cold start waits behind a claim another invocation holds (PostgreSQL's `CREATE
+    /// INDEX IF NOT EXISTS` takes a lock that would). Only what is missing is created,
+    /// safely under a burst of cold starts ([`create_schema`]); if that fails (the role may
+    /// not create tables), the error names what is missing and the statements to run in
+    /// your migrations ([`schema`](Self::schema)).
     pub async fn create_table(&self) -> Result<(), sqlx::Error> {
-        create_schema::<&sqlx::Pool<DB>>(&self.pool, self.schema()).await
+        let row = sqlx::raw_sql(AssertSqlSafe(self.dialect.present()))
+            .fetch_one(&self.pool)
+            .await?;
+        let (table, index): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        if table > 0 && index > 0 {
+            return Ok(());
+        }
+        create_schema::<&sqlx::Pool<DB>>(&self.pool, self.schema())
+            .await
+            .map_err(|error| {
+                let missing = if table > 0 {
+                    format!("its index `{TABLE}_expires`")
+                } else {
+                    format!("the table `{TABLE}`")
+                };
+                sqlx::Error::Configuration(
+                    format!(
+                        "the idempotency store's {missing} is missing and this role could not \
+                         create it ({error}); create it once in your migrations, as a role \
+                         that may: {}",
+                        self.schema()
+                    )
+                    .into(),
+                )
+            })
     }
 
     /// Runs `handler` once for `key`, inside a transaction that claims the key and commits
@@ -560,11 +612,12 @@ fn dialect_of<DB: Database>() -> Result<Dialect, sqlx::Error> {
 }
 
 /// How long a claim waits for another delivery's lock: up to shortly before the deadline
-/// guard would cancel the handler, so the caller gets
+/// guard would cancel the handler (at the function's own `deadline_margin`), so the caller
+/// gets
 /// [`IdempotencyInProgress`] instead of a timeout.
 fn lock_wait() -> Duration {
-    match time_left() {
-        Some(left) => left.saturating_sub(DEFAULT_DEADLINE_MARGIN + Duration::from_millis(100)),
+    match time_before_guard() {
+        Some(left) => left.saturating_sub(Duration::from_millis(100)),
         None => OUTSIDE_AN_INVOCATION,
     }
 }

@@ -283,3 +283,65 @@ async fn any_is_refused_with_the_fix_in_words() {
         "{error}"
     );
 }
+
+/// A duplicate waits for a claim only until shortly before the guard fires, at the
+/// function's own margin: with a 2 s margin on a deadline 4 s away, under 2 s.
+#[tokio::test]
+async fn the_lock_wait_ends_before_the_guard_at_the_function_s_margin() {
+    use crate::lifecycle::context::{Deadline, now_ms};
+    use crate::lifecycle::scope::scope;
+    let in_four_seconds = || Some(Deadline(now_ms() + 4_000));
+    let default = scope(in_four_seconds(), 500, Duration::ZERO, async {
+        lock_wait()
+    })
+    .await;
+    assert!(default > Duration::from_millis(3_200), "{default:?}");
+    let custom = scope(in_four_seconds(), 2_000, Duration::ZERO, async {
+        lock_wait()
+    })
+    .await;
+    assert!(custom <= Duration::from_millis(1_900), "{custom:?}");
+    assert!(custom >= Duration::from_millis(1_600), "{custom:?}");
+    assert_eq!(lock_wait(), OUTSIDE_AN_INVOCATION);
+}
+
+/// With the table and index there, `create_table` only reads the catalogue: a role that
+/// may not create anything starts (SQLite's `query_only` refuses every write and DDL).
+#[tokio::test]
+async fn create_table_only_reads_the_catalogue_once_the_table_exists() {
+    let (store, _path) = store().await;
+    sqlx::raw_sql("PRAGMA query_only = ON")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    // Every connection of the pool: the store's pool has up to 8.
+    let connections: Vec<_> =
+        futures_util::future::join_all((0..8).map(|_| store.pool().acquire())).await;
+    for connection in connections {
+        let mut connection = connection.unwrap();
+        sqlx::raw_sql("PRAGMA query_only = ON")
+            .execute(&mut *connection)
+            .await
+            .unwrap();
+    }
+    store.create_table().await.expect("nothing to create");
+    // Without the index, it must create one, may not, and says what to run.
+    sqlx::raw_sql("PRAGMA query_only = OFF; DROP INDEX lambda_thaw_idempotency_expires; PRAGMA query_only = ON")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let error = store.create_table().await.unwrap_err().to_string();
+    assert!(
+        error.contains("its index `lambda_thaw_idempotency_expires` is missing"),
+        "{error}"
+    );
+    assert!(error.contains(store.schema()), "{error}");
+}
+
+/// Closed as the shutdown hook closes a state that is the store, its pool is closed.
+#[tokio::test]
+async fn closing_the_store_closes_its_pool() {
+    let (store, _path) = store().await;
+    crate::close::Close::close(&store).await;
+    assert!(store.pool().is_closed());
+}

@@ -77,6 +77,14 @@ impl<F: Future> Future for Guard<F> {
     }
 }
 
+/// When the guard of an invocation that starts now will fire: `margin_ms` before
+/// `deadline`, or half-way there if that is later (as [`guard`] does). The deadline itself
+/// when there is no guard (`margin_ms == 0`).
+pub(crate) fn guard_moment(margin_ms: u64, deadline: Deadline) -> Deadline {
+    let (run_for, _) = budget(margin_ms, deadline.0);
+    Deadline(crate::lifecycle::context::now_ms() + run_for.as_millis() as u64)
+}
+
 /// How long from now until `deadline` (zero once past).
 pub(crate) fn until(deadline: Deadline) -> Duration {
     Duration::from_millis(

@@ -195,7 +195,7 @@ mod tests {
             "{outside}"
         );
         let deadline = Deadline(crate::lifecycle::context::now_ms() + 60_000);
-        let (gap, inside, left, queued) = scope(Some(deadline), Duration::from_secs(5), async {
+        let (gap, inside, left, queued) = scope(Some(deadline), 0, Duration::from_secs(5), async {
             let queued = defer(async {}).is_ok() && defer(async {}).is_ok();
             (
                 idle_gap_before_invocation(),
@@ -218,7 +218,7 @@ mod tests {
     /// A cancelled invocation's queue is emptied and counted; nothing is left to run.
     #[tokio::test]
     async fn discarding_empties_the_queue_and_counts_it() {
-        let (dropped, left) = scope(None, Duration::ZERO, async {
+        let (dropped, left) = scope(None, 0, Duration::ZERO, async {
             for _ in 0..3 {
                 defer(async {}).unwrap();
             }

@@ -68,19 +68,25 @@ fn invoke(
     let deadline = invocation.parts.extensions.get::<Deadline>().copied();
     let idle_gap = current_idle_gap();
     let answer = answer(options, handler, invocation, deadline);
-    let answered = one_invocation(deadline, idle_gap, answer, move |reply| async move {
-        if let Err(diagnostic) = &reply {
-            emf::error(&diagnostic.error_type);
-        }
-        let claim = claim_current();
-        // `Taken`: answered for us (the process is aborting on a panic elsewhere).
-        if !matches!(claim, Claim::Taken) {
-            respond(api, &request_id, invocation_id.as_deref(), reply).await;
-        }
-        if let Claim::Ours(taken) = claim {
-            taken.answered();
-        }
-    });
+    let answered = one_invocation(
+        deadline,
+        options.margin_ms(),
+        idle_gap,
+        answer,
+        move |reply| async move {
+            if let Err(diagnostic) = &reply {
+                emf::error(&diagnostic.error_type);
+            }
+            let claim = claim_current();
+            // `Taken`: answered for us (the process is aborting on a panic elsewhere).
+            if !matches!(claim, Claim::Taken) {
+                respond(api, &request_id, invocation_id.as_deref(), reply).await;
+            }
+            if let Claim::Ours(taken) = claim {
+                taken.answered();
+            }
+        },
+    );
     // The caller has its answer and the deferred work has run: the worker asks for the
     // next event only after this.
     answered.map(drop)
@@ -93,6 +99,7 @@ fn invoke(
 /// (`None`: the deadline cut it short).
 pub(crate) fn one_invocation<A, F, Fut>(
     deadline: Option<Deadline>,
+    margin_ms: u64,
     idle_gap: Duration,
     answer: A,
     answered: F,
@@ -125,7 +132,7 @@ where
         emf::flush();
         (output, deferred)
     };
-    scope(deadline, idle_gap, emf::scope(invocation))
+    scope(deadline, margin_ms, idle_gap, emf::scope(invocation))
 }
 
 /// The handler's answer under the guard: its reply, or the error to report. Not an
@@ -189,9 +196,16 @@ pub fn invoke_in_process(
     invocation: LambdaInvocation,
 ) -> impl Future<Output = Result<Reply, Diagnostic>> + Send + use<> {
     let deadline = invocation.parts.extensions.get::<Deadline>().copied();
+    let margin_ms = function.options.margin_ms();
     let answer = answer(function.options, &function.handler, invocation, deadline);
-    one_invocation(deadline, Duration::ZERO, answer, std::future::ready)
-        .map(|(reply, _deferred)| reply)
+    one_invocation(
+        deadline,
+        margin_ms,
+        Duration::ZERO,
+        answer,
+        std::future::ready,
+    )
+    .map(|(reply, _deferred)| reply)
 }
 
 #[cfg(test)]

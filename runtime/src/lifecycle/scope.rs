@@ -18,6 +18,10 @@ struct Scope {
     /// task touches it, and an invocation that defers nothing allocates nothing.
     deferred: RefCell<Vec<Work>>,
     deadline: Option<Deadline>,
+    /// When the deadline guard cancels the handler (the deadline, without a guard): what
+    /// waits inside the handler — a lock, a connect, a batch — must give up before it, so
+    /// that its own error is reported rather than the guard's.
+    guard_at: Option<Deadline>,
     idle_gap: Duration,
 }
 
@@ -25,33 +29,42 @@ tokio::task_local! {
     static SCOPE: Scope;
 }
 
-/// Runs `future` as an invocation with this deadline and idle gap; returns its output and
-/// the work it deferred.
+/// Runs `future` as an invocation with this deadline, guard margin (0: no guard) and idle
+/// gap; returns its output and the work it deferred.
 pub(crate) fn scope<F: Future>(
     deadline: Option<Deadline>,
+    margin_ms: u64,
     idle_gap: Duration,
     future: F,
 ) -> impl Future<Output = F::Output> {
     let scope = Scope {
         deferred: RefCell::new(Vec::new()),
         deadline,
+        guard_at: deadline.map(|deadline| deadline::guard_moment(margin_ms, deadline)),
         idle_gap,
     };
     // Not an `async fn`: that would hold `future` twice (its argument and the scope).
     SCOPE.scope(scope, future)
 }
 
-/// Runs `future` with a fresh queue (and the current invocation's deadline and gap);
-/// returns its output and the work it deferred.
+/// Runs `future` with a fresh queue (and the current invocation's deadline, guard and
+/// gap); returns its output and the work it deferred.
 pub(crate) async fn with_queue<F: Future>(future: F) -> (F::Output, Vec<Work>) {
-    let (deadline, idle_gap) = SCOPE
-        .try_with(|scope| (scope.deadline, scope.idle_gap))
-        .unwrap_or((None, Duration::ZERO));
-    scope(deadline, idle_gap, async {
-        let output = future.await;
-        (output, take_current())
-    })
-    .await
+    let (deadline, guard_at, idle_gap) = SCOPE
+        .try_with(|scope| (scope.deadline, scope.guard_at, scope.idle_gap))
+        .unwrap_or((None, None, Duration::ZERO));
+    let scope = Scope {
+        deferred: RefCell::new(Vec::new()),
+        deadline,
+        guard_at,
+        idle_gap,
+    };
+    SCOPE
+        .scope(scope, async {
+            let output = future.await;
+            (output, take_current())
+        })
+        .await
 }
 
 /// The work deferred so far in the current invocation, taken out of its queue.
@@ -71,6 +84,19 @@ pub(crate) fn take_current() -> Vec<Work> {
 pub fn time_left() -> Option<Duration> {
     SCOPE
         .try_with(|scope| scope.deadline)
+        .ok()
+        .flatten()
+        .map(deadline::until)
+}
+
+/// How long the current invocation's handler has until the deadline guard cancels it
+/// (with the function's own `deadline_margin`), or until the deadline where there is no
+/// guard: `None` outside an invocation or without a usable deadline. What waits inside
+/// the handler (an idempotency claim's lock, a connect's back-off, a batch's next record)
+/// gives up before this, so the caller gets that wait's own error.
+pub(crate) fn time_before_guard() -> Option<Duration> {
+    SCOPE
+        .try_with(|scope| scope.guard_at)
         .ok()
         .flatten()
         .map(deadline::until)

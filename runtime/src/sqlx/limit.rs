@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use sqlx::{Connection, Database};
 
 use crate::emf;
-use crate::lifecycle::scope::time_left;
+use crate::lifecycle::scope::time_before_guard;
 use crate::redact::redact_secrets;
 
 /// How long an acquire keeps trying while the database refuses connections for being at
@@ -124,9 +124,13 @@ impl std::error::Error for ConnectionLimitError {
 
 /// Why [`acquire`] gave up.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum AcquireError {
     /// The database stayed at its connection limit.
     Limit(ConnectionLimitError),
+    /// A connection attempt got no answer for this long: the address took the TCP
+    /// connection (or dropped the packets) and the handshake never completed.
+    NoAnswer(Duration),
     /// Anything else sqlx reported (a refused port, a bad password, a closed pool).
     Other(sqlx::Error),
 }
@@ -135,6 +139,16 @@ impl std::fmt::Display for AcquireError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Limit(error) => error.fmt(f),
+            Self::NoAnswer(waited) => write!(
+                f,
+                "the database did not answer a connection attempt within {} ms: something \
+                 took the TCP connection (or dropped its packets) but never completed the \
+                 handshake. Check that the host and port are the database's and not another \
+                 service's, that the server (or the proxy in front of it) is not stuck, and \
+                 that the network path (security groups, network ACLs, routes) lets its \
+                 answers back to the function",
+                waited.as_millis()
+            ),
             Self::Other(error) => error.fmt(f),
         }
     }
@@ -144,6 +158,7 @@ impl std::error::Error for AcquireError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Limit(error) => error.source(),
+            Self::NoAnswer(_) => None,
             Self::Other(error) => Some(error),
         }
     }
@@ -155,6 +170,9 @@ impl From<AcquireError> for sqlx::Error {
     fn from(error: AcquireError) -> Self {
         match error {
             AcquireError::Limit(limit) => sqlx::Error::Configuration(Box::new(limit)),
+            no_answer @ AcquireError::NoAnswer(_) => {
+                sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, no_answer))
+            }
             AcquireError::Other(other) => other,
         }
     }
@@ -190,7 +208,7 @@ pub async fn acquire<DB: Database>(
 ) -> Result<sqlx::pool::PoolConnection<DB>, AcquireError> {
     let started = Instant::now();
     let wait = limit_wait();
-    let budget = match time_left() {
+    let budget = match time_before_guard() {
         Some(left) => wait.min(left.saturating_sub(super::CONNECT_MARGIN)),
         None => wait,
     };
@@ -224,18 +242,19 @@ pub async fn acquire<DB: Database>(
             Ok(Err(error)) if is_connection_limit(&error) => refusal = Some(error),
             // sqlx retried PostgreSQL's refusal until the pool's own timeout.
             Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_) if refusal.is_none() => {
-                match why_no_connection(pool).await {
-                    Some(error) if is_connection_limit(&error) => refusal = Some(error),
-                    Some(error) => return Err(AcquireError::Other(error)),
+                match why_no_connection(pool, started).await {
+                    Why::Refused(error) if is_connection_limit(&error) => refusal = Some(error),
+                    Why::Refused(error) => return Err(AcquireError::Other(error)),
+                    Why::NoAnswer => return Err(AcquireError::NoAnswer(started.elapsed())),
                     // The database accepts connections, and the pool is busy: wait for
                     // it as sqlx would (its acquire timeout).
-                    None if pool.size() >= pool.options().get_max_connections() => {
+                    Why::Accepted if pool.size() >= pool.options().get_max_connections() => {
                         return pool.acquire().await.map_err(AcquireError::Other);
                     }
                     // The database accepted ours, yet the pool, with room, got none: in a
                     // spike another environment took the slot between the two attempts
                     // (1 governed init of 200 failed so). Try again, with back-off.
-                    None => {}
+                    Why::Accepted => {}
                 }
             }
             Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_) => {}
@@ -255,16 +274,35 @@ pub async fn acquire<DB: Database>(
     }
 }
 
-/// One direct connection attempt outside the pool, to learn why the pool has none: the
-/// refusal, or `None` if the database accepts connections.
-async fn why_no_connection<DB: Database>(pool: &sqlx::Pool<DB>) -> Option<sqlx::Error> {
-    match DB::Connection::connect_with(&pool.connect_options()).await {
-        Ok(connection) => {
+/// What one direct connection attempt learnt.
+enum Why {
+    /// The database refused it, and said why.
+    Refused(sqlx::Error),
+    /// It did not complete before the acquire's time was up (a server that accepts and
+    /// never answers, a path that drops packets).
+    NoAnswer,
+    /// The database accepts connections.
+    Accepted,
+}
+
+/// One direct connection attempt outside the pool, to learn why the pool has none —
+/// bounded by what is left of the acquire's time ([`super::acquire_timeout`] from
+/// `started`): a connect to a server that never answers would otherwise wait forever (sqlx
+/// puts no bound on a single connect), and eager init would end as Lambda's bare
+/// `Runtime.InitTimeout`.
+async fn why_no_connection<DB: Database>(pool: &sqlx::Pool<DB>, started: Instant) -> Why {
+    let left = super::acquire_timeout()
+        .min(pool.options().get_acquire_timeout())
+        .saturating_sub(started.elapsed());
+    let options = pool.connect_options();
+    match tokio::time::timeout(left, DB::Connection::connect_with(&options)).await {
+        Ok(Ok(connection)) => {
             emf::count(emf::names::CONNECTIONS_OPENED, 1);
             let _ = connection.close().await;
-            None
+            Why::Accepted
         }
-        Err(error) => Some(error),
+        Ok(Err(error)) => Why::Refused(error),
+        Err(_) => Why::NoAnswer,
     }
 }
 
@@ -661,7 +699,7 @@ mod tests {
         let budget = Duration::from_millis(300) - super::super::CONNECT_MARGIN;
         for _ in 0..10 {
             let deadline = Deadline(now_ms() + 300);
-            let error = scope(Some(deadline), Duration::ZERO, super::acquire(&pool))
+            let error = scope(Some(deadline), 0, Duration::ZERO, super::acquire(&pool))
                 .await
                 .expect_err("the server refuses everyone");
             let super::AcquireError::Limit(limit) = error else {

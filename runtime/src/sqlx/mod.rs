@@ -16,7 +16,9 @@
 //!   least that long after the previous one ended ([`crate::idle_gap_before_invocation`]),
 //!   may have sat through a freeze while the database, a proxy or a NAT closed it, so it is
 //!   pinged before use and silently replaced if dead — before the handler's query can fail
-//!   on it. Back-to-back warm invocations pay nothing.
+//!   on it. The ping is bounded by [`LIVENESS_TIMEOUT`]: a connection whose path went
+//!   silent (no FIN, no RST) is replaced within it, not at the deadline. Back-to-back warm
+//!   invocations pay nothing.
 //! * **A connection the server closed a moment ago** is replaced too, at any gap: before
 //!   each acquire the kernel is asked (no round trip) whether a TCP socket of the process
 //!   has been closed by its peer, and only then is the connection pinged. Nothing is ever
@@ -25,9 +27,13 @@
 //! * **Acquire timeout from the time left**: at most 5 s (well inside Lambda's 10 s init
 //!   limit, for eager init), and inside an invocation — a lazy init, or options built per
 //!   invocation — no later than [`CONNECT_MARGIN`] before its deadline
-//!   ([`crate::time_left`]): Lambda's default timeout is 3 s, shorter than sqlx's 5 s
+//!   (its deadline less the `deadline_margin`): Lambda's default timeout is 3 s, shorter than sqlx's 5 s
 //!   connect wait, so an unreachable database is an error the invocation reports, not a
-//!   killed environment.
+//!   killed environment. Every connect lambda-thaw makes ([`connect`], [`connect_governed`],
+//!   `ProxyPool`, [`RotatingPool`], and so the idempotency store's pool) is bounded so: a
+//!   server that takes the connection and never answers is a [`ConnectError`] within that
+//!   time, naming the host, port and database ([`AcquireError::NoAnswer`]), never Lambda's
+//!   bare `Runtime.InitTimeout`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -39,7 +45,7 @@ use sqlx::{Connection, Database};
 use crate::cache::TtlCache;
 use crate::close::Close;
 use crate::emf;
-use crate::lifecycle::scope::{idle_gap_before_invocation, time_left};
+use crate::lifecycle::scope::{idle_gap_before_invocation, time_before_guard};
 use crate::redact::redact_secrets;
 
 mod closed_by_peer;
@@ -49,6 +55,7 @@ mod limit;
 #[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
 pub mod proxy;
 pub(crate) mod schema;
+mod target;
 
 pub use governor::{Governor, Usage, connect_governed, govern};
 pub use limit::{
@@ -63,6 +70,14 @@ pub use schema::create_schema;
 /// enough for a server to have closed the connection.
 pub const FREEZE_CHECK_AFTER: Duration = Duration::from_secs(1);
 
+/// How long the liveness check's ping may take before the connection is taken for dead
+/// and replaced. A path that forgot an idle connection (a NAT gateway or an ENI drops a
+/// flow idle for 350 s, without FIN or RST) swallows the ping; this bounds what that costs
+/// to a fraction of a second instead of the invocation's deadline. Inside a VPC a round
+/// trip to the database takes about a millisecond; 300 ms leaves room for a server under
+/// load, and a ping slower than that costs only a fresh connection.
+pub const LIVENESS_TIMEOUT: Duration = Duration::from_millis(300);
+
 /// The longest an acquire (and so the first connect in init) may wait.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -73,9 +88,10 @@ pub const CONNECT_MARGIN: Duration = Duration::from_millis(200);
 pub use crate::lifecycle::start::max_concurrency;
 
 /// How long an acquire may wait, from here: [`ACQUIRE_TIMEOUT`], or less when the current
-/// invocation's deadline comes sooner.
+/// invocation's deadline guard (its deadline less the function's `deadline_margin`) comes
+/// sooner.
 pub fn acquire_timeout() -> Duration {
-    match time_left() {
+    match time_before_guard() {
         Some(left) => ACQUIRE_TIMEOUT
             .min(left.saturating_sub(CONNECT_MARGIN))
             .max(Duration::from_millis(1)),
@@ -118,14 +134,27 @@ pub fn pool_options<DB: Database>() -> PoolOptions<DB> {
                 {
                     return Ok(true);
                 }
-                match connection.ping().await {
-                    Ok(()) => {
+                // Bounded: a path that forgot the connection while the environment was
+                // frozen drops the ping without a FIN or RST, and an unbounded ping would
+                // wait out the whole acquire timeout (the invocation's deadline).
+                match tokio::time::timeout(LIVENESS_TIMEOUT, connection.ping()).await {
+                    Ok(Ok(())) => {
                         emf::count(emf::names::CONNECTIONS_REUSED_AFTER_FREEZE, 1);
                         Ok(true)
                     }
-                    Err(error) => {
+                    Ok(Err(error)) => {
                         emf::count(emf::names::CONNECTIONS_REPLACED, 1);
                         tracing::info!(%error, idle_ms = meta.idle_for.as_millis() as u64, "replacing a connection that died while idle");
+                        Ok(false)
+                    }
+                    Err(_) => {
+                        emf::count(emf::names::CONNECTIONS_REPLACED, 1);
+                        tracing::info!(
+                            idle_ms = meta.idle_for.as_millis() as u64,
+                            timeout_ms = LIVENESS_TIMEOUT.as_millis() as u64,
+                            "replacing a connection whose ping went unanswered: the path to the database went silent while idle"
+                        );
+                        // sqlx closes it hard (no goodbye to a peer that cannot hear it).
                         Ok(false)
                     }
                 }
@@ -178,7 +207,10 @@ pub struct ConnectError {
 impl std::fmt::Display for ConnectError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let cause = redact_secrets(&self.source.to_string());
-        write!(f, "cannot connect to {}: {cause}", self.url)
+        match target::describe(&self.url) {
+            Some(target) => write!(f, "cannot connect to {} ({target}): {cause}", self.url),
+            None => write!(f, "cannot connect to {}: {cause}", self.url),
+        }
     }
 }
 
@@ -373,15 +405,71 @@ mod tests {
             "outside an invocation: eager init's 5 s"
         );
         let in_one_second = Some(Deadline(now_ms() + 1_000));
-        let timeout = scope(in_one_second, Duration::ZERO, async { acquire_timeout() }).await;
+        let timeout = scope(in_one_second, 0, Duration::ZERO, async {
+            acquire_timeout()
+        })
+        .await;
         assert!(
             timeout <= Duration::from_secs(1) - CONNECT_MARGIN,
             "{timeout:?}"
         );
         assert!(timeout >= Duration::from_millis(500), "{timeout:?}");
         let in_a_minute = Some(Deadline(now_ms() + 60_000));
-        let timeout = scope(in_a_minute, Duration::ZERO, async { acquire_timeout() }).await;
+        let timeout = scope(in_a_minute, 0, Duration::ZERO, async { acquire_timeout() }).await;
         assert_eq!(timeout, ACQUIRE_TIMEOUT);
+        // The function's own margin: a guard 2 s before a deadline 4 s away fires in 2 s.
+        let in_four_seconds = Some(Deadline(now_ms() + 4_000));
+        let timeout = scope(in_four_seconds, 2_000, Duration::ZERO, async {
+            acquire_timeout()
+        })
+        .await;
+        assert!(
+            timeout <= Duration::from_secs(2) - CONNECT_MARGIN,
+            "{timeout:?}"
+        );
+        assert!(timeout >= Duration::from_millis(1_500), "{timeout:?}");
+    }
+
+    /// A server that takes the connection and never answers: the connect gives up within
+    /// the pool's acquire timeout, naming host, port and database, on either protocol
+    /// (PostgreSQL's client speaks first, MySQL's waits for the server's greeting).
+    #[tokio::test]
+    async fn a_connect_to_a_server_that_never_answers_is_bounded_and_names_it() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let holder = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let bound = Duration::from_millis(800);
+        let started = std::time::Instant::now();
+        let url = format!("postgres://app:pw@127.0.0.1:{port}/orders");
+        let options = super::pool_options::<sqlx::Postgres>().acquire_timeout(bound);
+        let error = super::connect_with(options, &url).await.unwrap_err();
+        let postgres = started.elapsed();
+        let started = std::time::Instant::now();
+        let url = format!("mysql://app:pw@127.0.0.1:{port}/orders");
+        let options = super::pool_options::<sqlx::MySql>().acquire_timeout(bound);
+        let mysql_error = super::connect_with(options, &url).await.unwrap_err();
+        let mysql = started.elapsed();
+        holder.abort();
+        for (error, took) in [(error, postgres), (mysql_error, mysql)] {
+            let message = error.to_string();
+            assert!(
+                matches!(error.source, super::AcquireError::NoAnswer(_)),
+                "{message}"
+            );
+            assert!(
+                message.contains(&format!("(host 127.0.0.1, port {port}, database orders)")),
+                "{message}"
+            );
+            assert!(message.contains("did not answer"), "{message}");
+            assert!(!message.contains(":pw@"), "{message}");
+            assert!(took >= bound - Duration::from_millis(50), "{took:?}");
+            assert!(took < bound + Duration::from_millis(700), "{took:?}");
+        }
     }
 
     #[tokio::test]

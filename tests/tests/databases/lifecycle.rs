@@ -37,13 +37,13 @@ async fn rows_with_key(scratch: &mut Scratch, key: &str) -> i64 {
     }
 }
 
-fn thaw_db(url: &str) -> FunctionConfig {
+pub(crate) fn thaw_db(url: &str) -> FunctionConfig {
     FunctionConfig::new(env!("CARGO_BIN_EXE_thaw-db"))
         .env("DATABASE_URL", url)
         .env("RUST_LOG", "info")
 }
 
-fn session(record: &InvocationRecord) -> i64 {
+pub(crate) fn session(record: &InvocationRecord) -> i64 {
     match record.outcome.json() {
         Some(body) => body["session"].as_i64().unwrap(),
         None => panic!("expected a response, got {:?}", record.outcome),
@@ -400,7 +400,7 @@ async fn lambda_thaw_options_save_a_round_trip_per_warm_invocation(
     );
 }
 
-fn host_port(url: &str) -> String {
+pub(crate) fn host_port(url: &str) -> String {
     let after_at = url.split_once('@').unwrap().1;
     after_at.split_once('/').unwrap().0.to_string()
 }

@@ -7,3 +7,4 @@ mod lifecycle;
 mod metrics;
 mod proxy;
 mod schema;
+mod silent;
