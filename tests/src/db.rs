@@ -119,7 +119,13 @@ impl PgScratch {
     }
 
     /// Drops the scratch database.
-    pub async fn drop_database(mut self) {
+    pub async fn drop_database(self) {
+        self.drop_database_with("SELECT 1").await;
+    }
+
+    /// Drops the scratch database, then runs `then` (a statement of the test's own, e.g.
+    /// dropping a role that had rights in it) on the admin connection.
+    pub async fn drop_database_with(mut self, then: &str) {
         sqlx::query(AssertSqlSafe(format!(
             "DROP DATABASE {} WITH (FORCE)",
             self.name
@@ -127,6 +133,10 @@ impl PgScratch {
         .execute(&mut self.admin)
         .await
         .unwrap();
+        sqlx::raw_sql(AssertSqlSafe(then.to_owned()))
+            .execute(&mut self.admin)
+            .await
+            .unwrap();
     }
 }
 

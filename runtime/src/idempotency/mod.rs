@@ -228,7 +228,7 @@ where
             .await
             .map_err(|error| {
                 let missing = if table > 0 {
-                    format!("its index `{TABLE}_expires`")
+                    format!("index `{TABLE}_expires`")
                 } else {
                     format!("the table `{TABLE}`")
                 };

@@ -332,7 +332,7 @@ async fn create_table_only_reads_the_catalogue_once_the_table_exists() {
         .unwrap();
     let error = store.create_table().await.unwrap_err().to_string();
     assert!(
-        error.contains("its index `lambda_thaw_idempotency_expires` is missing"),
+        error.contains("store's index `lambda_thaw_idempotency_expires` is missing"),
         "{error}"
     );
     assert!(error.contains(store.schema()), "{error}");

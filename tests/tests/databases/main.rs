@@ -3,6 +3,7 @@
 //! connection-limit tests must not share the servers with the others.
 
 mod idempotency;
+mod idempotency_cold_start;
 mod lifecycle;
 mod metrics;
 mod proxy;
