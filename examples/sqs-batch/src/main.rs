@@ -9,7 +9,9 @@
 //! — the payment is not written twice. A message that does not parse, or has a
 //! non-positive amount, fails alone.
 //!
-//! `DATABASE_URL`: an SQLite database (default `sqlite://sqs-batch.db?mode=rwc`).
+//! `DATABASE_URL`: the database (default: `sqs-batch.db` in the temp directory, SQLite —
+//! `/tmp` is the one writable place on Lambda; the working directory is read-only there).
+//! At shutdown the ledger closes its store's pool (`lambda_thaw::Close`).
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_thaw::idempotency::{Idempotency, Key};
@@ -29,8 +31,10 @@ struct Ledger {
 }
 
 async fn setup() -> Result<Ledger, Error> {
-    let url = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "sqlite://sqs-batch.db?mode=rwc".to_owned());
+    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        let file = std::env::temp_dir().join("sqs-batch.db");
+        format!("sqlite://{}?mode=rwc", file.display())
+    });
     let pool = lambda_thaw::sqlx::connect::<Sqlite>(&url).await?;
     lambda_thaw::sqlx::create_schema(
         &pool,
@@ -40,6 +44,14 @@ async fn setup() -> Result<Ledger, Error> {
     let payments = Idempotency::new(pool)?;
     payments.create_table().await?;
     Ok(Ledger { payments })
+}
+
+/// Closes the store's pool at SIGTERM, so the database sees a clean disconnect; the macro
+/// finds this impl by itself.
+impl lambda_thaw::Close for Ledger {
+    async fn close(&self) {
+        lambda_thaw::Close::close(&self.payments).await
+    }
 }
 
 async fn process(message: SqsMessage, ledger: &Ledger) -> Result<(), Error> {

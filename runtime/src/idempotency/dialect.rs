@@ -22,12 +22,22 @@ pub(crate) enum Dialect {
 
 impl Dialect {
     /// The dialect of sqlx's driver `name` (`Database::NAME`); `None` for another one
-    /// (sqlx's `Any` among them: name the driver).
+    /// (sqlx's `Any` among them: its URL tells, [`Dialect::of_scheme`]).
     pub(crate) fn of(name: &str) -> Option<Self> {
         match name {
             "PostgreSQL" => Some(Self::Postgres),
             "MySQL" => Some(Self::MySql),
             "SQLite" => Some(Self::Sqlite),
+            _ => None,
+        }
+    }
+
+    /// The dialect of a connection URL's scheme (for sqlx's `Any`); `None` for another.
+    pub(crate) fn of_scheme(scheme: &str) -> Option<Self> {
+        match scheme {
+            "postgres" | "postgresql" => Some(Self::Postgres),
+            "mysql" | "mariadb" => Some(Self::MySql),
+            "sqlite" => Some(Self::Sqlite),
             _ => None,
         }
     }
@@ -143,11 +153,23 @@ impl Dialect {
     }
 
     /// The record under `key`.
+    ///
+    /// The hash is read as `TEXT`: PostgreSQL's `CHAR(64)` is a type (`bpchar`) that sqlx's
+    /// `Any` driver cannot decode, and the store also runs on `Any`.
     pub(crate) fn lookup(self, key: &Key) -> String {
         format!(
-            "SELECT status, payload_hash, response, in_progress_until, expires_at FROM {TABLE} WHERE id = '{}'",
+            "SELECT status, CAST(payload_hash AS {}), response, in_progress_until, expires_at FROM {TABLE} WHERE id = '{}'",
+            self.text_type(),
             key.id
         )
+    }
+
+    /// The name of the text type in a `CAST` (MySQL's `CAST` knows `CHAR`, not `TEXT`).
+    fn text_type(self) -> &'static str {
+        match self {
+            Self::MySql => "CHAR",
+            Self::Postgres | Self::Sqlite => "TEXT",
+        }
     }
 
     /// Claims anew a record that expired, or whose claim ended with nobody completing it
@@ -254,6 +276,10 @@ mod tests {
         assert_eq!(Dialect::of("MySQL"), Some(Dialect::MySql));
         assert_eq!(Dialect::of("SQLite"), Some(Dialect::Sqlite));
         assert_eq!(Dialect::of("Any"), None);
+        assert_eq!(Dialect::of_scheme("postgresql"), Some(Dialect::Postgres));
+        assert_eq!(Dialect::of_scheme("mariadb"), Some(Dialect::MySql));
+        assert_eq!(Dialect::of_scheme("sqlite"), Some(Dialect::Sqlite));
+        assert_eq!(Dialect::of_scheme("mssql"), None);
     }
 
     #[test]

@@ -24,6 +24,9 @@
 //!   deadline and the retry runs the effect again. Make the effect itself idempotent
 //!   (pass the key downstream) where a second one would hurt.
 //!
+//! On sqlx's `Any` (an `AnyPool`) the dialect is chosen from the URL at run time, so one
+//! build serves every database the store speaks.
+//!
 //! `#[handler(init = setup, idempotent(key = "/order_id"))]` does the same from the macro:
 //! the handler takes `tx: &mut sqlx::Transaction<'_, DB>` (the claim's transaction) beside
 //! the state, which is the store or implements [`HasStore`].
@@ -163,12 +166,13 @@ const CLEAN_UP_EVERY_MS: i64 = 60_000;
 const ATTEMPTS: usize = 3;
 
 impl<DB: Database> Idempotency<DB> {
-    /// A store on `pool` (PostgreSQL, MySQL/MariaDB or SQLite; sqlx's `Any` is refused,
-    /// naming the fix) whose records count for an hour.
+    /// A store on `pool` (PostgreSQL, MySQL/MariaDB or SQLite — or sqlx's `Any` on one of
+    /// them, the dialect chosen from the URL at run time) whose records count for an hour.
     pub fn new(pool: sqlx::Pool<DB>) -> Result<Self, sqlx::Error> {
+        let dialect = dialect_of(&pool)?;
         Ok(Self {
             pool,
-            dialect: dialect_of::<DB>()?,
+            dialect,
             expires_after: Duration::from_secs(3600),
         })
     }
@@ -599,12 +603,22 @@ fn refusal_of(dialect: Dialect, error: sqlx::Error, key: &Key) -> lambda_runtime
     }
 }
 
-fn dialect_of<DB: Database>() -> Result<Dialect, sqlx::Error> {
-    Dialect::of(DB::NAME).ok_or_else(|| {
+fn dialect_of<DB: Database>(pool: &sqlx::Pool<DB>) -> Result<Dialect, sqlx::Error> {
+    if let Some(dialect) = Dialect::of(DB::NAME) {
+        return Ok(dialect);
+    }
+    // sqlx's `Any`: the database the URL names, chosen at run time — one build serves
+    // PostgreSQL, MySQL/MariaDB and SQLite (every statement is plain SQL without
+    // arguments, so nothing depends on the driver's types beyond `BIGINT` and text).
+    let url = sqlx::ConnectOptions::to_url_lossy(&*pool.connect_options());
+    Dialect::of_scheme(url.scheme()).ok_or_else(|| {
         sqlx::Error::Configuration(
             format!(
-                "lambda_thaw::idempotency speaks PostgreSQL, MySQL/MariaDB and SQLite, not `{}`: use the database's own pool (sqlx::PgPool, MySqlPool, SqlitePool), not sqlx's Any driver",
-                DB::NAME
+                "lambda_thaw::idempotency speaks PostgreSQL, MySQL/MariaDB and SQLite, not `{}` \
+                 (URL scheme `{}`): use one of their pools (sqlx::PgPool, MySqlPool, \
+                 SqlitePool), or sqlx's AnyPool on a postgres://, mysql:// or sqlite: URL",
+                DB::NAME,
+                url.scheme()
             )
             .into(),
         )

@@ -272,16 +272,55 @@ async fn around_mode_refuses_while_a_claim_lasts_and_takes_over_when_it_ended() 
 }
 
 #[tokio::test]
-async fn any_is_refused_with_the_fix_in_words() {
+async fn any_picks_the_dialect_from_the_url_and_a_duplicate_gets_the_first_response() {
     sqlx::any::install_default_drivers();
+    let path = tempfile_path::Path::new();
+    let url = format!("sqlite://{}?mode=rwc", path.0.display());
     let pool = sqlx::any::AnyPoolOptions::new()
-        .connect_lazy("sqlite::memory:")
+        .max_connections(4)
+        .connect(&url)
+        .await
         .unwrap();
-    let error = Idempotency::new(pool).unwrap_err().to_string();
-    assert!(
-        error.contains("not `Any`") && error.contains("sqlx::PgPool"),
-        "{error}"
+    let store = Idempotency::new(pool).unwrap();
+    assert_eq!(store.dialect, Dialect::Sqlite);
+    store.create_table().await.unwrap();
+    sqlx::raw_sql("CREATE TABLE orders (id TEXT PRIMARY KEY, total INTEGER NOT NULL)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let key = Key::new("o-any", "{}");
+    for _ in 0..2 {
+        let answer: Value = store
+            .transactional(&key, async |tx| {
+                sqlx::raw_sql("INSERT INTO orders (id, total) VALUES ('o-any', 5)")
+                    .execute(&mut **tx)
+                    .await?;
+                Ok::<_, lambda_runtime::Error>(json!({"id": "o-any"}))
+            })
+            .await
+            .unwrap();
+        assert_eq!(answer, json!({"id": "o-any"}));
+    }
+    let (rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM orders")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 1, "the duplicate got the stored response");
+    store.pool().close().await;
+}
+
+#[tokio::test]
+async fn any_on_a_database_the_store_does_not_speak_is_refused_naming_the_fix() {
+    sqlx::any::install_default_drivers();
+    let options = <sqlx::any::AnyConnectOptions as std::str::FromStr>::from_str(
+        "mssql://sa@localhost/orders",
     );
+    // sqlx builds Any's options only for the drivers compiled in; name one it cannot be.
+    if let Ok(options) = options {
+        let pool = sqlx::any::AnyPoolOptions::new().connect_lazy_with(options);
+        let error = Idempotency::new(pool).unwrap_err().to_string();
+        assert!(error.contains("URL scheme `mssql`"), "{error}");
+    }
 }
 
 /// A duplicate waits for a claim only until shortly before the guard fires, at the

@@ -1,6 +1,6 @@
 //! Orders written exactly once per key, for the idempotency tests: `DATABASE_URL` picks
 //! the database (PostgreSQL, MariaDB, SQLite); `FIXTURE_POOL=proxy` builds the store on a
-//! proxy-mode pool (PgBouncer in transaction mode); `FIXTURE_MODE=around` uses around mode
+//! proxy-mode pool (PgBouncer in transaction mode), `FIXTURE_POOL=any` on sqlx's `Any`; `FIXTURE_MODE=around` uses around mode
 //! — its effect, a row in `lt_calls` (no key: each run adds one, as a call to another
 //! service would), made outside the claim — else transactional mode (the order's row in
 //! `lt_orders`, keyed, written in the claim's transaction); `FIXTURE_MODE=plain`, the
@@ -18,12 +18,14 @@ use lambda_thaw::idempotency::{Idempotency, Key};
 use lambda_thaw::{Error, LambdaEvent, handler};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sqlx::{AssertSqlSafe, MySql, Postgres, Sqlite};
+use sqlx::{Any, AssertSqlSafe, MySql, Postgres, Sqlite};
 
 enum Store {
     Postgres(Idempotency<Postgres>),
     MySql(Idempotency<MySql>),
     Sqlite(Idempotency<Sqlite>),
+    /// `FIXTURE_POOL=any`: one build for every database, the dialect from the URL.
+    Any(Idempotency<Any>),
 }
 
 struct State {
@@ -53,7 +55,14 @@ const TABLE: &str = "CREATE TABLE IF NOT EXISTS lt_orders (order_id VARCHAR(64) 
 async fn setup() -> Result<State, Error> {
     let url = std::env::var("DATABASE_URL")?;
     let proxy = std::env::var("FIXTURE_POOL").as_deref() == Ok("proxy");
-    let store = if url.starts_with("postgres") {
+    let store = if std::env::var("FIXTURE_POOL").as_deref() == Ok("any") {
+        sqlx::any::install_default_drivers();
+        let pool = lambda_thaw::sqlx::connect::<Any>(&url).await?;
+        lambda_thaw::sqlx::create_schema(&pool, TABLE).await?;
+        let store = Idempotency::new(pool)?;
+        store.create_table().await?;
+        Store::Any(store)
+    } else if url.starts_with("postgres") {
         let pool = if proxy {
             lambda_thaw::sqlx::proxy::ProxyPool::<Postgres>::connect(&url)
                 .await?
@@ -168,6 +177,7 @@ async fn one(state: &State, order: &Order, key: Key) -> Result<Value, Error> {
         Store::Postgres(store) => handle_with!(store, order, key, state.mode),
         Store::MySql(store) => handle_with!(store, order, key, state.mode),
         Store::Sqlite(store) => handle_with!(store, order, key, state.mode),
+        Store::Any(store) => handle_with!(store, order, key, state.mode),
     }
 }
 

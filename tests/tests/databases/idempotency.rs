@@ -37,6 +37,10 @@ enum Server {
     /// a proxy-mode pool.
     PgBouncer,
     MariaDb,
+    /// PostgreSQL, the store on sqlx's `Any` (one build for every database).
+    PostgresAny,
+    /// MariaDB, the store on sqlx's `Any`.
+    MariaDbAny,
 }
 
 /// Runs `scenario` with the fixture in `mode` on a scratch database of `server` (and a
@@ -47,22 +51,26 @@ async fn on(
     scenario: impl AsyncFnOnce(FunctionConfig, &sqlx::AnyPool),
 ) {
     let var = match server {
-        Server::MariaDb => "LAMBDA_THAW_TEST_MYSQL",
-        Server::Postgres | Server::PgBouncer => "LAMBDA_THAW_TEST_POSTGRES",
+        Server::MariaDb | Server::MariaDbAny => "LAMBDA_THAW_TEST_MYSQL",
+        Server::Postgres | Server::PgBouncer | Server::PostgresAny => "LAMBDA_THAW_TEST_POSTGRES",
+    };
+    let pool = match server {
+        Server::PostgresAny | Server::MariaDbAny => "any",
+        _ => "plain",
     };
     let Some(admin) = admin_url(var) else {
         return;
     };
     match server {
-        Server::MariaDb => {
+        Server::MariaDb | Server::MariaDbAny => {
             let mut scratch = MariaScratch::create(&admin).await;
             let counter = counter(&scratch.url).await;
-            scenario(function(&scratch.url, mode, "plain"), &counter).await;
+            scenario(function(&scratch.url, mode, pool), &counter).await;
             counter.close().await;
             scratch.wait_until_idle().await;
             scratch.drop_database().await;
         }
-        Server::Postgres | Server::PgBouncer => {
+        Server::Postgres | Server::PgBouncer | Server::PostgresAny => {
             let scratch = PgScratch::create(&admin).await;
             let counter = counter(&scratch.url).await;
             let bouncer = match server {
@@ -80,7 +88,7 @@ async fn on(
                         .map_or("root", |(user, _)| user.split(':').next().unwrap_or(user));
                     function(&bouncer.url(user, &scratch.name), mode, "proxy")
                 }
-                None => function(&scratch.url, mode, "plain"),
+                None => function(&scratch.url, mode, pool),
             };
             scenario(config, &counter).await;
             counter.close().await;
@@ -313,4 +321,39 @@ async fn transactional_mode_costs_at_most_two_round_trips_more_than_a_transactio
     );
     pool.close().await;
     scratch.drop_database().await;
+}
+
+/// One build for every database: the store on sqlx's `Any`, its dialect from the URL.
+async fn two_hundred_orders(config: FunctionConfig, counter: &sqlx::AnyPool) {
+    orders_delivered_at_least_once_are_written_exactly_once(config, counter, 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_on_any_one_order_delivered_twenty_times_at_once_is_written_once() {
+    on(
+        Server::PostgresAny,
+        "transactional",
+        one_order_delivered_twenty_times_at_once,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_on_any_one_order_delivered_twenty_times_at_once_is_written_once() {
+    on(
+        Server::MariaDbAny,
+        "transactional",
+        one_order_delivered_twenty_times_at_once,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_on_any_orders_delivered_at_least_once_are_written_exactly_once() {
+    on(Server::PostgresAny, "transactional", two_hundred_orders).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_on_any_orders_delivered_at_least_once_are_written_exactly_once() {
+    on(Server::MariaDbAny, "transactional", two_hundred_orders).await;
 }

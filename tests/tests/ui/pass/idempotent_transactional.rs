@@ -1,9 +1,10 @@
 // `idempotent(key = …)`: the handler writes through the claim's transaction; the state is
-// the store, or a state that says which of its fields is.
+// the store, or a state that says which of its fields is; on sqlx's `Any`, one build serves
+// every database.
 use lambda_thaw::idempotency::{HasStore, Idempotency};
 use lambda_thaw::{Error, LambdaEvent};
 use serde::{Deserialize, Serialize};
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::{Any, Postgres, Sqlite, Transaction};
 
 #[derive(Deserialize, Serialize)]
 pub struct Order {
@@ -76,6 +77,31 @@ mod a_state_of_ones_own_and_a_payload {
             .await?;
         Ok(Receipt {
             order_id: order.order_id,
+        })
+    }
+}
+
+pub async fn setup_any() -> Result<Idempotency<Any>, Error> {
+    sqlx::any::install_default_drivers();
+    let pool = lambda_thaw::sqlx::connect::<Any>(&std::env::var("DATABASE_URL")?).await?;
+    Ok(Idempotency::new(pool)?)
+}
+
+#[allow(dead_code)]
+mod one_build_for_every_database {
+    use super::{Any, Error, Idempotency, LambdaEvent, Order, Receipt, Transaction, setup_any};
+
+    #[lambda_thaw::handler(init = setup_any, idempotent(key = "/order_id"))]
+    pub async fn handle(
+        event: LambdaEvent<Order>,
+        tx: &mut Transaction<'_, Any>,
+        _orders: &Idempotency<Any>,
+    ) -> Result<Receipt, Error> {
+        sqlx::query("INSERT INTO orders (id) VALUES ('x')")
+            .execute(&mut **tx)
+            .await?;
+        Ok(Receipt {
+            order_id: event.payload.order_id,
         })
     }
 }
