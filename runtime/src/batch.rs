@@ -73,9 +73,30 @@ where
     }
 }
 
+/// The event and response types the batches take and give, re-exported from
+/// `aws_lambda_events` at the version lambda-thaw is built with: a test builds its events
+/// from here without adding that crate at a matching version by hand.
+pub mod events {
+    pub use aws_lambda_events::sqs;
+    pub use aws_lambda_events::streams;
+
+    #[cfg(feature = "batch-dynamodb")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "batch-dynamodb")))]
+    pub use aws_lambda_events::dynamodb;
+    #[cfg(feature = "batch-kinesis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "batch-kinesis")))]
+    pub use aws_lambda_events::kinesis;
+}
+
 /// Processes an SQS batch: each message through `process`, up to `concurrency` at once (one
 /// at a time, stopping at the first failure, for a FIFO queue); the failed messages come
 /// back in the response, each logged with its reason. See the [module](self) for the rules.
+///
+/// Messages that each hold a database connection (an idempotency claim in transactional
+/// mode holds one for its whole transaction) run no more at once than the pool has
+/// connections: [`pool_options`](crate::sqlx::pool_options) sizes the pool from the
+/// environment's concurrency (1 on classic Lambda), so give a batch function's pool
+/// `.max_connections(concurrency as u32)` for `concurrency` messages to run at once.
 pub async fn sqs<F, Fut, E>(event: SqsEvent, concurrency: usize, process: F) -> SqsBatchResponse
 where
     F: Fn(SqsMessage) -> Fut,

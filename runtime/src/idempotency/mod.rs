@@ -24,6 +24,10 @@
 //!   deadline and the retry runs the effect again. Make the effect itself idempotent
 //!   (pass the key downstream) where a second one would hurt.
 //!
+//! What the types need: the event (or the part the key is read from) is `Serialize`, since
+//! the key and the payload's hash are computed from its JSON, and the response is
+//! `Serialize + Deserialize`, since it is stored and given back to duplicates.
+//!
 //! On sqlx's `Any` (an `AnyPool`) the dialect is chosen from the URL at run time, so one
 //! build serves every database the store speaks.
 //!

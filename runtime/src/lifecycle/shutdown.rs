@@ -59,6 +59,7 @@ pub(crate) fn on_signal(hook: Option<Hook>) -> std::io::Result<Stopping> {
         let started = Instant::now();
         let _ = sender.send(true);
         let left_until = |limit: Duration| limit.saturating_sub(started.elapsed());
+        let in_flight = finished_within(Duration::ZERO).await;
         let unanswered = answered_within(DRAIN_LIMIT).await;
         let unfinished = finished_within(left_until(DRAIN_LIMIT)).await;
         if unanswered > 0 {
@@ -73,11 +74,14 @@ pub(crate) fn on_signal(hook: Option<Hook>) -> std::io::Result<Stopping> {
                 "{name}: deferred work of {unfinished} invocation(s) still running after {} ms; shutting down anyway",
                 DRAIN_LIMIT.as_millis()
             );
-        } else {
+        } else if in_flight > 0 {
             tracing::info!(
+                in_flight,
                 drain_ms = started.elapsed().as_millis() as u64,
-                "{name}: no invocation in flight; shutting down"
+                "{name}: the {in_flight} invocation(s) in flight answered and finished their deferred work; shutting down"
             );
+        } else {
+            tracing::info!("{name}: no invocation in flight; shutting down");
         }
         if let Some(hook) = hook {
             match tokio::time::timeout(left_until(EXIT_BY), hook()).await {

@@ -562,7 +562,7 @@ async fn sigterm_lets_the_write_in_flight_commit_and_answer(mut scratch: Scratch
     // Waited for: the emulator's log reader may not have read the process's last lines.
     logs.wait_for("shutdown hook ran", Duration::from_secs(5))
         .await;
-    let answered = logs.matching("no invocation in flight");
+    let answered = logs.matching("the 1 invocation(s) in flight answered and finished");
     let hook = logs.matching("shutdown hook ran");
     assert_eq!((answered.len(), hook.len()), (1, 1), "{}", logs.text());
     scratch.drop_database().await;
