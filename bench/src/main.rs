@@ -16,6 +16,7 @@ mod build_cost;
 mod chart;
 mod emulated;
 mod idempotent;
+mod liveness;
 mod overhead;
 mod report;
 mod spike;
@@ -107,9 +108,11 @@ fn main() {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .map(|list| list.split(',').map(|s| s.trim().to_string()).collect());
+    // By the section's number, whole: `--only 1` is section 1, not 10, 11 and 12 too.
     let wanted = |section: &str| {
+        let number = section.split(' ').next().unwrap_or(section);
         only.as_ref()
-            .is_none_or(|list| list.iter().any(|s| section.starts_with(s.as_str())))
+            .is_none_or(|list| list.iter().any(|s| s == number))
     };
     if let Some(unknown) = args.iter().find(|a| {
         a.starts_with("--") && !["--quick", "--out", "--only", "--spike"].contains(&a.as_str())
@@ -210,6 +213,9 @@ fn main() {
     if let Some(url) = &postgres {
         section("11 exactly once", &mut || {
             runtime.block_on(idempotent::run(url, plan.warm / 2))
+        });
+        section("12 liveness check", &mut || {
+            runtime.block_on(liveness::run(url, plan.warm * 2))
         });
     }
     section("9 metrics", &mut || {

@@ -43,7 +43,7 @@ pub(crate) mod respond;
 pub(crate) mod scope;
 mod shutdown;
 pub(crate) mod start;
-mod taken;
+pub(crate) mod taken;
 mod trace_env;
 pub(crate) mod upkeep;
 mod worker;

@@ -145,6 +145,13 @@ pub(crate) fn current_idle_gap() -> Duration {
         .unwrap_or_default()
 }
 
+/// Whether the current invocation, taken by a worker, is the only one in flight: once it
+/// is done the environment is idle, and Lambda may freeze it. False outside an invocation
+/// a worker took (`testing`, the benchmarks' in-process path: nothing freezes there).
+pub(crate) fn last_in_flight() -> bool {
+    CURRENT.try_with(|_| ()).is_ok() && taken().held.len() <= 1
+}
+
 /// Claims every unanswered invocation (the process is about to die); the caller answers them.
 pub(crate) fn claim_all() -> Vec<Arc<Taken>> {
     // `try_lock`: the panic this runs after may have come while the lock was held.

@@ -55,6 +55,7 @@ mod limit;
 #[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
 pub mod proxy;
 pub(crate) mod schema;
+mod settle;
 mod target;
 
 pub use governor::{Governor, Usage, connect_governed, govern};
@@ -252,6 +253,7 @@ pub async fn connect_with<DB: Database>(
         .connect_lazy(url)
         .map_err(|error| failed(AcquireError::Other(error)))?;
     drop(acquire(&pool).await.map_err(failed)?);
+    settle::before_each_freeze(&pool);
     Ok(pool)
 }
 
@@ -326,6 +328,7 @@ impl<DB: Database> RotatingPool<DB> {
         let secret = TtlCache::new(ttl);
         let applied = secret.set(first);
         drop(acquire(&pool).await?);
+        settle::before_each_freeze(&pool);
         Ok(Self {
             pool,
             base,

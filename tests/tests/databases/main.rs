@@ -1,6 +1,7 @@
 //! What needs the real database servers (PostgreSQL, MariaDB, PgBouncer): one test binary.
-//! `.ci/run` runs each module on its own (`idempotency::`, `lifecycle::`, `metrics::`, `proxy::`, `schema::`), as the
-//! connection-limit tests must not share the servers with the others.
+//! Its tests run together and beside every other test of the workspace, as `cargo test
+//! --workspace` runs them with both database variables set (`.ci/run` does): each works in
+//! a scratch database (and user) of its own, and what it counts is its own.
 
 mod idempotency;
 mod idempotency_cold_start;

@@ -362,12 +362,16 @@ async fn what_proxy_mode_costs_in_round_trips() {
         return;
     };
     let host_port = admin.split_once('@').unwrap().1.split_once('/').unwrap().0;
+    // Each pool through a counter of its own: each count is that pool's connection's
+    // alone, never the other pool's pings as its connection goes back.
+    let plain_counter = RoundTripCounter::start(host_port.to_string()).await;
     let counter = RoundTripCounter::start(host_port.to_string()).await;
+    let plain_url = admin.replace(host_port, &plain_counter.addr().to_string());
     let url = admin.replace(host_port, &counter.addr().to_string());
-    let plain: sqlx::PgPool = lambda_thaw::sqlx::connect(&url).await.unwrap();
+    let plain: sqlx::PgPool = lambda_thaw::sqlx::connect(&plain_url).await.unwrap();
     let proxy = ProxyPool::<sqlx::Postgres>::connect(&url).await.unwrap();
     const QUERY: &str = "SELECT CAST($1 AS INTEGER)";
-    let cached = per_invocation(&counter, || async {
+    let cached = per_invocation(&plain_counter, || async {
         let _: (i32,) = sqlx::query_as(QUERY)
             .bind(1)
             .fetch_one(&plain)
