@@ -122,7 +122,7 @@ pub struct Args {
     /// Deliver at least once instead of once each: `async` (Lambda's asynchronous
     /// invocations: two retries, dead letters) or `sqs` (each event a message of a queue
     /// polled in batches; the function answers `batchItemFailures`).
-    #[arg(long, value_name = "SOURCE", conflicts_with_all = ["arrival", "gap_ms", "metrics"])]
+    #[arg(long, value_name = "SOURCE", conflicts_with_all = ["arrival", "gap_ms"])]
     deliver: Option<crate::cli_delivery::Source>,
     /// With --deliver: the share of events (async) or received messages (sqs) delivered a
     /// second time.
@@ -229,6 +229,7 @@ fn run(args: Args, out: &mut (dyn Write + Send)) -> Result<ExitCode, String> {
             dead_letters: args.dead_letters.clone(),
             seed: args.seed,
             json: args.json,
+            metrics: args.metrics,
         };
         return crate::cli_delivery::run(&options, config, events, args.environments, out);
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::delivery::{Delivery, deliver};
+use crate::emf::Metrics;
 use crate::sqs::{SqsSource, deliver_sqs};
 use crate::{Fleet, FunctionConfig};
 
@@ -33,10 +34,23 @@ pub(crate) struct Options {
     pub(crate) dead_letters: Option<std::path::PathBuf>,
     pub(crate) seed: u64,
     pub(crate) json: bool,
+    /// `--metrics`: read the EMF documents every environment printed.
+    pub(crate) metrics: bool,
 }
 
-/// Runs the delivery and prints its report (text, or JSON with `--json`). Exit code 0 when
-/// no event was dead-lettered, 1 otherwise.
+/// The EMF documents every environment of `fleet` printed, read to the end of its output
+/// (the processes have exited).
+async fn metrics_of(fleet: &Fleet) -> Metrics {
+    let environments = fleet.environments();
+    for environment in environments {
+        environment.logs().drained(Duration::from_secs(5)).await;
+    }
+    Metrics::of(environments.iter().map(|e| &**e))
+}
+
+/// Runs the delivery and prints its report (text, or JSON with `--json`; with `--metrics`,
+/// the EMF documents' table too). Exit code 0 when no event was dead-lettered and every
+/// EMF document was valid, 1 otherwise.
 pub(crate) fn run(
     args: &Options,
     config: FunctionConfig,
@@ -55,7 +69,8 @@ pub(crate) fn run(
     }
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let total = events.len();
-    let (counts, dead): (Vec<(&str, usize)>, Vec<usize>) = runtime.block_on(async {
+    type Counts = (Vec<(&'static str, usize)>, Vec<usize>);
+    let (counts_and_dead, metrics): (Counts, Option<Metrics>) = runtime.block_on(async {
         let fleet = Fleet::new(config, environments);
         let result = match source {
             Source::Async => {
@@ -115,8 +130,13 @@ pub(crate) fn run(
             }
         };
         fleet.shutdown().await;
-        result
+        let metrics = match args.metrics {
+            true => Some(metrics_of(&fleet).await),
+            false => None,
+        };
+        (result, metrics)
     });
+    let ((counts, dead), metrics) = (counts_and_dead, metrics);
     if let Some(path) = &args.dead_letters {
         let mut lines = String::new();
         for index in &dead {
@@ -131,14 +151,23 @@ pub(crate) fn run(
             .iter()
             .map(|(name, n)| (name.replace(' ', "_"), serde_json::json!(n)))
             .chain([("dead_letter_events".to_owned(), serde_json::json!(dead))])
+            .chain(
+                metrics
+                    .as_ref()
+                    .map(|m| ("metrics".to_owned(), m.to_json())),
+            )
             .collect();
         let _ = writeln!(out, "{:#}", serde_json::Value::Object(document));
     } else {
         for (name, n) in &counts {
             let _ = writeln!(out, "{name}: {n}");
         }
+        if let Some(metrics) = &metrics {
+            let _ = write!(out, "\n{}", metrics.table());
+        }
     }
-    Ok(if dead.is_empty() {
+    let invalid_metrics = metrics.as_ref().is_some_and(|m| !m.invalid.is_empty());
+    Ok(if dead.is_empty() && !invalid_metrics {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

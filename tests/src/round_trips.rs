@@ -106,3 +106,33 @@ where
     }
     lowest
 }
+
+/// Runs the calling test again in a process of its own, alone, and returns `false` in the
+/// test that spawned it (which then has nothing more to do); `true` in that process, where
+/// the test goes on. A count of round trips must run so: before each acquire the pool asks
+/// the kernel about every TCP socket of its process, and a neighbour test's sockets (the
+/// emulator's server side, another test's relay) would add pings to the count.
+/// `name` is the test's path in its binary, e.g. `proxy::what_proxy_mode_costs_in_round_trips`.
+pub fn in_a_process_of_its_own(name: &str) -> bool {
+    const CHILD: &str = "LAMBDA_THAW_TEST_ALONE";
+    if std::env::var_os(CHILD).is_some() {
+        return true;
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads", "1"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("{text}");
+    assert!(output.status.success(), "{name}, alone, failed");
+    assert!(
+        text.contains("1 passed"),
+        "{name} did not run alone: {text}"
+    );
+    false
+}

@@ -102,15 +102,16 @@ pub fn acquire_timeout() -> Duration {
 
 /// Pool options for a Lambda function; see the module docs for each choice. Add your own
 /// on top — for work on each new connection, [`after_connect`] keeps the
-/// `ConnectionsOpened` metric that sqlx's own `after_connect` would replace.
+/// `ConnectionsOpened` metric that sqlx's own `after_connect` would replace. Connect them
+/// with [`connect_with`] rather than sqlx's `PoolOptions::connect`: its error names the
+/// database, and the pool's connections are let back before each freeze.
 ///
 /// ```no_run
 /// # async fn demo<DB: sqlx::Database>() -> Result<(), lambda_thaw::Error> {
 /// // DB is your driver, e.g. sqlx::Postgres
-/// let pool: sqlx::Pool<DB> = lambda_thaw::sqlx::pool_options()
-///     .max_lifetime(std::time::Duration::from_secs(3600))
-///     .connect(&std::env::var("DATABASE_URL")?)
-///     .await?;
+/// let options = lambda_thaw::sqlx::pool_options::<DB>()
+///     .max_lifetime(std::time::Duration::from_secs(3600));
+/// let pool = lambda_thaw::sqlx::connect_with(options, &std::env::var("DATABASE_URL")?).await?;
 /// # Ok(()) }
 /// ```
 pub fn pool_options<DB: Database>() -> PoolOptions<DB> {

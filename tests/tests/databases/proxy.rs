@@ -361,6 +361,12 @@ async fn what_proxy_mode_costs_in_round_trips() {
     let Some(admin) = admin_url("LAMBDA_THAW_TEST_POSTGRES") else {
         return;
     };
+    // Alone: the count must not take in pings set off by a neighbour test's sockets.
+    if !lambda_thaw_tests::round_trips::in_a_process_of_its_own(
+        "proxy::what_proxy_mode_costs_in_round_trips",
+    ) {
+        return;
+    }
     let host_port = admin.split_once('@').unwrap().1.split_once('/').unwrap().0;
     // Each pool through a counter of its own: each count is that pool's connection's
     // alone, never the other pool's pings as its connection goes back.

@@ -314,3 +314,42 @@ fn deliver_refuses_a_rate_outside_zero_to_one() {
     let error = result.unwrap_err();
     assert!(error.contains("--lost-answers 1.5"), "{error}");
 }
+
+/// `--deliver` with `--metrics`: the EMF documents of every delivery, duplicates and
+/// retries included, read back after the delivery's report.
+#[test]
+fn deliver_reads_the_metrics_of_every_delivery() {
+    let fixture = env!("CARGO_BIN_EXE_thaw-metrics");
+    let (result, out) = run(&[
+        fixture,
+        "--event",
+        r#"{"count":1}"#,
+        "--count",
+        "20",
+        "--deliver",
+        "async",
+        "--duplicates",
+        "0.5",
+        "--seed",
+        "7",
+        "--metrics",
+        "--json",
+    ]);
+    assert_eq!(result.unwrap(), std::process::ExitCode::SUCCESS, "{out}");
+    let document: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let deliveries = document["deliveries"].as_u64().unwrap();
+    assert!(deliveries > 20, "some delivered twice: {out}");
+    let metrics = &document["metrics"];
+    assert_eq!(metrics["invalid"].as_array().unwrap().len(), 0, "{out}");
+    let orders = metrics["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["name"] == "orders")
+        .unwrap_or_else(|| panic!("no orders metric in {out}"));
+    assert_eq!(
+        orders["count"].as_u64(),
+        Some(deliveries),
+        "one per delivery: {out}"
+    );
+}
