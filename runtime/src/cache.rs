@@ -39,6 +39,11 @@ use crate::lifecycle::defer::defer;
 use crate::lifecycle::scope::in_invocation;
 
 /// Where a cache reads the time. [`SystemClock`] in production; tests substitute their own.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a clock a `TtlCache` can read",
+    label = "a cache's clock must implement `lambda_thaw::Clock`",
+    note = "use `lambda_thaw::SystemClock`, or implement `Clock::now` for your test clock (returning a `Stamp` of both clocks)"
+)]
 pub trait Clock: Send + Sync {
     /// The current time on both clocks.
     fn now(&self) -> Stamp;

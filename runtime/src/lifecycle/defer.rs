@@ -94,6 +94,11 @@ async fn bounded(work: Vec<Work>, deadline: Option<Deadline>) -> Option<Vec<Defe
 }
 
 /// What deferred work may return: `()` or a `Result` whose error is logged.
+#[diagnostic::on_unimplemented(
+    message = "deferred work returns `{Self}`, which lambda-thaw cannot report",
+    label = "the future given to `lambda_thaw::defer` (or a shutdown hook) must output `()` or `Result<(), E>` with `E: Display`",
+    note = "end the block with `Ok::<(), YourError>(())`, or drop the value (`let _ = …;`)"
+)]
 pub trait DeferredOutput: Send + 'static {
     /// The failure, as text, if this output is an error.
     fn failure(self) -> Option<String>;
