@@ -338,6 +338,88 @@ mod tests {
         assert!(seen.lock().unwrap().is_empty());
     }
 
+    /// The function's own margin counts: with a guard 450 ms before a deadline 900 ms
+    /// away, the guard is under [`START_MARGIN`] away and no record starts — though the
+    /// deadline itself is further than that.
+    #[tokio::test]
+    async fn records_are_not_started_near_the_guard_at_the_function_s_margin() {
+        let invocation = crate::testing::Invocation::new()
+            .timeout(Duration::from_millis(900))
+            .deadline_guard(Duration::from_millis(450));
+        let seen = Mutex::new(Vec::new());
+        let response = invocation
+            .run(sqs(batch(&["ok"], STANDARD), 1, |m| body_is_ok(m, &seen)))
+            .await
+            .response();
+        assert_eq!(failed(&response), ["m0"]);
+        assert!(seen.lock().unwrap().is_empty());
+        // Without a guard, the same deadline leaves time to start it.
+        let invocation = crate::testing::Invocation::new().timeout(Duration::from_millis(900));
+        let response = invocation
+            .run(sqs(batch(&["ok"], STANDARD), 1, |m| body_is_ok(m, &seen)))
+            .await
+            .response();
+        assert!(failed(&response).is_empty());
+    }
+
+    #[cfg(feature = "batch-kinesis")]
+    #[tokio::test]
+    async fn a_kinesis_batch_reports_its_first_failure_as_the_checkpoint() {
+        use aws_lambda_events::kinesis::{KinesisEvent, KinesisEventRecord};
+        let mut event = KinesisEvent::default();
+        event.records = ["s1", "s2", "s3"]
+            .iter()
+            .map(|sequence| {
+                let mut record = KinesisEventRecord::default();
+                record.kinesis.sequence_number = sequence.to_string();
+                record
+            })
+            .collect();
+        let response = kinesis(event, |record| async move {
+            match record.kinesis.sequence_number.as_str() {
+                "s2" => Err("refused"),
+                _ => Ok(()),
+            }
+        })
+        .await;
+        let ids: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        assert_eq!(ids, [Some("s2".to_owned())]);
+        let all_ok = kinesis(KinesisEvent::default(), |_| async { Ok::<_, String>(()) }).await;
+        assert!(all_ok.batch_item_failures.is_empty());
+    }
+
+    #[cfg(feature = "batch-dynamodb")]
+    #[tokio::test]
+    async fn a_dynamodb_batch_reports_its_first_failure_as_the_checkpoint() {
+        use aws_lambda_events::dynamodb::{Event, EventRecord};
+        let mut event = Event::default();
+        event.records = ["d1", "d2", "d3"]
+            .iter()
+            .map(|sequence| {
+                let mut record = EventRecord::default();
+                record.change.sequence_number = Some(sequence.to_string());
+                record
+            })
+            .collect();
+        let response = dynamodb(event, |record| async move {
+            match record.change.sequence_number.as_deref() {
+                Some("d3") => Err("refused"),
+                _ => Ok(()),
+            }
+        })
+        .await;
+        let ids: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        assert_eq!(ids, [Some("d3".to_owned())]);
+    }
+
     #[tokio::test]
     async fn a_stream_checkpoints_at_its_first_failure() {
         let seen = Mutex::new(Vec::new());
