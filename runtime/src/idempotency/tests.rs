@@ -384,3 +384,37 @@ async fn closing_the_store_closes_its_pool() {
     crate::close::Close::close(&store).await;
     assert!(store.pool().is_closed());
 }
+
+/// Transactional mode sets the connection's lock wait for its transaction and sets it back
+/// after: on SQLite, the busy timeout is sqlx's 5 s again on the connection it used.
+#[tokio::test]
+async fn the_connection_s_lock_wait_is_set_back_after_the_transaction() {
+    let path = tempfile_path::Path::new();
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path.0)
+        .create_if_missing(true);
+    // One connection: the one the transaction used is the one read after.
+    let pool = sqlx::pool::PoolOptions::<Sqlite>::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let store = Idempotency::new(pool.clone()).unwrap();
+    store.create_table().await.unwrap();
+    let invocation = crate::testing::Invocation::new().timeout(Duration::from_secs(2));
+    let key = Key::new("o-wait", "{}");
+    let answer = invocation
+        .run(store.transactional(&key, async |_tx| Ok::<_, lambda_runtime::Error>(1)))
+        .await
+        .response()
+        .unwrap();
+    assert_eq!(answer, 1);
+    let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        busy, 5000,
+        "the busy timeout the transaction set was set back"
+    );
+}
