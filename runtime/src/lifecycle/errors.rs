@@ -13,6 +13,7 @@
 //! | `lambda_thaw::MalformedHeader` | a Runtime API header could not be read (the handler was not called) |
 //! | `lambda_thaw::LayerError` | a tower layer around the handler returned an error, or returned without the invocation answered |
 //! | `lambda_thaw::LayerPanic` | a tower layer around the handler panicked |
+//! | `lambda_thaw::ShutdownCut` | the environment was shutting down (SIGTERM) and the invocation had not answered in time: it was cut, its transactions rolled back, so that the shutdown hook could close the pool cleanly before Lambda's SIGKILL |
 //! | `lambda_thaw::InvalidOption` | an option given to the builder cannot work (to `init/error`: e.g. a metrics namespace CloudWatch refuses) |
 //! | your own | your error type implements `From<YourError> for Diagnostic` |
 //! | the error's type | any other error type `E` in `Result<R, E>`, e.g. `sqlx::Error`; for a boxed [`Error`](crate::Error), the boxed value's type when it is one of `std::io::Error`, `serde_json::Error`, `sqlx::Error`, lambda-thaw's own, else `Error` |
@@ -30,6 +31,7 @@ pub(crate) const MALFORMED_HEADER: &str = "MalformedHeader";
 pub(crate) const LAYER_ERROR: &str = "LayerError";
 pub(crate) const LAYER_PANIC: &str = "LayerPanic";
 pub(crate) const INVALID_OPTION: &str = "InvalidOption";
+pub(crate) const SHUTDOWN_CUT: &str = "ShutdownCut";
 
 /// One of lambda-thaw's own error types, as reported.
 pub(crate) fn error_type(name: &str) -> String {

@@ -5,14 +5,18 @@
 //! 2. let invocations in flight post their answers, for at most [`DRAIN_LIMIT`] — a
 //!    committed write must reach its caller as a success, not as `Runtime.ExitError` that
 //!    a retry would write again — and then finish their deferred work within the same limit;
-//! 3. run the `shutdown` hook, or close the state ([`Close`](crate::Close)), for at most
-//!    what is left until [`EXIT_BY`]: a hook that waits (a pool's `close` waits for the
-//!    connection an invocation still holds) never gets the process killed;
-//! 4. wait, until [`EXIT_BY`], for any answer still being worked on, then exit.
+//! 3. if some are still running, wait for them until [`CUT_AT`], then cut them: their
+//!    futures are dropped (their transactions roll back, their connections go back to the
+//!    pool, which the hook then closes cleanly instead of leaving the sessions to the kill)
+//!    and each unanswered one is answered with `lambda_thaw::ShutdownCut`; then let the
+//!    pools lambda-thaw connected take their connections back;
+//! 4. run the `shutdown` hook, or close the state ([`Close`](crate::Close)), for at most
+//!    what is left until [`EXIT_BY`]: a hook that waits never gets the process killed;
+//! 5. wait, until [`EXIT_BY`], for any answer still being posted, then exit.
 //!
-//! So an invocation that answers within [`EXIT_BY`] of the signal is always answered; one
-//! that takes longer is cut by the SIGKILL that follows, and its caller sees an error even
-//! if its write committed. Make such writes idempotent.
+//! So an invocation that answers within [`CUT_AT`] of the signal is always answered as it
+//! meant to; one that takes longer is answered with `lambda_thaw::ShutdownCut`, its writes
+//! rolled back — unless it had committed already, so make such writes idempotent.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +26,7 @@ use tokio::sync::watch;
 use crate::emf;
 use crate::lifecycle::function::Hook;
 use crate::lifecycle::taken::{answered_within, finished_within};
+use crate::lifecycle::upkeep;
 
 /// Lambda's time between SIGTERM and SIGKILL for a function whose only extensions are
 /// internal (lambda-thaw's is).
@@ -32,16 +37,33 @@ pub(crate) const EXIT_BY: Duration = Duration::from_millis(430);
 /// How long in-flight invocations may take to answer (and then to finish their deferred
 /// work) before the hook runs; the rest until [`EXIT_BY`] is the hook's.
 pub(crate) const DRAIN_LIMIT: Duration = Duration::from_millis(300);
+/// When the invocations still unanswered are cut, counted from the signal: late enough to
+/// let most answer, early enough for their rollbacks and the pool's clean close before
+/// [`EXIT_BY`].
+pub(crate) const CUT_AT: Duration = Duration::from_millis(360);
 
-/// Tells the workers to stop taking events.
+/// Where shutdown is, as the workers see it.
+const RUNNING: u8 = 0;
+const STOPPING: u8 = 1;
+const CUTTING: u8 = 2;
+
+/// Tells the workers to stop taking events, and later to cut what they still run.
 #[derive(Clone)]
-pub(crate) struct Stopping(watch::Receiver<bool>);
+pub(crate) struct Stopping(watch::Receiver<u8>);
 
 impl Stopping {
     /// Resolves once shutdown has begun.
     pub(crate) async fn wait(&mut self) {
         // An error means the sender is gone: the process is ending anyway.
-        let _ = self.0.wait_for(|stopping| *stopping).await;
+        let _ = self.0.wait_for(|phase| *phase >= STOPPING).await;
+    }
+
+    /// Resolves once the invocations still running are to be cut.
+    pub(crate) async fn cut(&mut self) {
+        if self.0.wait_for(|phase| *phase >= CUTTING).await.is_err() {
+            // The sender is gone: the process is ending; never cut for that.
+            std::future::pending::<()>().await;
+        }
     }
 }
 
@@ -50,14 +72,14 @@ impl Stopping {
 pub(crate) fn on_signal(hook: Option<Hook>) -> std::io::Result<Stopping> {
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
-    let (sender, receiver) = watch::channel(false);
+    let (sender, receiver) = watch::channel(RUNNING);
     tokio::spawn(async move {
         let name = tokio::select! {
             _ = terminate.recv() => "SIGTERM",
             _ = interrupt.recv() => "SIGINT",
         };
         let started = Instant::now();
-        let _ = sender.send(true);
+        let _ = sender.send(STOPPING);
         let left_until = |limit: Duration| limit.saturating_sub(started.elapsed());
         let in_flight = finished_within(Duration::ZERO).await;
         let unanswered = answered_within(DRAIN_LIMIT).await;
@@ -65,14 +87,16 @@ pub(crate) fn on_signal(hook: Option<Hook>) -> std::io::Result<Stopping> {
         if unanswered > 0 {
             tracing::warn!(
                 unanswered,
-                "{name}: {unanswered} invocation(s) not answered after {} ms; running the shutdown hook meanwhile",
-                DRAIN_LIMIT.as_millis()
+                "{name}: {unanswered} invocation(s) not answered after {} ms; what still runs at {} ms is cut",
+                DRAIN_LIMIT.as_millis(),
+                CUT_AT.as_millis()
             );
         } else if unfinished > 0 {
             tracing::warn!(
                 unfinished,
-                "{name}: deferred work of {unfinished} invocation(s) still running after {} ms; shutting down anyway",
-                DRAIN_LIMIT.as_millis()
+                "{name}: deferred work of {unfinished} invocation(s) still running after {} ms; what still runs at {} ms is cut",
+                DRAIN_LIMIT.as_millis(),
+                CUT_AT.as_millis()
             );
         } else if in_flight > 0 {
             tracing::info!(
@@ -82,6 +106,15 @@ pub(crate) fn on_signal(hook: Option<Hook>) -> std::io::Result<Stopping> {
             );
         } else {
             tracing::info!("{name}: no invocation in flight; shutting down");
+        }
+        if unanswered > 0 || unfinished > 0 {
+            // Before the hook: what still runs at CUT_AT is cut, so that the connections
+            // it holds come back (rolled back) and the hook's close ends them cleanly.
+            if finished_within(left_until(CUT_AT)).await > 0 {
+                let _ = sender.send(CUTTING);
+                finished_within(left_until(EXIT_BY)).await;
+            }
+            let _ = tokio::time::timeout(left_until(EXIT_BY), upkeep::before_shutdown()).await;
         }
         if let Some(hook) = hook {
             match tokio::time::timeout(left_until(EXIT_BY), hook()).await {

@@ -46,7 +46,7 @@ impl Taken {
         CHANGED.notify_waiters();
     }
 
-    fn is_answered(&self) -> bool {
+    pub(crate) fn is_answered(&self) -> bool {
         self.state.load(Ordering::SeqCst) == ANSWERED
     }
 }

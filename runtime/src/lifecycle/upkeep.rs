@@ -42,6 +42,30 @@ pub(crate) fn register_before(prepare: Upkeep) {
     REGISTERED.store(true, Ordering::Release);
 }
 
+static BEFORE_SHUTDOWN: Mutex<Vec<Upkeep>> = Mutex::new(Vec::new());
+
+/// Runs `drain` at shutdown, after the invocations are done or cut and before the shutdown
+/// hook: what must be back in place for the hook to close it cleanly (a connection on its
+/// way back to its pool).
+#[cfg_attr(not(feature = "sqlx"), allow(dead_code))]
+pub(crate) fn register_before_shutdown(drain: Upkeep) {
+    BEFORE_SHUTDOWN
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(drain);
+}
+
+/// Runs what was registered to run before the shutdown hook, one after the other.
+pub(crate) async fn before_shutdown() {
+    let drains: Vec<Upkeep> = BEFORE_SHUTDOWN
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    for drain in drains {
+        drain().await;
+    }
+}
+
 /// Runs what must be ready before the handler, one after the other.
 pub(crate) async fn prepare() {
     if !REGISTERED.load(Ordering::Acquire) {

@@ -20,7 +20,7 @@ use lambda_runtime::{Config, Diagnostic, LambdaInvocation};
 use crate::emf;
 use crate::lifecycle::api::{Api, invocation_id};
 use crate::lifecycle::context::{self, Unreadable};
-use crate::lifecycle::errors::{LAYER_ERROR, LAYER_PANIC, error_type, panic_message};
+use crate::lifecycle::errors::{LAYER_ERROR, LAYER_PANIC, SHUTDOWN_CUT, error_type, panic_message};
 use crate::lifecycle::function::InvocationService;
 use crate::lifecycle::shutdown::Stopping;
 use crate::lifecycle::taken::{Holding, Taken};
@@ -117,12 +117,17 @@ pub(crate) async fn serve(
             body,
             context,
         };
-        // The layers' code runs here: its panic is caught like the handler's.
+        // The layers' code runs here: its panic is caught like the handler's. At shutdown,
+        // what is still running at the cut is dropped (see `shutdown.rs`).
         let called = AssertUnwindSafe(
             holding.scope(async { service.ready().await?.call(invocation).await }),
         )
-        .catch_unwind()
-        .await;
+        .catch_unwind();
+        let Some(called) = unless_cut(called, &mut stopping, api, holding.invocation()).await
+        else {
+            drop(holding);
+            continue;
+        };
         let failed = match called {
             Ok(Ok(())) => None,
             Ok(Err(error)) => Some(Diagnostic {
@@ -162,6 +167,50 @@ pub(crate) async fn serve(
         }
         drop(holding);
     }
+}
+
+/// `called`'s output, or `None` if shutdown cut it first: then the invocation has been
+/// answered with `lambda_thaw::ShutdownCut` (or it had answered already, and only its
+/// deferred work was cut). An answer being posted at the cut is let finish.
+async fn unless_cut<F: Future>(
+    called: F,
+    stopping: &mut Stopping,
+    api: &Api,
+    taken: &Taken,
+) -> Option<F::Output> {
+    let mut called = std::pin::pin!(called);
+    let mut cut_refused = false;
+    loop {
+        tokio::select! {
+            biased;
+            output = &mut called => return Some(output),
+            () = stopping.cut(), if !cut_refused => {
+                if taken.claim() {
+                    answer_cut(api, taken).await;
+                    return None;
+                }
+                if taken.is_answered() {
+                    tracing::warn!(request_id = %taken.request_id, "shutdown: deferred work cut");
+                    return None;
+                }
+                // Its answer is being posted: let it go out.
+                cut_refused = true;
+            }
+        }
+    }
+}
+
+/// Answers an invocation this worker claimed at the cut.
+async fn answer_cut(api: &Api, taken: &Taken) {
+    let diagnostic = Diagnostic {
+        error_type: error_type(SHUTDOWN_CUT),
+        error_message: "the environment was shutting down (SIGTERM) and the invocation had not \
+                        answered in time: it was cut and its open transactions rolled back, so \
+                        that its connections could be closed cleanly before Lambda's SIGKILL"
+            .into(),
+    };
+    tracing::error!(request_id = %taken.request_id, error_type = %diagnostic.error_type, "{}", diagnostic.error_message);
+    answer_with(api, taken, &diagnostic).await;
 }
 
 /// Posts `diagnostic` as the answer of an invocation this worker has claimed.

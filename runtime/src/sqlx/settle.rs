@@ -25,6 +25,19 @@ use crate::lifecycle::upkeep;
 /// From now on, after each invocation that leaves the environment idle, waits until
 /// `pool`'s connections are back (see the module docs). A closed pool is let go.
 pub(crate) fn before_each_freeze<DB: Database>(pool: &sqlx::Pool<DB>) {
+    // At shutdown, the same wait before the hook closes the pool: a connection an
+    // invocation cut at shutdown gave back is rolled back and pinged on its way; closed
+    // before it is back, sqlx would send its goodbye behind the rollback and hang up at
+    // once, and PostgreSQL would count the session abandoned.
+    let at_shutdown = pool.clone();
+    upkeep::register_before_shutdown(Arc::new(move || {
+        let pool = at_shutdown.clone();
+        Box::pin(async move {
+            if !pool.is_closed() {
+                connections_back(&pool, LIVENESS_TIMEOUT).await;
+            }
+        })
+    }));
     let pool = Arc::new(Mutex::new(Some(pool.clone())));
     upkeep::register(Arc::new(move || {
         let pool = pool.clone();

@@ -9,7 +9,7 @@ use lambda_thaw_tests::db::{MariaScratch, PgScratch, Scratch, admin_url};
 use lambda_thaw_tests::round_trips::RoundTripCounter;
 
 /// Rows of the fixture's table with `key`, read by the test (not the function).
-async fn rows_with_key(scratch: &mut Scratch, key: &str) -> i64 {
+pub(crate) async fn rows_with_key(scratch: &mut Scratch, key: &str) -> i64 {
     match scratch {
         Scratch::Postgres(s) => {
             let url = s.url.clone();

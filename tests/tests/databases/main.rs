@@ -9,4 +9,5 @@ mod lifecycle;
 mod metrics;
 mod proxy;
 mod schema;
+mod shutdown_cut;
 mod silent;

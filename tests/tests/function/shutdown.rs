@@ -71,19 +71,23 @@ async fn sigterm_with_nothing_in_flight_says_so_and_nothing_else() {
     );
 }
 
+/// An invocation that would outlive Lambda's budget is cut before the SIGKILL and answered
+/// with `lambda_thaw::ShutdownCut`: its caller gets an error it can retry, not a killed
+/// environment's silence.
 #[tokio::test(flavor = "multi_thread")]
-async fn sigterm_during_an_invocation_longer_than_the_budget_says_so_twice() {
+async fn sigterm_during_an_invocation_longer_than_the_budget_cuts_and_answers_it() {
     let event = r#"{"message":"slow","sleep_ms":5000}"#;
     let (record, text) = shut_down_during(event, Some("sleeping 5000 ms")).await;
-    assert!(!record.outcome.is_response(), "{:?}", record.outcome);
+    let error = record.outcome.error().expect("answered with an error");
+    assert_eq!(error.error_type, "lambda_thaw::ShutdownCut", "{error:?}");
     assert_says(
         &text,
         &[
-            "1 invocation(s) not answered after 300 ms; running the shutdown hook meanwhile",
+            "1 invocation(s) not answered after 300 ms; what still runs at 360 ms is cut",
             "state closed at shutdown",
-            "1 invocation(s) could not answer within Lambda's 500 ms shutdown budget",
+            "error_type=lambda_thaw::ShutdownCut",
         ],
-        &["no invocation in flight"],
+        &["no invocation in flight", "could not answer"],
     );
 }
 
@@ -96,7 +100,7 @@ async fn sigterm_during_long_deferred_work_says_it_is_still_running() {
     assert_says(
         &text,
         &[
-            "deferred work of 1 invocation(s) still running after 300 ms; shutting down anyway",
+            "deferred work of 1 invocation(s) still running after 300 ms; what still runs at 360 ms is cut",
             "state closed at shutdown",
         ],
         &[
