@@ -282,6 +282,89 @@ mod tests {
         assert_eq!(Dialect::of_scheme("mssql"), None);
     }
 
+    /// A database's error as its driver reports it: a code and the server's words.
+    #[derive(Debug)]
+    struct Refused {
+        code: &'static str,
+        message: &'static str,
+    }
+
+    impl std::fmt::Display for Refused {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.message)
+        }
+    }
+
+    impl std::error::Error for Refused {}
+
+    impl sqlx::error::DatabaseError for Refused {
+        fn message(&self) -> &str {
+            self.message
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(std::borrow::Cow::Borrowed(self.code))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn refused(code: &'static str, message: &'static str) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(Refused { code, message }))
+    }
+
+    /// Another delivery's lock waited for too long (or a deadlock between two) is "in
+    /// progress", in each database's own code — and nothing else is.
+    #[test]
+    fn each_database_s_lock_wait_and_deadlock_are_busy_and_nothing_else() {
+        let busy = [
+            (
+                Dialect::Postgres,
+                refused("55P03", "canceling statement due to lock timeout"),
+            ),
+            (Dialect::Postgres, refused("40P01", "deadlock detected")),
+            (
+                Dialect::MySql,
+                refused("1205", "Lock wait timeout exceeded"),
+            ),
+            (Dialect::MySql, refused("1213", "Deadlock found")),
+            (Dialect::MySql, refused("40001", "Deadlock found")),
+            // MariaDB through some proxies: the words without the number.
+            (
+                Dialect::MySql,
+                refused(
+                    "HY000",
+                    "Lock wait timeout exceeded; try restarting transaction",
+                ),
+            ),
+            (Dialect::Sqlite, refused("5", "database is locked")),
+            (Dialect::Sqlite, refused("517", "database is locked")),
+        ];
+        for (dialect, error) in &busy {
+            assert!(dialect.is_busy(error), "{dialect:?} {error}");
+        }
+        let not_busy = [
+            (Dialect::Postgres, refused("23505", "duplicate key")),
+            (Dialect::Postgres, refused("1205", "a MySQL code")),
+            (Dialect::MySql, refused("1062", "Duplicate entry")),
+            (Dialect::MySql, refused("55P03", "a PostgreSQL code")),
+            (Dialect::Sqlite, refused("19", "constraint failed")),
+        ];
+        for (dialect, error) in &not_busy {
+            assert!(!dialect.is_busy(error), "{dialect:?} {error}");
+        }
+        assert!(!Dialect::Postgres.is_busy(&sqlx::Error::PoolTimedOut));
+    }
+
     #[test]
     fn the_lock_wait_is_bounded_in_each_database_s_unit() {
         let wait = Duration::from_millis(2_750);

@@ -157,6 +157,31 @@ mod tests {
         assert_ne!(one.id, Key::new("message-2", &json!({"a": 1})).id);
     }
 
+    /// What a user reads back (`Key::id`) is the record's id, under the function's name as
+    /// the process has it (`local` outside Lambda, unless the test run set one).
+    #[test]
+    fn the_id_read_back_is_the_record_s_under_the_function_s_name() {
+        let key = Key::new("message-1", "{}");
+        assert_eq!(key.id(), key.id);
+        let expected = sanitized(
+            &std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into()),
+        );
+        assert_eq!(key.id().split_once('#').unwrap().0, expected);
+        assert_eq!(function_name(), expected);
+    }
+
+    /// A name keeps the characters Lambda allows (letters, digits, `-`, `_`); anything
+    /// else becomes `_` — so the id needs no quoting in a statement — and at most 64 stay.
+    #[test]
+    fn the_function_s_name_keeps_only_what_lambda_allows() {
+        assert_eq!(sanitized("orders-v2_EU"), "orders-v2_EU");
+        assert_eq!(sanitized("a'b c;d#e"), "a_b_c_d_e");
+        assert_eq!(sanitized(&"x".repeat(80)).len(), 64);
+        assert_eq!(sanitized("-"), "-");
+        assert_eq!(sanitized("_"), "_");
+        assert_eq!(sanitized("é"), "_");
+    }
+
     #[test]
     fn hex_is_two_lower_case_digits_a_byte() {
         assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
