@@ -35,6 +35,7 @@ async fn a_database_that_never_answers_fails_init_within_the_bound_naming_it() {
         );
         assert!(message.contains("did not answer"), "{scheme}: {message}");
         assert!(!message.contains("s3cret-pw"), "{scheme}: {message}");
+        println!("{scheme}: init failed after {took:?}: {message}");
         assert!(
             took < Duration::from_secs(8),
             "{scheme}: init failed after {took:?}; the bound is 5 s"
@@ -65,6 +66,10 @@ async fn a_path_that_went_silent_while_frozen_costs_a_reconnect(scratch: Scratch
             .unwrap()
             .duration_since(record.invoked_at)
             .unwrap();
+        println!(
+            "{}: round {round}: answered in {answered_in:?} on a new session",
+            scratch.server()
+        );
         assert_ne!(
             now, last,
             "round {round}: served on the forgotten connection"
