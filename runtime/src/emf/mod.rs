@@ -136,6 +136,8 @@ mod tests {
         assert_eq!(namespace_problem("Shop/Orders: v2"), None);
         assert!(namespace_problem(" ").unwrap().contains("empty"));
         assert!(namespace_problem(&"n".repeat(256)).unwrap().contains("256"));
+        // CloudWatch's limit is 255 characters: that many is a namespace.
+        assert_eq!(namespace_problem(&"n".repeat(255)), None);
         assert!(namespace_problem("Shop*").unwrap().contains("`*`"));
     }
 }

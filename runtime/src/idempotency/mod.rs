@@ -238,7 +238,7 @@ where
                 let missing = if table > 0 {
                     format!("index `{TABLE}_expires`")
                 } else {
-                    format!("the table `{TABLE}`")
+                    format!("table `{TABLE}`")
                 };
                 sqlx::Error::Configuration(
                     format!(

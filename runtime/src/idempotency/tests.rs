@@ -418,3 +418,44 @@ async fn the_connection_s_lock_wait_is_set_back_after_the_transaction() {
         "the busy timeout the transaction set was set back"
     );
 }
+
+/// A claim lasts until the invocation's deadline, a record until its expiry — or, if the
+/// expiry is shorter than the claim, until the claim's end — counted from now.
+#[tokio::test]
+async fn a_claim_ends_at_the_deadline_and_a_record_at_its_expiry() {
+    let (store, _path) = store().await;
+    let invocation = crate::testing::Invocation::new().timeout(Duration::from_secs(3));
+    let (now, until, expires) = invocation.run(async { store.times() }).await.response();
+    assert!((2_800..=3_000).contains(&(until - now)), "{now} {until}");
+    assert!(
+        (expires - now - 3_600_000).abs() <= 5,
+        "an hour: {now} {expires}"
+    );
+    let short = store.clone().expires_after(Duration::from_secs(1));
+    let (_, until, expires) = invocation.run(async { short.times() }).await.response();
+    assert_eq!(expires, until, "never before the claim ends");
+    // Outside an invocation: a claim of its own length.
+    let (now, until, _) = store.times();
+    assert_eq!(until - now, OUTSIDE_AN_INVOCATION.as_millis() as i64);
+}
+
+/// Where the table is missing and cannot be made (the role may not write), the error names
+/// the table, not its index.
+#[tokio::test]
+async fn a_missing_table_that_cannot_be_made_is_named() {
+    let path = tempfile_path::Path::new();
+    std::fs::write(&path.0, b"").unwrap();
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path.0)
+        .read_only(true);
+    let pool = sqlx::pool::PoolOptions::<Sqlite>::new()
+        .connect_with(options)
+        .await
+        .unwrap();
+    let store = Idempotency::new(pool).unwrap();
+    let error = store.create_table().await.unwrap_err().to_string();
+    assert!(
+        error.contains("store's table `lambda_thaw_idempotency` is missing"),
+        "{error}"
+    );
+}
