@@ -40,6 +40,8 @@ use crate::state::StateCell;
 /// | `runtime = "current_thread"` | `.current_thread_runtime()` |
 /// | `worker_threads = 2` | `.worker_threads(2)` |
 /// | `layer = metrics_layer` | `.layer(metrics_layer())`: any tower layer over the invocation service (`lambda_runtime`'s `OpenTelemetryLayer`, your own) |
+/// | `metrics = "Orders"` | `.metrics("Orders")` |
+/// | `idempotent(key = "/order_id")` | `.run(Idempotency::<DB>::handler(&["/order_id"], \|event, tx, state\| Box::pin(handle(event, tx, state))))` (feature `idempotency`) |
 /// | (the function) | `.run(handle)` / `.run_without_state(handle)` (no `init`) / `.run_http(handle)` |
 ///
 /// The options may come in any order. What needs the state — [`shutdown`](Builder::shutdown),

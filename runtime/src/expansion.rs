@@ -85,8 +85,9 @@
 //! # `shutdown = close`
 //!
 //! While init runs, the runtime registers an internal extension (so Lambda sends SIGTERM
-//! at shutdown). On SIGTERM it stops taking events, lets invocations in flight answer,
-//! then runs `close(state)` if init ran. Without `shutdown`, the same happens with
+//! at shutdown). On SIGTERM it stops taking events, lets invocations in flight answer
+//! (what still runs 360 ms after the signal is cut, rolled back and answered
+//! `lambda_thaw::ShutdownCut`), then runs `close(state)` if init ran. Without `shutdown`, the same happens with
 //! [`Close::close`](crate::Close) when the state type implements it (an sqlx pool does).
 //!
 //! # `metrics = "Orders"`
@@ -96,6 +97,28 @@
 //! compile time), installs its recorder for the `metrics` crate's macros, and from then on
 //! each invocation collects its metrics in a batch of its own and writes them as EMF
 //! documents after its response and its deferred work, before the next `GET next`.
+//!
+//! # `idempotent(key = "/order_id")`
+//!
+//! The handler takes the claim's transaction beside the state: `async fn handle(event:
+//! LambdaEvent<Order>, tx: &mut sqlx::Transaction<'_, DB>, store: &S)`, where `S` is an
+//! [`Idempotency<DB>`](crate::idempotency::Idempotency) or implements
+//! [`HasStore<DB>`](crate::idempotency::HasStore). The function given to `run` is
+//!
+//! ```text
+//! |event: LambdaEvent<Order>, state: &'static S| async move {
+//!     let key = Key::from_pointers(&event.payload, &["/order_id"])?;  // missing: IdempotencyKeyMissing
+//!     HasStore::idempotency(state)
+//!         .transactional(&key, async move |tx| handle(event, tx, state).await)
+//!         .await
+//! }
+//! ```
+//!
+//! — [`Idempotency::handler`](crate::idempotency::Idempotency::handler) is the same for the
+//! `Builder`. The event must be `Serialize` (the key and the payload's hash come from its
+//! JSON) and the response `Serialize + Deserialize` (it is stored and given to duplicates).
+//! The claim's lock wait ends shortly before the deadline guard (at `deadline_margin`), so a
+//! concurrent duplicate gets `lambda_thaw::IdempotencyInProgress`, not a timeout.
 //!
 //! # Payload and context
 //!
