@@ -168,6 +168,11 @@ pub use http_sources::Source;
 
 #[cfg(feature = "http")]
 mod http_sources;
+#[cfg(feature = "idempotency")]
+#[cfg_attr(docsrs, doc(cfg(feature = "idempotency")))]
+pub use idempotent::Idempotent;
+#[cfg(feature = "idempotency")]
+mod idempotent;
 
 #[cfg(test)]
 mod tests {

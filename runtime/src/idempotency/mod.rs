@@ -93,7 +93,7 @@
 //! ```
 
 mod dialect;
-mod key;
+pub(crate) mod key;
 mod record;
 
 use std::sync::atomic::{AtomicI64, Ordering};

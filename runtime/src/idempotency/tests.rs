@@ -51,6 +51,13 @@ mod tempfile_path {
     }
 }
 
+/// `future`, run inside an invocation whose deadline is `timeout` away (no guard).
+async fn in_an_invocation_of<F: std::future::Future>(timeout: Duration, future: F) -> F::Output {
+    use crate::lifecycle::context::{Deadline, now_ms};
+    let deadline = Deadline(now_ms() + timeout.as_millis() as u64);
+    crate::lifecycle::scope::scope(Some(deadline), 0, Duration::ZERO, future).await
+}
+
 async fn count(pool: &SqlitePool, query: &str) -> i64 {
     sqlx::query_scalar(AssertSqlSafe(query.to_owned()))
         .fetch_one(pool)
@@ -401,13 +408,13 @@ async fn the_connection_s_lock_wait_is_set_back_after_the_transaction() {
         .unwrap();
     let store = Idempotency::new(pool.clone()).unwrap();
     store.create_table().await.unwrap();
-    let invocation = crate::testing::Invocation::new().timeout(Duration::from_secs(2));
     let key = Key::new("o-wait", "{}");
-    let answer = invocation
-        .run(store.transactional(&key, async |_tx| Ok::<_, lambda_runtime::Error>(1)))
-        .await
-        .response()
-        .unwrap();
+    let answer = in_an_invocation_of(
+        Duration::from_secs(2),
+        store.transactional(&key, async |_tx| Ok::<_, lambda_runtime::Error>(1)),
+    )
+    .await
+    .unwrap();
     assert_eq!(answer, 1);
     let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
         .fetch_one(&pool)
@@ -424,15 +431,15 @@ async fn the_connection_s_lock_wait_is_set_back_after_the_transaction() {
 #[tokio::test]
 async fn a_claim_ends_at_the_deadline_and_a_record_at_its_expiry() {
     let (store, _path) = store().await;
-    let invocation = crate::testing::Invocation::new().timeout(Duration::from_secs(3));
-    let (now, until, expires) = invocation.run(async { store.times() }).await.response();
+    let three_seconds = Duration::from_secs(3);
+    let (now, until, expires) = in_an_invocation_of(three_seconds, async { store.times() }).await;
     assert!((2_800..=3_000).contains(&(until - now)), "{now} {until}");
     assert!(
         (expires - now - 3_600_000).abs() <= 5,
         "an hour: {now} {expires}"
     );
     let short = store.clone().expires_after(Duration::from_secs(1));
-    let (_, until, expires) = invocation.run(async { short.times() }).await.response();
+    let (_, until, expires) = in_an_invocation_of(three_seconds, async { short.times() }).await;
     assert_eq!(expires, until, "never before the claim ends");
     // Outside an invocation: a claim of its own length.
     let (now, until, _) = store.times();

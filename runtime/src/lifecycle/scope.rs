@@ -94,6 +94,7 @@ pub fn time_left() -> Option<Duration> {
 /// guard: `None` outside an invocation or without a usable deadline. What waits inside
 /// the handler (an idempotency claim's lock, a connect's back-off, a batch's next record)
 /// gives up before this, so the caller gets that wait's own error.
+#[cfg_attr(not(any(feature = "sqlx", feature = "batch")), allow(dead_code))]
 pub(crate) fn time_before_guard() -> Option<Duration> {
     SCOPE
         .try_with(|scope| scope.guard_at)

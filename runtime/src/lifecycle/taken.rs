@@ -148,6 +148,7 @@ pub(crate) fn current_idle_gap() -> Duration {
 /// Whether the current invocation, taken by a worker, is the only one in flight: once it
 /// is done the environment is idle, and Lambda may freeze it. False outside an invocation
 /// a worker took (`testing`, the benchmarks' in-process path: nothing freezes there).
+#[cfg_attr(not(feature = "sqlx"), allow(dead_code))]
 pub(crate) fn last_in_flight() -> bool {
     CURRENT.try_with(|_| ()).is_ok() && taken().held.len() <= 1
 }
