@@ -259,6 +259,7 @@ impl Dialect {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sqlx::database_error::refused;
 
     #[test]
     fn the_response_goes_in_as_hex_so_no_quote_can_end_the_literal() {
@@ -280,46 +281,6 @@ mod tests {
         assert_eq!(Dialect::of_scheme("mariadb"), Some(Dialect::MySql));
         assert_eq!(Dialect::of_scheme("sqlite"), Some(Dialect::Sqlite));
         assert_eq!(Dialect::of_scheme("mssql"), None);
-    }
-
-    /// A database's error as its driver reports it: a code and the server's words.
-    #[derive(Debug)]
-    struct Refused {
-        code: &'static str,
-        message: &'static str,
-    }
-
-    impl std::fmt::Display for Refused {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str(self.message)
-        }
-    }
-
-    impl std::error::Error for Refused {}
-
-    impl sqlx::error::DatabaseError for Refused {
-        fn message(&self) -> &str {
-            self.message
-        }
-        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
-            Some(std::borrow::Cow::Borrowed(self.code))
-        }
-        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-            self
-        }
-        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-            self
-        }
-        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-            self
-        }
-        fn kind(&self) -> sqlx::error::ErrorKind {
-            sqlx::error::ErrorKind::Other
-        }
-    }
-
-    fn refused(code: &'static str, message: &'static str) -> sqlx::Error {
-        sqlx::Error::Database(Box::new(Refused { code, message }))
     }
 
     /// Another delivery's lock waited for too long (or a deadlock between two) is "in

@@ -319,51 +319,10 @@ fn jitter(step: Duration) -> Duration {
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
     use std::time::Duration;
 
     use super::{is_connection_limit, jitter};
-
-    /// A database's error as its driver reports it: the SQLSTATE sqlx gives as `code()`
-    /// and the server's own words.
-    #[derive(Debug)]
-    struct Refusal {
-        code: &'static str,
-        message: &'static str,
-    }
-
-    impl std::fmt::Display for Refusal {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str(self.message)
-        }
-    }
-
-    impl std::error::Error for Refusal {}
-
-    impl sqlx::error::DatabaseError for Refusal {
-        fn message(&self) -> &str {
-            self.message
-        }
-        fn code(&self) -> Option<Cow<'_, str>> {
-            Some(Cow::Borrowed(self.code))
-        }
-        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-            self
-        }
-        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-            self
-        }
-        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-            self
-        }
-        fn kind(&self) -> sqlx::error::ErrorKind {
-            sqlx::error::ErrorKind::Other
-        }
-    }
-
-    fn refused(code: &'static str, message: &'static str) -> sqlx::Error {
-        sqlx::Error::Database(Box::new(Refusal { code, message }))
-    }
+    use crate::sqlx::database_error::refused;
 
     /// Each server's refusal, in its own code and words (PostgreSQL 15, MariaDB 10.11,
     /// MySQL 8, PgBouncer 1.18), is a connection limit; nothing else is.

@@ -49,6 +49,8 @@ use crate::lifecycle::scope::{idle_gap_before_invocation, time_before_guard};
 use crate::redact::redact_secrets;
 
 mod closed_by_peer;
+#[cfg(test)]
+pub(crate) mod database_error;
 mod governor;
 mod limit;
 #[cfg(feature = "proxy")]
