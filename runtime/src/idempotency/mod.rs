@@ -439,13 +439,7 @@ where
     /// for a minute. Outside an invocation nothing is queued.
     fn clean_up_now_and_then(&self) {
         static LAST: AtomicI64 = AtomicI64::new(0);
-        let now = now_ms();
-        let last = LAST.load(Ordering::Relaxed);
-        if now - last < CLEAN_UP_EVERY_MS
-            || LAST
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
-        {
+        if !clean_up_due(&LAST, now_ms()) {
             return;
         }
         let store = self.clone();
@@ -638,6 +632,16 @@ fn lock_wait() -> Duration {
         Some(left) => left.saturating_sub(Duration::from_millis(100)),
         None => OUTSIDE_AN_INVOCATION,
     }
+}
+
+/// Whether a clean-up is due at `now_ms`, `last` holding when the last one ran: a minute
+/// later at the earliest, and only one of concurrent callers takes it (and records `now_ms`).
+fn clean_up_due(last: &AtomicI64, now_ms: i64) -> bool {
+    let previous = last.load(Ordering::Relaxed);
+    now_ms - previous >= CLEAN_UP_EVERY_MS
+        && last
+            .compare_exchange(previous, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
 }
 
 fn now_ms() -> i64 {

@@ -2,7 +2,7 @@
 //! stored, what a duplicate gets.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -465,4 +465,20 @@ async fn a_missing_table_that_cannot_be_made_is_named() {
         error.contains("store's table `lambda_thaw_idempotency` is missing"),
         "{error}"
     );
+}
+
+/// A clean-up is due a minute after the last at the earliest, and taken once.
+#[test]
+fn a_clean_up_is_due_once_a_minute() {
+    let last = AtomicI64::new(0);
+    let start = 1_000_000;
+    assert!(clean_up_due(&last, start), "the first one");
+    assert_eq!(last.load(Ordering::Relaxed), start, "recorded");
+    assert!(!clean_up_due(&last, start), "not again at once");
+    assert!(!clean_up_due(&last, start + CLEAN_UP_EVERY_MS - 1));
+    assert!(
+        clean_up_due(&last, start + CLEAN_UP_EVERY_MS),
+        "a minute later"
+    );
+    assert!(!clean_up_due(&last, start + CLEAN_UP_EVERY_MS + 1));
 }
