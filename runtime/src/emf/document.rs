@@ -221,6 +221,39 @@ mod tests {
         assert_eq!(document["InvocationDuration"], json!([4.5, 5.5]));
     }
 
+    /// A dimension value with control characters, quotes and backslashes is still one JSON
+    /// string with the same text; a space stays a space.
+    #[test]
+    fn text_is_escaped_as_json_wants_it() {
+        let mut out = String::new();
+        string(&mut out, "a \"b\"\\ \u{1f}\n\u{7f}é");
+        assert_eq!(
+            out,
+            r#""a \"b\"\\ \u001f\u000a\u{7f}é""#.replace("\\u{7f}", "\u{7f}")
+        );
+        let parsed: String = serde_json::from_str(&out).unwrap();
+        assert_eq!(parsed, "a \"b\"\\ \u{1f}\n\u{7f}é");
+    }
+
+    /// A document carries at most CloudWatch's 30 dimensions: FunctionName, Service and 28
+    /// of the metric's own.
+    #[test]
+    fn a_document_keeps_to_cloudwatch_s_dimensions() {
+        let dimensions: Vec<(String, String)> = (0..29)
+            .map(|i| (format!("d{i:02}"), "v".to_owned()))
+            .collect();
+        let mut batch = Batch::default();
+        batch.record("wide", &dimensions, "Count", Combine::Sum, 1.0);
+        let (documents, _) = documents(&batch, &identity(), 1);
+        let document = parse(&documents[0]);
+        let names = document["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(names, MAX_DIMENSIONS);
+        assert!(document.get("d27").is_some() && document.get("d28").is_none());
+    }
+
     #[test]
     fn more_than_a_hundred_metrics_or_values_make_more_documents_and_lose_nothing() {
         let mut batch = Batch::default();

@@ -250,6 +250,31 @@ mod tests {
     }
 
     #[test]
+    fn a_counter_s_and_a_gauge_s_unit_come_from_describe() {
+        let recorder = EmfRecorder::default();
+        recorder.describe_counter("sent".into(), Some(Unit::Bytes), "".into());
+        recorder.describe_gauge("load".into(), Some(Unit::Percent), "".into());
+        assert_eq!(
+            recorder.handle(Kind::Counter, &Key::from_name("sent")).unit,
+            "Bytes"
+        );
+        assert_eq!(
+            recorder.handle(Kind::Gauge, &Key::from_name("load")).unit,
+            "Percent"
+        );
+    }
+
+    #[test]
+    fn one_label_more_than_cloudwatch_takes_is_cut() {
+        let recorder = EmfRecorder::default();
+        let labels: Vec<Label> = (0..MAX_DIMENSIONS - 1)
+            .map(|i| Label::new(format!("l{i:02}"), "v"))
+            .collect();
+        let handle = recorder.handle(Kind::Counter, &Key::from_parts("wide", labels));
+        assert_eq!(handle.dimensions.len(), MAX_DIMENSIONS - 2);
+    }
+
+    #[test]
     fn more_labels_than_cloudwatch_takes_are_cut_to_its_limit() {
         let recorder = EmfRecorder::default();
         let labels: Vec<Label> = (0..40)
