@@ -664,9 +664,10 @@ mod tests {
             let super::AcquireError::Limit(limit) = error else {
                 panic!("not recognised as the connection limit: {error}")
             };
-            // Slack for the last refusal's round trip and the timer, not for a wait.
+            // Slack for the last refusal's round trip and the timer on a loaded machine (65 ms
+            // seen beside two CPU hogs), not for a wait: without the budget it waits 1.5 s.
             assert!(
-                limit.waited() <= budget + Duration::from_millis(40),
+                limit.waited() <= budget + Duration::from_millis(120),
                 "waited {:?} on a budget of {budget:?}",
                 limit.waited()
             );
