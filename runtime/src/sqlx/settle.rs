@@ -13,7 +13,7 @@
 //! work, off the caller's path, at most [`LIVENESS_TIMEOUT`] — until its connections are
 //! back. A warm invocation whose connection is already back pays two atomic loads.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::Database;
@@ -23,40 +23,35 @@ use crate::lifecycle::taken::last_in_flight;
 use crate::lifecycle::upkeep;
 
 /// From now on, after each invocation that leaves the environment idle, waits until
-/// `pool`'s connections are back (see the module docs). A closed pool is let go.
+/// `pool`'s connections are back (see the module docs); at shutdown, the same before the
+/// hook closes the pool: a connection an invocation cut at shutdown gave back is rolled
+/// back and pinged on its way, and closed before it is back, sqlx would send its goodbye
+/// behind the rollback and hang up at once (PostgreSQL counts the session abandoned).
 pub(crate) fn before_each_freeze<DB: Database>(pool: &sqlx::Pool<DB>) {
-    // At shutdown, the same wait before the hook closes the pool: a connection an
-    // invocation cut at shutdown gave back is rolled back and pinged on its way; closed
-    // before it is back, sqlx would send its goodbye behind the rollback and hang up at
-    // once, and PostgreSQL would count the session abandoned.
     let at_shutdown = pool.clone();
     upkeep::register_before_shutdown(Arc::new(move || {
-        let pool = at_shutdown.clone();
-        Box::pin(async move {
-            if !pool.is_closed() {
-                connections_back(&pool, LIVENESS_TIMEOUT).await;
-            }
-        })
+        Box::pin(wait_for_connections(at_shutdown.clone()))
     }));
-    let pool = Arc::new(Mutex::new(Some(pool.clone())));
+    let pool = pool.clone();
     upkeep::register(Arc::new(move || {
-        let pool = pool.clone();
-        Box::pin(async move {
-            if !last_in_flight() {
-                return;
-            }
-            let open = {
-                let mut held = pool.lock().unwrap_or_else(|p| p.into_inner());
-                if held.as_ref().is_some_and(|pool| pool.is_closed()) {
-                    *held = None;
-                }
-                held.clone()
-            };
-            if let Some(pool) = open {
-                connections_back(&pool, LIVENESS_TIMEOUT).await;
-            }
-        })
+        // Decided before a future is made: the warm invocation whose connection is back
+        // already (nearly all) pays two atomic loads.
+        if all_back(&pool) || !last_in_flight() {
+            return Box::pin(std::future::ready(()));
+        }
+        Box::pin(wait_for_connections(pool.clone()))
     }));
+}
+
+/// Whether every connection of `pool` is idle in it (or the pool is closed).
+fn all_back<DB: Database>(pool: &sqlx::Pool<DB>) -> bool {
+    pool.is_closed() || pool.num_idle() >= pool.size() as usize
+}
+
+async fn wait_for_connections<DB: Database>(pool: sqlx::Pool<DB>) {
+    if !pool.is_closed() {
+        connections_back(&pool, LIVENESS_TIMEOUT).await;
+    }
 }
 
 /// Waits until every connection of `pool` is idle in it, or `limit` has passed; returns
@@ -64,7 +59,7 @@ pub(crate) fn before_each_freeze<DB: Database>(pool: &sqlx::Pool<DB>) {
 pub(crate) async fn connections_back<DB: Database>(pool: &sqlx::Pool<DB>, limit: Duration) -> bool {
     let started = Instant::now();
     loop {
-        if pool.num_idle() >= pool.size() as usize {
+        if all_back(pool) {
             return true;
         }
         if started.elapsed() >= limit {
